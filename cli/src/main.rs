@@ -1,0 +1,66 @@
+//! `rankproof`: the command line. The only crate that prints, reads the
+//! environment or chooses exit codes; glue between `engine` and `ledger`.
+
+mod cmd;
+mod exit;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Provable performance rankings: published rules, recorded data, a signed
+/// append-only ledger, and receipts every staff member can verify offline.
+#[derive(Debug, Parser)]
+#[command(name = "rankproof", version, about, long_about = None)]
+pub struct Cli {
+    /// The ledger directory (a sled database).
+    #[arg(
+        long,
+        global = true,
+        env = "RANKPROOF_LEDGER",
+        default_value = "ledger"
+    )]
+    pub ledger: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect signing keys, grant and revoke roles.
+    #[command(subcommand)]
+    Key(cmd::keys::KeyCommand),
+    /// Create a new ledger with its log key and first admin.
+    Init(cmd::ledger::InitArgs),
+    /// Check, publish and inspect rule packages.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCommand),
+    /// Compute a ranking (dry run from files, or from the ledger).
+    Rank(cmd::rank::RankArgs),
+    /// List the ledger's entries.
+    Log(cmd::ledger::LogArgs),
+    /// Print the latest signed checkpoint.
+    Checkpoint(cmd::ledger::CheckpointArgs),
+    /// Verify the whole ledger, or an exported bundle.
+    Verify(cmd::ledger::VerifyArgs),
+    /// Export an audit bundle.
+    Export(cmd::ledger::ExportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Key(c) => cmd::keys::run(&cli.ledger, c),
+        Command::Init(a) => cmd::ledger::init(&cli.ledger, a),
+        Command::Rules(c) => cmd::rules::run(&cli.ledger, c),
+        Command::Rank(a) => cmd::rank::run(&cli.ledger, a),
+        Command::Log(a) => cmd::ledger::log(&cli.ledger, a),
+        Command::Checkpoint(a) => cmd::ledger::checkpoint(&cli.ledger, a),
+        Command::Verify(a) => cmd::ledger::verify(&cli.ledger, a),
+        Command::Export(a) => cmd::ledger::export(&cli.ledger, a),
+    };
+    exit::report(result)
+}

@@ -1,0 +1,1 @@
+//! Terminal tables aligned for CJK text (display width, not byte or char count).

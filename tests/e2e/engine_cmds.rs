@@ -1,0 +1,1 @@
+//! Engine commands end to end: rules check, dry-run rank (engine work).

@@ -1,0 +1,1 @@
+//! Ledger commands end to end (ledger work).
