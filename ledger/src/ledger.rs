@@ -1,0 +1,554 @@
+//! The ledger: an append-only log of signed entries over [`Storage`].
+//!
+//! Storage layout (all in one keyspace):
+//! - `e` ‖ seq (u64 BE) → entry JCS bytes;
+//! - `b` ‖ sha256 (32 bytes) → blob bytes;
+//! - `n` ‖ level (u8) ‖ index (u64 BE) → 32-byte hash of a complete subtree;
+//! - `m/size` → u64 BE; `m/checkpoint` → signed note; `m/keyseqs` → JSON
+//!   array of the seqs of `genesis`/`key.*` entries (to rebuild the registry).
+//!
+//! Every append writes the entry, its new blobs, its tree nodes and the new
+//! signed checkpoint in one commit.
+
+use serde_json::{Map, Value};
+
+use crate::entry::{Entry, EntryError, Kind, Role, UnsignedEntry};
+use crate::hash::Hash;
+use crate::keys::{SecretKey, VerifierKey};
+use crate::merkle::{self, CompactRange, ProofError, TreeNodes};
+use crate::note::{Checkpoint, NoteError, SignedCheckpoint, TlogProof};
+use crate::registry::{self, AuthError, Registry};
+use crate::storage::{Storage, StorageError};
+use crate::verify::{self, VerifyError, VerifyReport};
+
+const META_SIZE: &[u8] = b"m/size";
+const META_CHECKPOINT: &[u8] = b"m/checkpoint";
+const META_KEYSEQS: &[u8] = b"m/keyseqs";
+
+/// Why a ledger operation failed. Nothing is written when an append fails.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// Storage failed (including "ledger in use").
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The signer may not append this entry here.
+    #[error("refused: {0}")]
+    Unauthorized(#[from] AuthError),
+    /// The entry could not be built.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// Appending needs the log key to sign the new checkpoint.
+    #[error("the log key is needed to sign checkpoints; none is attached")]
+    LogKeyRequired,
+    /// The attached key is not this ledger's log key.
+    #[error("key {0} is not this ledger's log key")]
+    LogKeyMismatch(String),
+    /// The store holds no ledger.
+    #[error("no ledger here; create one with `rankproof init`")]
+    NotInitialized,
+    /// The store already holds a ledger.
+    #[error("a ledger already exists here")]
+    AlreadyInitialized,
+    /// `genesis` cannot be appended.
+    #[error("genesis is written only by create")]
+    GenesisAppend,
+    /// The origin does not equal the log key's name.
+    #[error("origin {origin:?} must equal the log key's name {key_name:?}")]
+    OriginMismatch {
+        /// The origin.
+        origin: String,
+        /// The log key's name.
+        key_name: String,
+    },
+    /// Stored data is inconsistent.
+    #[error("ledger storage is corrupt: {0}")]
+    Corrupt(String),
+    /// A checkpoint could not be signed or read.
+    #[error("checkpoint: {0}")]
+    Note(#[from] NoteError),
+    /// A proof could not be built.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+/// The result of a successful append.
+#[derive(Debug, Clone)]
+pub struct AppendedEntry {
+    /// The entry as stored.
+    pub entry: Entry,
+    /// The signed checkpoint that covers it (after the commit).
+    pub checkpoint: SignedCheckpoint,
+}
+
+/// One entry to append: kind, body, blob contents, signer.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// The kind (not genesis).
+    pub kind: Kind,
+    /// The body object.
+    pub body: Map<String, Value>,
+    /// Blob contents this entry references (stored by hash).
+    pub blobs: Vec<Vec<u8>>,
+    /// The signing key.
+    pub signer: &'a SecretKey,
+}
+
+fn entry_key(seq: u64) -> Vec<u8> {
+    let mut k = b"e".to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn blob_key(h: &Hash) -> Vec<u8> {
+    let mut k = b"b".to_vec();
+    k.extend_from_slice(&h.0);
+    k
+}
+
+fn node_key(level: u8, index: u64) -> Vec<u8> {
+    let mut k = b"n".to_vec();
+    k.push(level);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+struct StoredNodes<'a, S: Storage>(&'a S);
+
+impl<S: Storage> TreeNodes for StoredNodes<'_, S> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError> {
+        let unavailable = |reason: String| ProofError::NodeUnavailable {
+            level,
+            index,
+            reason,
+        };
+        let v = self
+            .0
+            .get(&node_key(level, index))
+            .map_err(|e| unavailable(e.to_string()))?
+            .ok_or_else(|| unavailable("missing".into()))?;
+        let arr: [u8; 32] = v
+            .try_into()
+            .map_err(|_| unavailable("not 32 bytes".into()))?;
+        Ok(Hash(arr))
+    }
+}
+
+/// An open ledger.
+pub struct Ledger<S: Storage> {
+    storage: S,
+    registry: Registry,
+    range: CompactRange,
+    last_leaf: Hash,
+    checkpoint: SignedCheckpoint,
+    key_seqs: Vec<u64>,
+    log_key: Option<SecretKey>,
+}
+
+impl<S: Storage> std::fmt::Debug for Ledger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("origin", &self.registry.origin())
+            .field("size", &self.range.size())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Pending {
+    writes: Vec<(Vec<u8>, Vec<u8>)>,
+    registry: Registry,
+    range: CompactRange,
+    last_leaf: Hash,
+    key_seqs: Vec<u64>,
+    entries: Vec<Entry>,
+}
+
+impl<S: Storage> Ledger<S> {
+    /// Create a new ledger: write the genesis entry signed by `log_key`
+    /// (whose name must equal `origin`), naming the first admins. The log
+    /// key stays attached for further appends.
+    pub fn create(
+        storage: S,
+        origin: &str,
+        log_key: &SecretKey,
+        admins: &[VerifierKey],
+    ) -> Result<Ledger<S>, LedgerError> {
+        if storage.get(META_SIZE)?.is_some() {
+            return Err(LedgerError::AlreadyInitialized);
+        }
+        if origin != log_key.name() {
+            return Err(LedgerError::OriginMismatch {
+                origin: origin.to_owned(),
+                key_name: log_key.name().to_owned(),
+            });
+        }
+        let unsigned = UnsignedEntry {
+            kind: Kind::Genesis,
+            seq: 0,
+            prev: Hash::ZERO,
+            signer: log_key.verifier().handle(),
+            blobs: Vec::new(),
+            body: registry::genesis_body(origin, log_key.verifier(), admins),
+        };
+        let registry = Registry::from_genesis(&unsigned)?;
+        let entry = unsigned.sign(log_key)?;
+        let mut range = CompactRange::new();
+        let mut writes = vec![(entry_key(0), entry.bytes().to_vec())];
+        for (level, index, h) in range.append(entry.leaf_hash()) {
+            writes.push((node_key(level, index), h.0.to_vec()));
+        }
+        let checkpoint = sign_checkpoint(log_key, &range)?;
+        writes.push((META_SIZE.to_vec(), 1u64.to_be_bytes().to_vec()));
+        writes.push((META_CHECKPOINT.to_vec(), checkpoint.to_text().into_bytes()));
+        writes.push((META_KEYSEQS.to_vec(), b"[0]".to_vec()));
+        storage.commit(writes)?;
+        Ok(Ledger {
+            storage,
+            registry,
+            range,
+            last_leaf: entry.leaf_hash(),
+            checkpoint,
+            key_seqs: vec![0],
+            log_key: Some(log_key.clone()),
+        })
+    }
+
+    /// Open an existing ledger (read-only until a log key is attached).
+    pub fn open(storage: S) -> Result<Ledger<S>, LedgerError> {
+        let size_bytes = storage.get(META_SIZE)?.ok_or(LedgerError::NotInitialized)?;
+        let size = u64::from_be_bytes(
+            size_bytes
+                .try_into()
+                .map_err(|_| LedgerError::Corrupt("size is not 8 bytes".into()))?,
+        );
+        let key_seqs: Vec<u64> = storage
+            .get(META_KEYSEQS)?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| LedgerError::Corrupt("key entry index unreadable".into()))?;
+        let mut registry: Option<Registry> = None;
+        for &seq in &key_seqs {
+            let bytes = storage
+                .get(&entry_key(seq))?
+                .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
+            let e = Entry::parse(&bytes)?;
+            match registry.as_mut() {
+                None => registry = Some(Registry::from_genesis(e.unsigned())?),
+                Some(r) => {
+                    r.set_next_seq(seq);
+                    r.admit(e.unsigned())?;
+                }
+            }
+        }
+        let mut registry =
+            registry.ok_or_else(|| LedgerError::Corrupt("no genesis entry".into()))?;
+        registry.set_next_seq(size);
+        let range = CompactRange::from_nodes(&StoredNodes(&storage), size)?;
+        let last_leaf = StoredNodes(&storage).node(0, size.saturating_sub(1))?;
+        let cp_bytes = storage
+            .get(META_CHECKPOINT)?
+            .ok_or_else(|| LedgerError::Corrupt("checkpoint missing".into()))?;
+        let checkpoint = SignedCheckpoint::open(&cp_bytes, registry.log_key())?;
+        if checkpoint.checkpoint().size != size || checkpoint.checkpoint().root != range.root() {
+            return Err(LedgerError::Corrupt(
+                "stored checkpoint does not match the stored tree".into(),
+            ));
+        }
+        Ok(Ledger {
+            storage,
+            registry,
+            range,
+            last_leaf,
+            checkpoint,
+            key_seqs,
+            log_key: None,
+        })
+    }
+
+    /// Attach the log key so appends can sign checkpoints.
+    pub fn attach_log_key(&mut self, key: SecretKey) -> Result<(), LedgerError> {
+        if key.verifier() != self.registry.log_key() {
+            return Err(LedgerError::LogKeyMismatch(key.verifier().handle()));
+        }
+        self.log_key = Some(key);
+        Ok(())
+    }
+
+    /// Append one entry. Authorization (role, revocation) is checked first;
+    /// on any refusal nothing is written.
+    pub fn append(
+        &mut self,
+        kind: Kind,
+        body: Map<String, Value>,
+        blobs: Vec<Vec<u8>>,
+        signer: &SecretKey,
+    ) -> Result<AppendedEntry, LedgerError> {
+        let mut out = self.append_batch(vec![NewEntry {
+            kind,
+            body,
+            blobs,
+            signer,
+        }])?;
+        out.pop()
+            .ok_or_else(|| LedgerError::Corrupt("empty append result".into()))
+    }
+
+    /// Grant `role` to `vkey` (signed by an admin).
+    pub fn grant(
+        &mut self,
+        vkey: &VerifierKey,
+        role: Role,
+        signer: &SecretKey,
+    ) -> Result<AppendedEntry, LedgerError> {
+        let body = registry::grant_body(vkey, role, self.len());
+        self.append(Kind::KeyGrant, body, Vec::new(), signer)
+    }
+
+    /// Revoke `vkey` (signed by an admin).
+    pub fn revoke(
+        &mut self,
+        vkey: &VerifierKey,
+        signer: &SecretKey,
+    ) -> Result<AppendedEntry, LedgerError> {
+        let body = registry::revoke_body(vkey, self.len());
+        self.append(Kind::KeyRevoke, body, Vec::new(), signer)
+    }
+
+    /// Append many entries with one atomic, durable commit and one new
+    /// checkpoint. All or nothing.
+    pub fn append_batch(
+        &mut self,
+        new: Vec<NewEntry<'_>>,
+    ) -> Result<Vec<AppendedEntry>, LedgerError> {
+        let log_key = self.log_key.as_ref().ok_or(LedgerError::LogKeyRequired)?;
+        let mut p = Pending {
+            writes: Vec::new(),
+            registry: self.registry.clone(),
+            range: self.range.clone(),
+            last_leaf: self.last_leaf,
+            key_seqs: self.key_seqs.clone(),
+            entries: Vec::with_capacity(new.len()),
+        };
+        for n in new {
+            stage(&mut p, n)?;
+        }
+        let checkpoint = sign_checkpoint(log_key, &p.range)?;
+        p.writes
+            .push((META_SIZE.to_vec(), p.range.size().to_be_bytes().to_vec()));
+        p.writes
+            .push((META_CHECKPOINT.to_vec(), checkpoint.to_text().into_bytes()));
+        if p.key_seqs.len() != self.key_seqs.len() {
+            let js =
+                serde_json::to_vec(&p.key_seqs).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+            p.writes.push((META_KEYSEQS.to_vec(), js));
+        }
+        self.storage.commit(p.writes)?;
+        self.registry = p.registry;
+        self.range = p.range;
+        self.last_leaf = p.last_leaf;
+        self.key_seqs = p.key_seqs;
+        self.checkpoint = checkpoint.clone();
+        Ok(p.entries
+            .into_iter()
+            .map(|entry| AppendedEntry {
+                entry,
+                checkpoint: checkpoint.clone(),
+            })
+            .collect())
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.range.size()
+    }
+
+    /// Always false: a ledger has at least its genesis entry.
+    pub fn is_empty(&self) -> bool {
+        self.range.size() == 0
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        self.registry.origin()
+    }
+
+    /// The log's public key.
+    pub fn log_key(&self) -> &VerifierKey {
+        self.registry.log_key()
+    }
+
+    /// The current root hash.
+    pub fn root(&self) -> Hash {
+        self.range.root()
+    }
+
+    /// The latest signed checkpoint (always covers every entry).
+    pub fn checkpoint(&self) -> &SignedCheckpoint {
+        &self.checkpoint
+    }
+
+    /// The registry as of the end of the log.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The raw bytes of entry `seq`.
+    pub fn entry_bytes(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
+        self.storage
+            .get(&entry_key(seq))?
+            .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))
+    }
+
+    /// Entry `seq`, parsed (`None` past the end).
+    pub fn entry(&self, seq: u64) -> Result<Option<Entry>, LedgerError> {
+        if seq >= self.len() {
+            return Ok(None);
+        }
+        Ok(Some(Entry::parse(&self.entry_bytes(seq)?)?))
+    }
+
+    /// All entries in order.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry, LedgerError>> + '_ {
+        (0..self.len()).map(move |seq| Entry::parse(&self.entry_bytes(seq)?).map_err(Into::into))
+    }
+
+    /// A blob's contents by hash.
+    pub fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.storage.get(&blob_key(hash))?)
+    }
+
+    /// The leaf hash of entry `seq`.
+    pub fn leaf_hash(&self, seq: u64) -> Result<Hash, LedgerError> {
+        if seq >= self.len() {
+            return Err(ProofError::IndexOutOfRange {
+                index: seq,
+                size: self.len(),
+            }
+            .into());
+        }
+        Ok(StoredNodes(&self.storage).node(0, seq)?)
+    }
+
+    /// The root of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        if size > self.len() {
+            return Err(ProofError::InvalidSizes {
+                old: size,
+                new: self.len(),
+            }
+            .into());
+        }
+        Ok(merkle::root_from(&StoredNodes(&self.storage), size)?)
+    }
+
+    /// Inclusion proof of entry `seq` in the tree of the first `size` entries.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        if size > self.len() {
+            return Err(ProofError::IndexOutOfRange {
+                index: seq,
+                size: self.len(),
+            }
+            .into());
+        }
+        Ok(merkle::inclusion_proof_from(
+            &StoredNodes(&self.storage),
+            seq,
+            size,
+        )?)
+    }
+
+    /// Consistency proof between the trees of `old` and `new` entries.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
+        if new > self.len() {
+            return Err(ProofError::InvalidSizes { old, new }.into());
+        }
+        Ok(merkle::consistency_proof_from(
+            &StoredNodes(&self.storage),
+            old,
+            new,
+        )?)
+    }
+
+    /// A C2SP tlog-proof of entry `seq` against the latest checkpoint.
+    pub fn tlog_proof(&self, seq: u64, extra: Option<Vec<u8>>) -> Result<TlogProof, LedgerError> {
+        Ok(TlogProof {
+            extra,
+            index: seq,
+            hashes: self.inclusion_proof(seq, self.len())?,
+            checkpoint: self.checkpoint.to_text(),
+        })
+    }
+
+    /// Verify every entry, signature, role, link, blob and the checkpoint;
+    /// with `trusted`, also that the log extends that older checkpoint.
+    pub fn verify(&self, trusted: Option<&[u8]>) -> Result<VerifyReport, VerifyError> {
+        let entries = (0..self.len()).map(|seq| {
+            self.entry_bytes(seq)
+                .map_err(|e| VerifyError::Read(e.to_string()))
+        });
+        let blob = |h: &Hash| self.blob(h).map_err(|e| VerifyError::Read(e.to_string()));
+        let cp = self
+            .storage
+            .get(META_CHECKPOINT)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        verify::verify_log(entries, &blob, &cp, None, trusted)
+    }
+
+    /// The underlying storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+}
+
+fn sign_checkpoint(
+    log_key: &SecretKey,
+    range: &CompactRange,
+) -> Result<SignedCheckpoint, NoteError> {
+    SignedCheckpoint::sign(
+        Checkpoint {
+            origin: log_key.name().to_owned(),
+            size: range.size(),
+            root: range.root(),
+            extensions: Vec::new(),
+        },
+        log_key,
+    )
+}
+
+fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
+    if n.kind == Kind::Genesis {
+        return Err(LedgerError::GenesisAppend);
+    }
+    let seq = p.range.size();
+    let mut hashes: Vec<Hash> = n.blobs.iter().map(|b| Hash::of(b)).collect();
+    hashes.sort();
+    hashes.dedup();
+    let unsigned = UnsignedEntry {
+        kind: n.kind,
+        seq,
+        prev: p.last_leaf,
+        signer: n.signer.verifier().handle(),
+        blobs: hashes,
+        body: n.body,
+    };
+    let key = p.registry.check(&unsigned)?;
+    if &key != n.signer.verifier() {
+        return Err(AuthError::UnknownSigner(n.signer.verifier().to_string()).into());
+    }
+    let entry = unsigned.clone().sign(n.signer)?;
+    p.registry.admit(&unsigned)?;
+    if matches!(n.kind, Kind::KeyGrant | Kind::KeyRevoke) {
+        p.key_seqs.push(seq);
+    }
+    p.writes.push((entry_key(seq), entry.bytes().to_vec()));
+    for b in n.blobs {
+        p.writes.push((blob_key(&Hash::of(&b)), b));
+    }
+    for (level, index, h) in p.range.append(entry.leaf_hash()) {
+        p.writes.push((node_key(level, index), h.0.to_vec()));
+    }
+    p.last_leaf = entry.leaf_hash();
+    p.entries.push(entry);
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! Whole-log verification, shared by the stored ledger and export bundles.
+//!
+//! Entries are checked in order: canonical bytes, seq, prev link, signer's
+//! role as of that position, blobs; signatures are checked in batches
+//! (Ed25519 batch verification) and, when a batch fails, one by one with
+//! strict verification to name the first bad entry. The first problem by
+//! position is reported.
+
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::entry::{Entry, EntryError};
+use crate::hash::Hash;
+use crate::keys::VerifierKey;
+use crate::merkle::{empty_root, CompactRange};
+use crate::note::{NoteError, SignedCheckpoint};
+use crate::registry::{AuthError, Registry};
+
+const BATCH: usize = 1024;
+
+/// What is wrong with one entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryProblem {
+    /// Not a well-formed canonical entry.
+    #[error(transparent)]
+    Malformed(#[from] EntryError),
+    /// The `seq` field is not the entry's position.
+    #[error(
+        "seq field is {found}, expected {expected} (entries dropped, duplicated or reordered?)"
+    )]
+    WrongSeq {
+        /// The position.
+        expected: u64,
+        /// The field.
+        found: u64,
+    },
+    /// `prev` is not the previous entry's leaf hash.
+    #[error("prev does not match the previous entry's leaf hash {expected}")]
+    BrokenLink {
+        /// The previous leaf hash.
+        expected: Hash,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The signer was not allowed to sign this entry here.
+    #[error("{0}")]
+    Unauthorized(#[from] AuthError),
+    /// The genesis names a different log key than the one trusted.
+    #[error("genesis log key {found} is not the expected log key {expected}")]
+    WrongLogKey {
+        /// The trusted key.
+        expected: String,
+        /// The key in genesis.
+        found: String,
+    },
+    /// A referenced blob is missing.
+    #[error("blob {0} is missing")]
+    MissingBlob(Hash),
+    /// A blob's contents do not hash to its name.
+    #[error("blob {0} does not match its hash")]
+    BlobMismatch(Hash),
+}
+
+/// Why verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The first bad entry.
+    #[error("entry {seq}: {problem}")]
+    Entry {
+        /// Its position.
+        seq: u64,
+        /// What is wrong.
+        problem: EntryProblem,
+    },
+    /// The log has no entries.
+    #[error("the log is empty")]
+    Empty,
+    /// The signed checkpoint is malformed or not signed by the log key.
+    #[error("checkpoint: {0}")]
+    Checkpoint(NoteError),
+    /// The checkpoint's size differs from the number of entries.
+    #[error("checkpoint covers {checkpoint} entries but the log has {entries} (entries dropped or added?)")]
+    SizeMismatch {
+        /// Size in the checkpoint.
+        checkpoint: u64,
+        /// Entries present.
+        entries: u64,
+    },
+    /// The entries' root differs from the signed checkpoint's.
+    #[error("root of the {size} entries does not match the signed checkpoint")]
+    RootMismatch {
+        /// Tree size.
+        size: u64,
+    },
+    /// The trusted checkpoint is malformed or not signed by the log key.
+    #[error("trusted checkpoint: {0}")]
+    Trusted(NoteError),
+    /// The log is shorter than the trusted checkpoint.
+    #[error(
+        "rollback: the trusted checkpoint covers {trusted} entries but the log has only {size}"
+    )]
+    Rollback {
+        /// Trusted size.
+        trusted: u64,
+        /// Current size.
+        size: u64,
+    },
+    /// The first entries no longer hash to the trusted root.
+    #[error("history rewritten: the first {trusted} entries do not match the trusted checkpoint")]
+    Rewritten {
+        /// Trusted size.
+        trusted: u64,
+    },
+    /// The bundle's `keys` file does not list what the log registers.
+    #[error("keys file does not match the keys registered by the log")]
+    KeysFile,
+    /// Reading entries or blobs failed.
+    #[error("read failed: {0}")]
+    Read(String),
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The log's origin.
+    pub origin: String,
+    /// The log key.
+    pub log_key: VerifierKey,
+    /// Number of entries.
+    pub size: u64,
+    /// The verified root.
+    pub root: Hash,
+    /// Number of blob references checked.
+    pub n_blob_refs: u64,
+    /// Size of the trusted checkpoint the log was shown to extend.
+    pub trusted_size: Option<u64>,
+    /// The registry at the end of the log.
+    pub registry: Registry,
+}
+
+struct PendingSig {
+    seq: u64,
+    msg: Vec<u8>,
+    sig: Signature,
+    key: VerifyingKey,
+}
+
+/// Check pending signatures; the seq of the first bad one, if any.
+fn flush(pending: &mut Vec<PendingSig>) -> Option<u64> {
+    if pending.is_empty() {
+        return None;
+    }
+    let msgs: Vec<&[u8]> = pending.iter().map(|p| p.msg.as_slice()).collect();
+    let sigs: Vec<Signature> = pending.iter().map(|p| p.sig).collect();
+    let keys: Vec<VerifyingKey> = pending.iter().map(|p| p.key).collect();
+    let bad = if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+        None
+    } else {
+        pending
+            .iter()
+            .find(|p| p.key.verify_strict(&p.msg, &p.sig).is_err())
+            .map(|p| p.seq)
+            .or(pending.first().map(|p| p.seq))
+    };
+    pending.clear();
+    bad
+}
+
+fn entry_err(seq: u64, problem: impl Into<EntryProblem>) -> VerifyError {
+    VerifyError::Entry {
+        seq,
+        problem: problem.into(),
+    }
+}
+
+struct State {
+    registry: Option<Registry>,
+    range: CompactRange,
+    prev: Hash,
+    n_blob_refs: u64,
+}
+
+impl State {
+    fn check<B>(
+        &mut self,
+        seq: u64,
+        bytes: &[u8],
+        blob: &B,
+        log_key: Option<&VerifierKey>,
+    ) -> Result<PendingSig, VerifyError>
+    where
+        B: Fn(&Hash) -> Result<Option<Vec<u8>>, VerifyError> + ?Sized,
+    {
+        let e = Entry::parse(bytes).map_err(|err| entry_err(seq, err))?;
+        if e.seq() != seq {
+            return Err(entry_err(
+                seq,
+                EntryProblem::WrongSeq {
+                    expected: seq,
+                    found: e.seq(),
+                },
+            ));
+        }
+        if *e.prev() != self.prev {
+            return Err(entry_err(
+                seq,
+                EntryProblem::BrokenLink {
+                    expected: self.prev,
+                },
+            ));
+        }
+        let key = match self.registry.as_mut() {
+            None => {
+                let r = Registry::from_genesis(e.unsigned()).map_err(|err| entry_err(seq, err))?;
+                if let Some(k) = log_key {
+                    if r.log_key() != k {
+                        return Err(entry_err(
+                            seq,
+                            EntryProblem::WrongLogKey {
+                                expected: k.to_string(),
+                                found: r.log_key().to_string(),
+                            },
+                        ));
+                    }
+                }
+                let key = r.log_key().clone();
+                self.registry = Some(r);
+                key
+            }
+            Some(r) => r.admit(e.unsigned()).map_err(|err| entry_err(seq, err))?,
+        };
+        for h in e.blobs() {
+            let data = blob(h)?.ok_or_else(|| entry_err(seq, EntryProblem::MissingBlob(*h)))?;
+            if Hash::of(&data) != *h {
+                return Err(entry_err(seq, EntryProblem::BlobMismatch(*h)));
+            }
+            self.n_blob_refs += 1;
+        }
+        self.prev = e.leaf_hash();
+        self.range.append(e.leaf_hash());
+        Ok(PendingSig {
+            seq,
+            msg: e.signing_bytes().map_err(|err| entry_err(seq, err))?,
+            sig: *e.signature(),
+            key: *key.public(),
+        })
+    }
+}
+
+/// Verify a whole log given as entry bytes in order, a blob lookup, the
+/// latest signed checkpoint, optionally the expected log key (otherwise the
+/// genesis entry's key is used) and optionally an older trusted checkpoint.
+pub fn verify_log<I, B>(
+    entries: I,
+    blob: &B,
+    checkpoint: &[u8],
+    log_key: Option<&VerifierKey>,
+    trusted: Option<&[u8]>,
+) -> Result<VerifyReport, VerifyError>
+where
+    I: IntoIterator<Item = Result<Vec<u8>, VerifyError>>,
+    B: Fn(&Hash) -> Result<Option<Vec<u8>>, VerifyError> + ?Sized,
+{
+    let mut st = State {
+        registry: None,
+        range: CompactRange::new(),
+        prev: Hash::ZERO,
+        n_blob_refs: 0,
+    };
+    let mut pending: Vec<PendingSig> = Vec::with_capacity(BATCH);
+    // With an expected log key the trusted checkpoint is opened at once;
+    // otherwise as soon as the genesis entry names the log key.
+    let mut trusted_raw = trusted;
+    let mut trusted_state: Option<(SignedCheckpoint, Option<Hash>)> = None;
+    if let (Some(t), Some(k)) = (trusted, log_key) {
+        let c = SignedCheckpoint::open(t, k).map_err(VerifyError::Trusted)?;
+        trusted_state = Some((c, None));
+        trusted_raw = None;
+    }
+    let mut seq = 0u64;
+    for item in entries {
+        match item.and_then(|bytes| st.check(seq, &bytes, blob, log_key)) {
+            Ok(p) => pending.push(p),
+            Err(err) => {
+                if let Some(bad) = flush(&mut pending) {
+                    return Err(entry_err(bad, EntryProblem::BadSignature));
+                }
+                return Err(err);
+            }
+        }
+        if pending.len() >= BATCH {
+            if let Some(bad) = flush(&mut pending) {
+                return Err(entry_err(bad, EntryProblem::BadSignature));
+            }
+        }
+        seq += 1;
+        if let (Some(t), Some(r)) = (trusted_raw, st.registry.as_ref()) {
+            let c = SignedCheckpoint::open(t, r.log_key()).map_err(VerifyError::Trusted)?;
+            trusted_state = Some((c, None));
+            trusted_raw = None;
+        }
+        if let Some((c, root)) = trusted_state.as_mut() {
+            if c.checkpoint().size == seq {
+                *root = Some(st.range.root());
+            }
+        }
+    }
+    if let Some(bad) = flush(&mut pending) {
+        return Err(entry_err(bad, EntryProblem::BadSignature));
+    }
+    let State {
+        registry,
+        range,
+        n_blob_refs,
+        ..
+    } = st;
+    let registry = registry.ok_or(VerifyError::Empty)?;
+    let log_key = registry.log_key().clone();
+    let cp = SignedCheckpoint::open(checkpoint, &log_key).map_err(VerifyError::Checkpoint)?;
+    let size = range.size();
+    if cp.checkpoint().size != size {
+        return Err(VerifyError::SizeMismatch {
+            checkpoint: cp.checkpoint().size,
+            entries: size,
+        });
+    }
+    if cp.checkpoint().root != range.root() {
+        return Err(VerifyError::RootMismatch { size });
+    }
+    let mut trusted_size = None;
+    if let Some((c, root)) = trusted_state {
+        let t = c.checkpoint();
+        if t.size > size {
+            return Err(VerifyError::Rollback {
+                trusted: t.size,
+                size,
+            });
+        }
+        let ok = if t.size == 0 {
+            t.root == empty_root()
+        } else {
+            root == Some(t.root)
+        };
+        if !ok {
+            return Err(VerifyError::Rewritten { trusted: t.size });
+        }
+        trusted_size = Some(t.size);
+    }
+    Ok(VerifyReport {
+        origin: registry.origin().to_owned(),
+        log_key,
+        size,
+        root: range.root(),
+        n_blob_refs,
+        trusted_size,
+        registry,
+    })
+}
