@@ -13,10 +13,16 @@ use serde_json::Value;
 pub enum JcsError {
     /// The bytes are not JSON.
     #[error("not valid JSON: {0}")]
-    Parse(#[from] serde_json::Error),
+    Parse(serde_json::Error),
     /// The bytes are JSON but not in RFC 8785 canonical form.
     #[error("JSON is not in RFC 8785 canonical form")]
     NotCanonical,
+}
+
+impl From<serde_json::Error> for JcsError {
+    fn from(e: serde_json::Error) -> Self {
+        JcsError::Parse(e)
+    }
 }
 
 /// The RFC 8785 canonical bytes of `value`.

@@ -34,7 +34,7 @@ pub enum LedgerError {
     Storage(#[from] StorageError),
     /// The signer may not append this entry here.
     #[error("refused: {0}")]
-    Unauthorized(#[from] AuthError),
+    Unauthorized(AuthError),
     /// The entry could not be built.
     #[error(transparent)]
     Entry(#[from] EntryError),
@@ -66,10 +66,22 @@ pub enum LedgerError {
     Corrupt(String),
     /// A checkpoint could not be signed or read.
     #[error("checkpoint: {0}")]
-    Note(#[from] NoteError),
+    Note(NoteError),
     /// A proof could not be built.
     #[error(transparent)]
     Proof(#[from] ProofError),
+}
+
+impl From<AuthError> for LedgerError {
+    fn from(e: AuthError) -> Self {
+        LedgerError::Unauthorized(e)
+    }
+}
+
+impl From<NoteError> for LedgerError {
+    fn from(e: NoteError) -> Self {
+        LedgerError::Note(e)
+    }
 }
 
 /// The result of a successful append.

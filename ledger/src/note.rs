@@ -52,7 +52,13 @@ pub enum NoteError {
     },
     /// The inclusion proof in a tlog-proof does not verify.
     #[error("inclusion proof: {0}")]
-    Proof(#[from] ProofError),
+    Proof(ProofError),
+}
+
+impl From<ProofError> for NoteError {
+    fn from(e: ProofError) -> Self {
+        NoteError::Proof(e)
+    }
 }
 
 fn malformed(what: &'static str, why: &'static str) -> NoteError {

@@ -44,7 +44,7 @@ pub enum EntryProblem {
     #[error("signature does not verify")]
     BadSignature,
     /// The signer was not allowed to sign this entry here.
-    #[error("{0}")]
+    #[error(transparent)]
     Unauthorized(#[from] AuthError),
     /// The genesis names a different log key than the one trusted.
     #[error("genesis log key {found} is not the expected log key {expected}")]

@@ -1,33 +1,321 @@
-//! `rankproof init | log | checkpoint | verify | export` (owned by the ledger work).
-use std::path::Path;
+//! `rankproof init | log | checkpoint | verify | export`.
+//!
+//! A ledger directory holds `db/` (the sled database) and `log-key`, a text
+//! file with the absolute path of the log's secret key file (never the key
+//! itself): every append re-reads that key to sign the new checkpoint.
 
-use clap::Args;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use crate::exit::CmdResult;
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, ValueEnum};
+use rankproof_ledger::{bundle, Entry, Ledger, SledStorage, VerifierKey, VerifyReport};
+use serde_json::{json, Value};
+use unicode_width::UnicodeWidthStr;
+
+use super::keys::{parse_vkey_arg, read_secret_key};
+use crate::exit::{finding, CmdResult};
+
+/// Return a bad-input failure (exit 2) from a command.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err(anyhow::anyhow!($($arg)*).into())
+    };
+}
+
+const DB_DIR: &str = "db";
+const LOG_KEY_FILE: &str = "log-key";
 
 #[derive(Debug, Args)]
-pub struct InitArgs {}
+pub struct InitArgs {
+    /// The log's origin (e.g. `example.com/rankproof`); must equal the log key's name.
+    #[arg(long)]
+    pub origin: String,
+    /// The log's secret key file (signs genesis and every checkpoint).
+    #[arg(long)]
+    pub log_key: PathBuf,
+    /// A first admin's verifier key (repeatable).
+    #[arg(long = "admin", required = true)]
+    pub admins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(Debug, Args)]
-pub struct LogArgs {}
+pub struct LogArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckpointArgs {}
-#[derive(Debug, Args)]
-pub struct VerifyArgs {}
-#[derive(Debug, Args)]
-pub struct ExportArgs {}
 
-pub fn init(_ledger: &Path, _a: InitArgs) -> CmdResult {
-    Err(anyhow::anyhow!("init is not built yet").into())
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An older checkpoint you kept: the log must extend it.
+    #[arg(long)]
+    pub trusted: Option<PathBuf>,
+    /// Verify an exported bundle directory instead of the ledger.
+    #[arg(long, requires = "log_vkey")]
+    pub bundle: Option<PathBuf>,
+    /// The log's verifier key (needed with --bundle).
+    #[arg(long)]
+    pub log_vkey: Option<String>,
 }
-pub fn log(_ledger: &Path, _a: LogArgs) -> CmdResult {
-    Err(anyhow::anyhow!("log is not built yet").into())
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The bundle directory to create (must not exist or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
 }
-pub fn checkpoint(_ledger: &Path, _a: CheckpointArgs) -> CmdResult {
-    Err(anyhow::anyhow!("checkpoint is not built yet").into())
+
+/// Open the ledger at `dir` read-only.
+pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
+    let db = dir.join(DB_DIR);
+    if !db.is_dir() {
+        bail!(
+            "no ledger at {}; create one with `rankproof init` or pass --ledger DIR",
+            dir.display()
+        );
+    }
+    let storage = SledStorage::open(&db)?;
+    Ok(Ledger::open(storage)?)
 }
-pub fn verify(_ledger: &Path, _a: VerifyArgs) -> CmdResult {
-    Err(anyhow::anyhow!("verify is not built yet").into())
+
+/// Open the ledger at `dir` with its log key attached, ready to append.
+pub fn open_for_append(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
+    let mut l = open(dir)?;
+    let pointer = dir.join(LOG_KEY_FILE);
+    let key_path =
+        fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
+    let key_path = PathBuf::from(key_path.trim_end_matches('\n'));
+    let key = read_secret_key(&key_path).context("the log key signs every checkpoint")?;
+    l.attach_log_key(key)?;
+    Ok(l)
 }
-pub fn export(_ledger: &Path, _a: ExportArgs) -> CmdResult {
-    Err(anyhow::anyhow!("export is not built yet").into())
+
+pub fn init(ledger: &Path, a: InitArgs) -> CmdResult {
+    let log_key = read_secret_key(&a.log_key)?;
+    if log_key.name() != a.origin {
+        fail!(
+            "--origin {:?} must equal the log key's name {:?}; create the log key with \
+             `rankproof key new --name {}`",
+            a.origin,
+            log_key.name(),
+            a.origin
+        );
+    }
+    let admins = a
+        .admins
+        .iter()
+        .map(|s| parse_vkey_arg(s).with_context(|| format!("--admin {s}")))
+        .collect::<anyhow::Result<Vec<VerifierKey>>>()?;
+    let key_path = fs::canonicalize(&a.log_key)
+        .with_context(|| format!("resolving {}", a.log_key.display()))?;
+    if ledger.join(DB_DIR).exists() {
+        fail!("a ledger already exists at {}", ledger.display());
+    }
+    if ledger.exists() && fs::read_dir(ledger)?.next().is_some() {
+        fail!(
+            "{} exists and is not empty; choose a new --ledger directory",
+            ledger.display()
+        );
+    }
+    let created_dir = !ledger.exists();
+    let result = (|| -> anyhow::Result<Ledger<SledStorage>> {
+        fs::create_dir_all(ledger).with_context(|| format!("creating {}", ledger.display()))?;
+        let storage = SledStorage::open(&ledger.join(DB_DIR))?;
+        let l = Ledger::create(storage, &a.origin, &log_key, &admins)?;
+        fs::write(
+            ledger.join(LOG_KEY_FILE),
+            format!("{}\n", key_path.display()),
+        )
+        .with_context(|| format!("writing {}", ledger.join(LOG_KEY_FILE).display()))?;
+        Ok(l)
+    })();
+    match result {
+        Ok(l) => {
+            println!("created ledger {} at {}", l.origin(), ledger.display());
+            println!("log key: {}", l.log_key());
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-made stays behind.
+            if created_dir {
+                let _ = fs::remove_dir_all(ledger);
+            } else {
+                let _ = fs::remove_dir_all(ledger.join(DB_DIR));
+                let _ = fs::remove_file(ledger.join(LOG_KEY_FILE));
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn entry_json(e: &Entry) -> Value {
+    json!({
+        "seq": e.seq(),
+        "kind": e.kind().as_str(),
+        "signer": e.signer(),
+        "leaf_hash": e.leaf_hash().to_hex(),
+        "prev": e.prev().to_hex(),
+        "blobs": e.blobs().iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+        "body": e.body(),
+    })
+}
+
+fn summary(e: &Entry) -> String {
+    let b = e.body();
+    let pick = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
+    match e.kind() {
+        rankproof_ledger::Kind::Genesis => format!("origin {}", pick("origin").unwrap_or_default()),
+        rankproof_ledger::Kind::KeyGrant => format!(
+            "{} -> {}",
+            pick("role").unwrap_or_default(),
+            pick("vkey")
+                .and_then(|v| VerifierKey::parse(&v).ok())
+                .map(|v| v.handle())
+                .unwrap_or_default()
+        ),
+        rankproof_ledger::Kind::KeyRevoke => pick("vkey")
+            .and_then(|v| VerifierKey::parse(&v).ok())
+            .map(|v| v.handle())
+            .unwrap_or_default(),
+        _ => {
+            let mut keys: Vec<&String> = b.keys().collect();
+            keys.truncate(4);
+            keys.into_iter()
+                .filter_map(|k| {
+                    b.get(k)
+                        .and_then(Value::as_str)
+                        .filter(|v| v.chars().count() <= 24)
+                        .map(|v| format!("{k}={v}"))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    }
+}
+
+fn print_table(rows: &[Vec<String>]) {
+    let n = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| rows.iter().map(|r| r[c].width()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < n {
+                line.push_str(&" ".repeat(widths[c] - cell.width() + 2));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+pub fn log(ledger: &Path, a: LogArgs) -> CmdResult {
+    let l = open(ledger)?;
+    let entries = l.entries().collect::<Result<Vec<Entry>, _>>()?;
+    match a.format {
+        Format::Json => {
+            let v: Vec<Value> = entries.iter().map(entry_json).collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Format::Table => {
+            let mut rows = vec![vec![
+                "SEQ".to_owned(),
+                "KIND".to_owned(),
+                "SIGNER".to_owned(),
+                "BLOBS".to_owned(),
+                "LEAF".to_owned(),
+                "SUMMARY".to_owned(),
+            ]];
+            for e in &entries {
+                rows.push(vec![
+                    e.seq().to_string(),
+                    e.kind().to_string(),
+                    e.signer().to_owned(),
+                    e.blobs().len().to_string(),
+                    e.leaf_hash().to_hex()[..16].to_owned(),
+                    summary(e),
+                ]);
+            }
+            print_table(&rows);
+        }
+    }
+    Ok(())
+}
+
+pub fn checkpoint(ledger: &Path, _a: CheckpointArgs) -> CmdResult {
+    let l = open(ledger)?;
+    print!("{}", l.checkpoint().to_text());
+    Ok(())
+}
+
+fn read_trusted(path: &Option<PathBuf>) -> anyhow::Result<Option<Vec<u8>>> {
+    path.as_ref()
+        .map(|p| fs::read(p).with_context(|| format!("reading trusted checkpoint {}", p.display())))
+        .transpose()
+}
+
+fn print_report(r: &VerifyReport, what: &str) {
+    println!("ok: {what} verified");
+    println!("origin:  {}", r.origin);
+    println!("entries: {}", r.size);
+    println!("root:    {}", r.root.to_hex());
+    println!("blob references checked: {}", r.n_blob_refs);
+    if let Some(t) = r.trusted_size {
+        println!("consistent with trusted checkpoint of {t} entries");
+    }
+}
+
+pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
+    let trusted = read_trusted(&a.trusted)?;
+    if let Some(dir) = &a.bundle {
+        let vkey = a
+            .log_vkey
+            .as_deref()
+            .ok_or_else(|| anyhow!("--bundle needs --log-vkey"))?;
+        let vkey = parse_vkey_arg(vkey).context("--log-vkey")?;
+        if !dir.join("entries.jsonl").is_file() {
+            fail!(
+                "{} is not a bundle (no entries.jsonl); create one with `rankproof export --out DIR`",
+                dir.display()
+            );
+        }
+        let report = bundle::verify_bundle(dir, &vkey, trusted.as_deref()).map_err(finding)?;
+        print_report(&report, &format!("bundle {}", dir.display()));
+        return Ok(());
+    }
+    if a.log_vkey.is_some() {
+        fail!("--log-vkey is only used with --bundle");
+    }
+    let l = open(ledger)?;
+    let report = l.verify(trusted.as_deref()).map_err(finding)?;
+    print_report(&report, &format!("ledger {}", ledger.display()));
+    Ok(())
+}
+
+pub fn export(ledger: &Path, a: ExportArgs) -> CmdResult {
+    let l = open(ledger)?;
+    let s = bundle::export(&l, &a.out)?;
+    println!(
+        "exported {} entries and {} blobs to {}",
+        s.n_entries,
+        s.n_blobs,
+        a.out.display()
+    );
+    println!(
+        "verify with: rankproof verify --bundle {} --log-vkey {}",
+        a.out.display(),
+        l.log_key()
+    );
+    Ok(())
 }
