@@ -1,1 +1,36 @@
-//! placeholder
+//! The rankproof engine: rule packages (a TOML manifest plus a sandboxed
+//! rhai script), input datasets and their canonical form, and deterministic
+//! evaluation into a canonical result document.
+//!
+//! The engine does no I/O: it takes bytes and returns values or typed
+//! errors. Same package bytes + same dataset bytes + same
+//! [`ENGINE_VERSION`] ⇒ byte-identical result, at any thread count.
+//!
+//! ```
+//! use rankproof_engine::{Period, decimal};
+//! use rust_decimal::Decimal;
+//! let p: Period = "2025-Q1".parse().unwrap();
+//! assert_eq!(p.to_string(), "2025-Q1");
+//! assert_eq!(decimal::canonical(&"87.50".parse::<Decimal>().unwrap()), "87.5");
+//! ```
+
+pub mod dataset;
+pub mod decimal;
+mod eval;
+pub mod package;
+pub mod period;
+pub mod sandbox;
+pub mod schema;
+pub mod selftest;
+pub mod synth;
+
+pub use dataset::{Dataset, DatasetError, Loc, Row, Value};
+pub use eval::{
+    rank, EvalError, Explanation, GradeCount, InputRef, Ranking, StaffResult, ENGINE_VERSION,
+    RANKING_FORMAT,
+};
+pub use package::{package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version};
+pub use period::{BadPeriod, Period};
+pub use sandbox::Limits;
+pub use schema::{Column, ColumnType, SourceName, SourceSchema, StaffId};
+pub use selftest::{CaseOutcome, CaseReport};

@@ -1,0 +1,120 @@
+//! Exact decimals: strict parsing, canonical strings, named rounding.
+//!
+//! Canonical decimal string: no exponent, no trailing zeros after the point
+//! (and no point if nothing follows it), no leading `+`, and zero is `0`
+//! (never `-0`). Rounding is always round-half-up (`rhu`): to the nearest,
+//! and away from zero at exactly half.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// The largest number of decimal places `rhu` accepts.
+pub const MAX_SCALE: u32 = 28;
+
+/// The canonical decimal string of `d` (`"87.5"`, `"0"`, `"-3"`).
+pub fn canonical(d: &Decimal) -> String {
+    let n = d.normalize();
+    if n.is_zero() {
+        "0".to_owned()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Round half up (away from zero at exactly .5) to `places` decimal places.
+pub fn rhu(x: Decimal, places: u32) -> Decimal {
+    x.round_dp_with_strategy(places.min(MAX_SCALE), RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `ratio(a, b) = rhu(a / b, 8)`; `None` when `b` is zero or the quotient
+/// overflows.
+pub fn ratio(a: Decimal, b: Decimal) -> Option<Decimal> {
+    if b.is_zero() {
+        return None;
+    }
+    a.checked_div(b).map(|q| rhu(q, 8))
+}
+
+/// Parse a decimal written as `-?DIGITS(.DIGITS)?` (no exponent, no `+`, no
+/// grouping separators). Returns a description of the problem on failure.
+pub fn parse_strict(s: &str) -> Result<Decimal, String> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits_ok = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits_ok(int) || frac.is_some_and(|f| !digits_ok(f)) {
+        return Err(format!(
+            "`{s}` is not a decimal number (write digits with an optional `-` and `.`, e.g. 1234.5)"
+        ));
+    }
+    Decimal::from_str_exact(s).map_err(|_| format!("`{s}` has too many digits for a 96-bit decimal"))
+}
+
+/// Parse an integer written as `-?DIGITS`, within the JSON-safe range
+/// ±(2^53 − 1) so that it survives any JSON implementation.
+pub fn parse_integer(s: &str) -> Result<i64, String> {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{s}` is not an integer (write digits with an optional `-`)"));
+    }
+    match s.parse::<i64>() {
+        Ok(v) if v.abs() <= MAX_SAFE_INTEGER => Ok(v),
+        _ => Err(format!("`{s}` is outside the integer range ±{MAX_SAFE_INTEGER}")),
+    }
+}
+
+/// 2^53 − 1, the largest integer every JSON implementation keeps exact.
+pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn canonical_strings() {
+        assert_eq!(canonical(&d("87.50")), "87.5");
+        assert_eq!(canonical(&d("100.000")), "100");
+        assert_eq!(canonical(&d("-0.000")), "0");
+        assert_eq!(canonical(&d("-0")), "0");
+        assert_eq!(canonical(&d("0.00000001")), "0.00000001");
+        assert_eq!(canonical(&d("-12.340")), "-12.34");
+        assert_eq!(canonical(&d("1000")), "1000");
+    }
+
+    #[test]
+    fn round_half_up_goes_away_from_zero() {
+        assert_eq!(rhu(d("69.165"), 2), d("69.17"));
+        assert_eq!(rhu(d("-69.165"), 2), d("-69.17"));
+        assert_eq!(rhu(d("0.5"), 0), d("1"));
+        assert_eq!(rhu(d("2.5"), 0), d("3"));
+        assert_eq!(rhu(d("2.4999"), 0), d("2"));
+        assert_eq!(rhu(d("0.99989473"), 4), d("0.9999"));
+    }
+
+    #[test]
+    fn ratio_rounds_at_once_to_eight_places() {
+        assert_eq!(ratio(d("2"), d("3")), Some(d("0.66666667")));
+        assert_eq!(ratio(d("1"), d("3")), Some(d("0.33333333")));
+        assert_eq!(ratio(d("0.9499"), d("0.95")), Some(d("0.99989474")));
+        assert_eq!(ratio(d("1"), d("0")), None);
+    }
+
+    #[test]
+    fn strict_parsing() {
+        assert_eq!(parse_strict("12.50").unwrap(), d("12.5"));
+        assert_eq!(parse_strict("-3").unwrap(), d("-3"));
+        for bad in ["", "-", "1e3", "+1", "1,000", " 1", "1.", ".5", "NaN", "1.2.3", "１"] {
+            assert!(parse_strict(bad).is_err(), "{bad}");
+        }
+        assert!(parse_strict("123456789012345678901234567890123").is_err());
+        assert_eq!(parse_integer("-42").unwrap(), -42);
+        assert!(parse_integer("4.0").is_err());
+        assert!(parse_integer("9007199254740992").is_err());
+    }
+}

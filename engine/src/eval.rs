@@ -1,0 +1,643 @@
+//! Evaluation: join the inputs, run the package script in parallel, order,
+//! rank, classify, and produce the canonical result document.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use rhai::{CallFnOptions, Dynamic, EvalAltResult, Scope, INT};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use crate::dataset::{Dataset, Value};
+use crate::decimal::{canonical, ratio, rhu, MAX_SAFE_INTEGER};
+use crate::package::{Direction, OrderKey, RulePackage};
+use crate::period::Period;
+use crate::sandbox::{limit_hit, position_of, Cohort, CohortStats, FieldStats, Limits};
+use crate::schema::{ColumnType, SourceName, StaffId};
+
+/// The engine version recorded in every result. Part of the replay
+/// contract: a result is reproducible by the same engine version.
+pub const ENGINE_VERSION: &str = concat!("rankproof-engine/", env!("CARGO_PKG_VERSION"));
+
+/// The `format` tag of a result document.
+pub const RANKING_FORMAT: &str = "rankproof-ranking/1";
+
+/// Why a ranking could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    #[error("no input for source `{0}`; give one dataset per source")]
+    MissingSource(String),
+    #[error("source `{0}` is not declared by the package")]
+    UnexpectedSource(String),
+    #[error("the dataset for source `{0}` was parsed with a different schema than this package's")]
+    SchemaMismatch(String),
+    #[error("staff `{staff_id}` ({found_in}) is missing from source `{source_name}`; every staff member must appear in every source")]
+    StaffMissing {
+        staff_id: String,
+        source_name: String,
+        found_in: String,
+    },
+    #[error("period {period} is outside the package's effective span ({span})")]
+    NotEffective { period: String, span: String },
+    #[error("{file}: line {line}, column {column}: fn {function} for staff `{staff_id}`: {message}")]
+    Script {
+        file: String,
+        line: usize,
+        column: usize,
+        function: String,
+        staff_id: String,
+        /// The limit that stopped the script, with its value, if one did.
+        limit: Option<(String, u64)>,
+        message: String,
+    },
+    #[error("{file}: fn {function} for staff `{staff_id}` returned {message}")]
+    BadReturn {
+        file: String,
+        function: String,
+        staff_id: String,
+        message: String,
+    },
+}
+
+/// A dataset referenced by a result: its canonical hash and row count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRef {
+    pub sha256: String,
+    pub n_rows: u64,
+}
+
+/// A grade's count against its quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeCount {
+    pub grade: String,
+    pub count: u64,
+    /// The quota the package's `grade_quota(n)` gives, if any.
+    pub quota: Option<u64>,
+    /// `count > quota` (a tie on a boundary pushed the grade over its quota).
+    pub exceeded: bool,
+}
+
+/// Why a staff member got their result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The joined input fields used (canonical JSON values).
+    pub inputs: BTreeMap<String, serde_json::Value>,
+    /// Fields the script's `derive` computed.
+    pub derived: BTreeMap<String, serde_json::Value>,
+    /// Every declared score before report rounding.
+    pub unrounded: BTreeMap<String, Decimal>,
+    /// What `score` returned under `explain` (sub-scores, weights, contributions).
+    pub scoring: serde_json::Value,
+    /// What `classify` returned under `explain` (grade and bonus rules applied).
+    pub classification: serde_json::Value,
+}
+
+/// One staff member's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffResult {
+    pub staff_id: StaffId,
+    /// 1..=N in ranking order.
+    pub position: u64,
+    /// Competition rank on the package's `rank_by` score.
+    pub rank: u64,
+    /// Text attributes copied from the inputs (e.g. name, region, team).
+    pub attributes: BTreeMap<String, String>,
+    /// Reported scores: `rhu(score, report_decimals)`.
+    pub scores: BTreeMap<String, Decimal>,
+    pub grade: String,
+    pub bonus_multiplier: Decimal,
+    pub flags: Vec<String>,
+    pub explanation: Explanation,
+}
+
+impl StaffResult {
+    /// The result record as a JSON object (decimals as canonical strings).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("staff_id".into(), self.staff_id.as_str().into());
+        for (k, v) in &self.attributes {
+            m.insert(k.clone(), v.clone().into());
+        }
+        for (k, v) in &self.scores {
+            m.insert(k.clone(), canonical(v).into());
+        }
+        m.insert("position".into(), self.position.into());
+        m.insert("rank".into(), self.rank.into());
+        m.insert("grade".into(), self.grade.clone().into());
+        m.insert("bonus_multiplier".into(), canonical(&self.bonus_multiplier).into());
+        m.insert("flags".into(), self.flags.clone().into());
+        let e = &self.explanation;
+        m.insert(
+            "explain".into(),
+            serde_json::json!({
+                "inputs": e.inputs,
+                "derived": e.derived,
+                "unrounded": e.unrounded.iter().map(|(k, v)| (k.clone(), canonical(v))).collect::<BTreeMap<_, _>>(),
+                "scoring": e.scoring,
+                "classification": e.classification,
+            }),
+        );
+        serde_json::Value::Object(m)
+    }
+
+    /// JCS bytes of [`StaffResult::to_json`].
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // INVARIANT: only strings, safe integers, bools, null, arrays, objects.
+        serde_json_canonicalizer::to_vec(&self.to_json()).unwrap_or_default()
+    }
+}
+
+/// A computed ranking: the result document and its typed records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranking {
+    pub package_name: String,
+    pub package_version: String,
+    pub package_hash: String,
+    pub period: Period,
+    pub inputs: BTreeMap<SourceName, InputRef>,
+    pub engine_version: String,
+    pub limits: Limits,
+    pub order: Vec<OrderKey>,
+    pub rank_by: String,
+    pub grade_distribution: Vec<GradeCount>,
+    /// In position order.
+    pub results: Vec<StaffResult>,
+}
+
+impl Ranking {
+    pub fn n(&self) -> usize {
+        self.results.len()
+    }
+
+    /// A staff member's result.
+    pub fn result(&self, id: &str) -> Option<&StaffResult> {
+        self.results.iter().find(|r| r.staff_id.as_str() == id)
+    }
+
+    /// The result document as JSON (see RULES.md).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut order: Vec<serde_json::Value> = self
+            .order
+            .iter()
+            .map(|k| serde_json::json!({"score": k.score, "direction": k.direction.as_str()}))
+            .collect();
+        order.push(serde_json::json!({"score": "staff_id", "direction": "asc"}));
+        serde_json::json!({
+            "format": RANKING_FORMAT,
+            "engine_version": self.engine_version,
+            "package": {"name": self.package_name, "version": self.package_version, "hash": self.package_hash},
+            "period": self.period.to_string(),
+            "inputs": self.inputs.iter().map(|(s, r)| (s.to_string(), serde_json::json!({"sha256": r.sha256, "n_rows": r.n_rows}))).collect::<serde_json::Map<_, _>>(),
+            "limits": self.limits.to_json(),
+            "order": order,
+            "rank_by": self.rank_by,
+            "n": self.results.len(),
+            "grade_distribution": self.grade_distribution.iter().map(|g| serde_json::json!({
+                "grade": g.grade, "count": g.count, "quota": g.quota, "exceeded": g.exceeded,
+            })).collect::<Vec<_>>(),
+            "results": self.results.iter().map(StaffResult::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The canonical result document (RFC 8785 JCS).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // INVARIANT: only strings, safe integers, bools, null, arrays, objects.
+        serde_json_canonicalizer::to_vec(&self.to_json()).unwrap_or_default()
+    }
+    pub fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_bytes()).into()
+    }
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256())
+    }
+}
+
+/// Convert a script value to JSON: decimals become canonical strings.
+pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<serde_json::Value, String> {
+    if d.is_unit() {
+        return Ok(serde_json::Value::Null);
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(b.into());
+    }
+    if let Ok(i) = d.as_int() {
+        return if i.abs() <= MAX_SAFE_INTEGER {
+            Ok(i.into())
+        } else {
+            Ok(i.to_string().into())
+        };
+    }
+    if let Ok(x) = d.as_decimal() {
+        return Ok(canonical(&x).into());
+    }
+    if d.is_string() {
+        return Ok(d.clone().into_string().unwrap_or_default().into());
+    }
+    if d.is_array() {
+        let a = d.read_lock::<rhai::Array>().ok_or("an unreadable array")?;
+        return a.iter().map(dyn_to_json).collect::<Result<Vec<_>, _>>().map(Into::into);
+    }
+    if d.is_map() {
+        let m = d.read_lock::<rhai::Map>().ok_or("an unreadable map")?;
+        let mut o = serde_json::Map::new();
+        for (k, v) in m.iter() {
+            o.insert(k.to_string(), dyn_to_json(v)?);
+        }
+        return Ok(serde_json::Value::Object(o));
+    }
+    Err(format!("a value of type {} that has no JSON form", d.type_name()))
+}
+
+fn value_to_dyn(v: &Option<Value>) -> Dynamic {
+    match v {
+        None => Dynamic::UNIT,
+        Some(Value::Text(s)) => Dynamic::from(s.clone()),
+        Some(Value::Decimal(d)) => Dynamic::from_decimal(*d),
+        Some(Value::Integer(i)) => Dynamic::from_int(*i),
+    }
+}
+
+fn dyn_number(d: &Dynamic) -> Option<Decimal> {
+    d.as_int().ok().map(Decimal::from).or_else(|| d.as_decimal().ok())
+}
+
+/// Run `f` for 0..n in parallel; return the results in index order, or the
+/// error of the lowest failing index (deterministic at any thread count).
+fn par_eval<T: Send>(n: usize, f: impl Fn(usize) -> Result<T, EvalError> + Sync) -> Result<Vec<T>, EvalError> {
+    let first_err = AtomicUsize::new(usize::MAX);
+    let out: Vec<Option<Result<T, EvalError>>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            if i > first_err.load(Ordering::Relaxed) {
+                return None;
+            }
+            let r = f(i);
+            if r.is_err() {
+                first_err.fetch_min(i, Ordering::Relaxed);
+            }
+            Some(r)
+        })
+        .collect();
+    let mut v = Vec::with_capacity(n);
+    for o in out {
+        match o {
+            Some(Ok(t)) => v.push(t),
+            Some(Err(e)) => return Err(e),
+            // Skipped only when a lower index failed, which returns above.
+            None => break,
+        }
+    }
+    Ok(v)
+}
+
+struct Ctx<'a> {
+    pkg: &'a RulePackage,
+}
+
+impl Ctx<'_> {
+    fn call(&self, function: &str, staff: &str, args: Vec<Dynamic>) -> Result<Dynamic, EvalError> {
+        let opts = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        let mut scope = Scope::new();
+        self.pkg
+            .engine
+            .call_fn_with_options::<Dynamic>(opts, &mut scope, &self.pkg.ast, function, args)
+            .map_err(|e| self.script_error(function, staff, &e))
+    }
+
+    fn script_error(&self, function: &str, staff: &str, e: &EvalAltResult) -> EvalError {
+        let (line, column) = position_of(e).unwrap_or((0, 0));
+        let limit = limit_hit(e).map(|name| {
+            let v = self
+                .pkg
+                .limits
+                .fields()
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| *v)
+                .unwrap_or(0);
+            (name.to_owned(), v)
+        });
+        let message = match &limit {
+            Some((name, v)) => format!("stopped by limit {name} = {v}: {}", e.unwrap_inner()),
+            None => e.to_string(),
+        };
+        EvalError::Script {
+            file: self.pkg.script_path.clone(),
+            line,
+            column,
+            function: function.to_owned(),
+            staff_id: staff.to_owned(),
+            limit,
+            message,
+        }
+    }
+
+    fn bad_return(&self, function: &str, staff: &str, message: String) -> EvalError {
+        EvalError::BadReturn {
+            file: self.pkg.script_path.clone(),
+            function: function.to_owned(),
+            staff_id: staff.to_owned(),
+            message,
+        }
+    }
+}
+
+struct Scored {
+    scores: BTreeMap<String, Decimal>,
+    explain: serde_json::Value,
+}
+
+/// Compute a ranking from a package and one dataset per declared source.
+pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &Period) -> Result<Ranking, EvalError> {
+    for s in pkg.sources.keys() {
+        if !inputs.contains_key(s) {
+            return Err(EvalError::MissingSource(s.to_string()));
+        }
+    }
+    for (s, d) in inputs {
+        match pkg.sources.get(s) {
+            None => return Err(EvalError::UnexpectedSource(s.to_string())),
+            Some(schema) if schema != d.schema() => return Err(EvalError::SchemaMismatch(s.to_string())),
+            Some(_) => {}
+        }
+    }
+    if !pkg.is_effective(period) {
+        let span = match pkg.effective_until {
+            Some(u) => format!("{} to {}", pkg.effective_from, u),
+            None => format!("from {}", pkg.effective_from),
+        };
+        return Err(EvalError::NotEffective { period: period.to_string(), span });
+    }
+
+    // Join on staff_id: every source must hold exactly the same IDs.
+    let ids: BTreeSet<&StaffId> = inputs.values().flat_map(|d| d.rows().iter().map(|r| &r.staff_id)).collect();
+    for id in &ids {
+        for (s, d) in inputs {
+            if d.row(id).is_none() {
+                let (fs, fd) = inputs
+                    .iter()
+                    .find(|(_, d)| d.row(id).is_some())
+                    .map(|(s, d)| (s.clone(), d))
+                    .unwrap_or_else(|| (s.clone(), d));
+                let at = fd.row(id).map(|r| r.at.to_string()).unwrap_or_default();
+                return Err(EvalError::StaffMissing {
+                    staff_id: id.to_string(),
+                    source_name: s.to_string(),
+                    found_in: format!("found in {fs}: {} {at}", fd.file_label()),
+                });
+            }
+        }
+    }
+    let n = ids.len();
+    let ctx = Ctx { pkg };
+
+    // Rows as rhai maps (all datasets are sorted by staff ID, same IDs).
+    let mut rows: Vec<rhai::Map> = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut m = rhai::Map::new();
+        for d in inputs.values() {
+            let r = &d.rows()[i];
+            for (c, v) in d.schema().columns.iter().zip(r.values.iter()) {
+                m.insert(c.name.as_str().into(), value_to_dyn(v));
+            }
+        }
+        rows.push(m);
+    }
+    let first = inputs.values().next();
+    let staff_ids: Vec<StaffId> = first.map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect()).unwrap_or_default();
+
+    // derive
+    let derived: Vec<rhai::Map> = if pkg.has_derive {
+        par_eval(n, |i| {
+            let sid = staff_ids[i].as_str();
+            let out = ctx.call("derive", sid, vec![Dynamic::from_map(rows[i].clone())])?;
+            let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("derive", sid, "something other than a map".into()))?;
+            for (k, v) in &m {
+                if rows[i].contains_key(k) || !crate::schema::is_identifier(k) {
+                    return Err(ctx.bad_return("derive", sid, format!("field `{k}`, which is an input field or not an identifier")));
+                }
+                if dyn_number(v).is_none() {
+                    return Err(ctx.bad_return("derive", sid, format!("non-numeric `{k}` ({})", v.type_name())));
+                }
+            }
+            Ok(m)
+        })?
+    } else {
+        vec![rhai::Map::new(); n]
+    };
+    for (r, d) in rows.iter_mut().zip(derived.iter()) {
+        for (k, v) in d {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+
+    // cohort statistics over numeric fields
+    let mut numeric: BTreeSet<String> = pkg
+        .sources
+        .values()
+        .flat_map(|s| s.columns.iter())
+        .filter(|c| c.ty != ColumnType::Text)
+        .map(|c| c.name.clone())
+        .collect();
+    numeric.extend(derived.iter().flat_map(|m| m.keys().map(|k| k.to_string())));
+    let mut fields = BTreeMap::new();
+    for f in &numeric {
+        let mut st = FieldStats { count: 0, min: None, max: None, sum: Decimal::ZERO, mean: None };
+        for r in &rows {
+            if let Some(x) = r.get(f.as_str()).and_then(dyn_number) {
+                st.count += 1;
+                st.min = Some(st.min.map_or(x, |m: Decimal| m.min(x)));
+                st.max = Some(st.max.map_or(x, |m: Decimal| m.max(x)));
+                st.sum = st.sum.checked_add(x).ok_or_else(|| ctx.bad_return("(cohort)", "", format!("an overflowing sum of `{f}`")))?;
+            }
+        }
+        st.mean = if st.count > 0 { ratio(st.sum, Decimal::from(st.count)) } else { None };
+        fields.insert(f.clone(), st);
+    }
+    let cohort = Cohort(Arc::new(CohortStats { n: u64::try_from(n).unwrap_or(u64::MAX), fields }));
+
+    // score
+    let spec = &pkg.ranking;
+    let scored: Vec<Scored> = par_eval(n, |i| {
+        let sid = staff_ids[i].as_str();
+        let out = ctx.call("score", sid, vec![Dynamic::from_map(rows[i].clone()), Dynamic::from(cohort.clone())])?;
+        let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("score", sid, "something other than a map".into()))?;
+        let mut scores = BTreeMap::new();
+        for s in &spec.scores {
+            let v = m.get(s.as_str()).and_then(dyn_number).ok_or_else(|| ctx.bad_return("score", sid, format!("no numeric `{s}`")))?;
+            scores.insert(s.clone(), v);
+        }
+        for k in m.keys() {
+            if k.as_str() != "explain" && !spec.scores.iter().any(|s| s == k.as_str()) {
+                return Err(ctx.bad_return("score", sid, format!("undeclared key `{k}` (declare it in ranking.scores or put it under explain)")));
+            }
+        }
+        let explain = match m.get("explain") {
+            Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("score", sid, msg))?,
+            None => serde_json::Value::Null,
+        };
+        Ok(Scored { scores, explain })
+    })?;
+
+    // order, position, competition rank
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        for k in &spec.order {
+            let (x, y) = (scored[a].scores[&k.score], scored[b].scores[&k.score]);
+            let c = match k.direction {
+                Direction::Desc => y.cmp(&x),
+                Direction::Asc => x.cmp(&y),
+            };
+            if c != std::cmp::Ordering::Equal {
+                return c;
+            }
+        }
+        staff_ids[a].cmp(&staff_ids[b])
+    });
+    let mut ranks = vec![0u64; n];
+    for (p, &i) in order.iter().enumerate() {
+        let prev = p.checked_sub(1).map(|q| order[q]);
+        ranks[p] = match prev {
+            Some(j) if scored[j].scores[&spec.rank_by] == scored[i].scores[&spec.rank_by] => ranks[p - 1],
+            _ => p as u64 + 1,
+        };
+    }
+
+    // quota
+    let n_int = INT::try_from(n).unwrap_or(INT::MAX);
+    let quota: BTreeMap<String, Option<u64>> = if pkg.has_quota {
+        let out = ctx.call("grade_quota", "(cohort)", vec![Dynamic::from_int(n_int)])?;
+        if out.is_unit() {
+            BTreeMap::new()
+        } else {
+            let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("grade_quota", "(cohort)", "something other than a map or ()".into()))?;
+            let mut q = BTreeMap::new();
+            for (k, v) in m {
+                if !spec.grades.iter().any(|g| g == k.as_str()) {
+                    return Err(ctx.bad_return("grade_quota", "(cohort)", format!("a quota for undeclared grade `{k}`")));
+                }
+                let c = v.as_int().ok().and_then(|x| u64::try_from(x).ok()).ok_or_else(|| ctx.bad_return("grade_quota", "(cohort)", format!("a non-integer quota for `{k}`")))?;
+                q.insert(k.to_string(), Some(c));
+            }
+            q
+        }
+    } else {
+        BTreeMap::new()
+    };
+
+    // classify, in position order
+    let input_fields: BTreeSet<String> = pkg.sources.values().flat_map(|s| s.columns.iter().map(|c| c.name.clone())).collect();
+    let results: Vec<StaffResult> = par_eval(n, |p| {
+        let i = order[p];
+        let sid = staff_ids[i].as_str();
+        let sc = &scored[i];
+        let scores_map: rhai::Map = sc.scores.iter().map(|(k, v)| (k.as_str().into(), Dynamic::from_decimal(*v))).collect();
+        let mut standing = rhai::Map::new();
+        standing.insert("position".into(), Dynamic::from_int(INT::try_from(p + 1).unwrap_or(INT::MAX)));
+        standing.insert("rank".into(), Dynamic::from_int(INT::try_from(ranks[p]).unwrap_or(INT::MAX)));
+        standing.insert("n".into(), Dynamic::from_int(n_int));
+        let out = ctx.call(
+            "classify",
+            sid,
+            vec![
+                Dynamic::from_map(rows[i].clone()),
+                Dynamic::from_map(scores_map),
+                Dynamic::from_map(standing),
+                Dynamic::from(cohort.clone()),
+            ],
+        )?;
+        let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("classify", sid, "something other than a map".into()))?;
+        let grade = m
+            .get("grade")
+            .and_then(|g| g.clone().into_string().ok())
+            .filter(|g| spec.grades.contains(g))
+            .ok_or_else(|| ctx.bad_return("classify", sid, format!("no `grade` among the declared grades {:?}", spec.grades)))?;
+        let bonus_multiplier = m
+            .get("bonus_multiplier")
+            .and_then(dyn_number)
+            .ok_or_else(|| ctx.bad_return("classify", sid, "no numeric `bonus_multiplier`".into()))?;
+        let flags: Vec<String> = match m.get("flags") {
+            None => Vec::new(),
+            Some(f) => f
+                .clone()
+                .try_cast::<rhai::Array>()
+                .and_then(|a| a.into_iter().map(|x| x.into_string().ok()).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| ctx.bad_return("classify", sid, "`flags` that is not an array of strings".into()))?,
+        };
+        for k in m.keys() {
+            if !matches!(k.as_str(), "grade" | "bonus_multiplier" | "flags" | "explain") {
+                return Err(ctx.bad_return("classify", sid, format!("undeclared key `{k}` (put it under explain)")));
+            }
+        }
+        let classification = match m.get("explain") {
+            Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("classify", sid, msg))?,
+            None => serde_json::Value::Null,
+        };
+        let row = &rows[i];
+        let mut inputs_used = BTreeMap::new();
+        let mut derived_used = BTreeMap::new();
+        for (k, v) in row {
+            let j = dyn_to_json(v).map_err(|msg| ctx.bad_return("derive", sid, msg))?;
+            if input_fields.contains(k.as_str()) {
+                if k.as_str() != "staff_id" && !v.is_unit() {
+                    inputs_used.insert(k.to_string(), j);
+                }
+            } else {
+                derived_used.insert(k.to_string(), j);
+            }
+        }
+        let attributes = spec
+            .attributes
+            .iter()
+            .map(|a| (a.clone(), row.get(a.as_str()).and_then(|v| v.clone().into_string().ok()).unwrap_or_default()))
+            .collect();
+        let scores = sc.scores.iter().map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals))).collect();
+        Ok(StaffResult {
+            staff_id: staff_ids[i].clone(),
+            position: p as u64 + 1,
+            rank: ranks[p],
+            attributes,
+            scores,
+            grade,
+            bonus_multiplier,
+            flags,
+            explanation: Explanation {
+                inputs: inputs_used,
+                derived: derived_used,
+                unrounded: sc.scores.clone(),
+                scoring: sc.explain.clone(),
+                classification,
+            },
+        })
+    })?;
+
+    let grade_distribution = spec
+        .grades
+        .iter()
+        .map(|g| {
+            let count = results.iter().filter(|r| &r.grade == g).count() as u64;
+            let q = quota.get(g).copied().flatten();
+            GradeCount { grade: g.clone(), count, quota: q, exceeded: q.is_some_and(|q| count > q) }
+        })
+        .collect();
+
+    Ok(Ranking {
+        package_name: pkg.name.clone(),
+        package_version: pkg.version.to_string(),
+        package_hash: pkg.hash_hex(),
+        period: *period,
+        inputs: inputs
+            .iter()
+            .map(|(s, d)| (s.clone(), InputRef { sha256: d.sha256_hex(), n_rows: d.n_rows() as u64 }))
+            .collect(),
+        engine_version: ENGINE_VERSION.to_owned(),
+        limits: pkg.limits,
+        order: spec.order.clone(),
+        rank_by: spec.rank_by.clone(),
+        grade_distribution,
+        results,
+    })
+}

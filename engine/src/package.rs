@@ -1,0 +1,669 @@
+//! Rule packages: a manifest (`package.toml`), one rhai script, and the
+//! package's own test cases, loaded from an in-memory file map.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use rhai::{Engine, AST};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::decimal::parse_strict;
+use crate::period::Period;
+use crate::sandbox::{build_engine, Limits};
+use crate::schema::{is_identifier, Bound, Column, ColumnType, SourceName, SourceSchema};
+
+/// The manifest's path inside a package.
+pub const MANIFEST: &str = "package.toml";
+
+/// Result keys the engine writes itself; score and attribute names may not use them.
+pub const RESERVED_KEYS: [&str; 8] = [
+    "staff_id",
+    "position",
+    "rank",
+    "grade",
+    "bonus_multiplier",
+    "flags",
+    "explain",
+    "salt",
+];
+
+/// A problem with a rule package. Messages name the file, and the line and
+/// field where known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    #[error("{file}: {message}")]
+    BadFile { file: String, message: String },
+    #[error("{file}: line {line}: {field}: {message}")]
+    BadField {
+        file: String,
+        line: usize,
+        field: String,
+        message: String,
+    },
+    #[error("{file}: line {line}, column {column}: {message}")]
+    Script {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the package has no `{0}`")]
+    MissingFile(String),
+}
+
+/// A semantic version `MAJOR.MINOR.PATCH` (no leading zeros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+}
+
+impl std::str::FromStr for Version {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split('.').collect();
+        let num = |p: &str| -> Option<u64> {
+            let ok = !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'));
+            if ok {
+                p.parse().ok()
+            } else {
+                None
+            }
+        };
+        match parts.as_slice() {
+            [a, b, c] => match (num(a), num(b), num(c)) {
+                (Some(major), Some(minor), Some(patch)) => Ok(Version { major, minor, patch }),
+                _ => Err(format!("`{s}` is not a semantic version MAJOR.MINOR.PATCH")),
+            },
+            _ => Err(format!("`{s}` is not a semantic version MAJOR.MINOR.PATCH")),
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Sort direction of an order key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Asc => "asc",
+            Direction::Desc => "desc",
+        }
+    }
+}
+
+/// One key of the ranking order: a score name and a direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderKey {
+    pub score: String,
+    pub direction: Direction,
+}
+
+/// How results are ordered, ranked, reported and graded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankingSpec {
+    /// Score names the `score` function returns, in report order.
+    pub scores: Vec<String>,
+    /// Reported scores are `rhu(score, report_decimals)`.
+    pub report_decimals: u32,
+    /// Order keys; `staff_id` ascending always follows as the last key.
+    pub order: Vec<OrderKey>,
+    /// Competition rank is computed on this score (in the direction of its order key).
+    pub rank_by: String,
+    pub rank_direction: Direction,
+    /// The grades `classify` may return, best first.
+    pub grades: Vec<String>,
+    /// Text input columns copied into each result (e.g. name, region, team).
+    pub attributes: Vec<String>,
+}
+
+/// A package's own test case: input files and an expected-results file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    pub name: String,
+    /// Source -> path of its input file inside the package.
+    pub inputs: BTreeMap<SourceName, String>,
+    /// Path of `expected.json` inside the package.
+    pub expected: String,
+}
+
+/// A loaded, compiled, valid rule package.
+#[derive(Clone)]
+pub struct RulePackage {
+    pub(crate) name: String,
+    pub(crate) version: Version,
+    pub(crate) description: String,
+    pub(crate) effective_from: Period,
+    pub(crate) effective_until: Option<Period>,
+    pub(crate) script_path: String,
+    pub(crate) limits: Limits,
+    pub(crate) ranking: RankingSpec,
+    pub(crate) sources: BTreeMap<SourceName, SourceSchema>,
+    pub(crate) tests: Vec<TestCase>,
+    pub(crate) files: Arc<BTreeMap<String, Vec<u8>>>,
+    pub(crate) hash: [u8; 32],
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) ast: Arc<AST>,
+    pub(crate) has_derive: bool,
+    pub(crate) has_quota: bool,
+}
+
+impl fmt::Debug for RulePackage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RulePackage")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("hash", &self.hash_hex())
+            .finish_non_exhaustive()
+    }
+}
+
+// ---- raw manifest (serde) ------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    package: toml::Spanned<RawPackage>,
+    limits: toml::Spanned<Limits>,
+    ranking: toml::Spanned<RawRanking>,
+    sources: BTreeMap<String, toml::Spanned<RawSource>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPackage {
+    name: String,
+    version: String,
+    description: String,
+    effective_from: String,
+    effective_until: Option<String>,
+    script: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrderKey {
+    score: String,
+    direction: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRanking {
+    scores: Vec<String>,
+    report_decimals: u32,
+    order: Vec<RawOrderKey>,
+    rank_by: String,
+    grades: Vec<String>,
+    #[serde(default)]
+    attributes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    columns: Vec<toml::Spanned<RawColumn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default = "yes")]
+    required: bool,
+    #[serde(default)]
+    aliases: Vec<String>,
+    ge: Option<toml::Value>,
+    gt: Option<toml::Value>,
+    le: Option<toml::Value>,
+    lt: Option<toml::Value>,
+    le_column: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The SHA-256 of each file and the package hash over the listing
+/// `HEX(SHA-256(file)) + "  " + path + "\n"` for every file in byte order
+/// of path (the output format of `sha256sum`).
+pub fn package_hash(files: &BTreeMap<String, Vec<u8>>) -> [u8; 32] {
+    let mut listing = Sha256::new();
+    for (path, bytes) in files {
+        listing.update(hex::encode(Sha256::digest(bytes)).as_bytes());
+        listing.update(b"  ");
+        listing.update(path.as_bytes());
+        listing.update(b"\n");
+    }
+    listing.finalize().into()
+}
+
+/// Whether a relative path is acceptable inside a package.
+fn valid_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && !p.contains('\\')
+        && !p.chars().any(char::is_control)
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with('.'))
+}
+
+impl RulePackage {
+    /// Load a package from its files: relative `/`-separated paths to bytes.
+    /// Parses the manifest, validates the schema, compiles the script.
+    pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Result<RulePackage, RuleError> {
+        for p in files.keys() {
+            if !valid_path(p) {
+                return Err(RuleError::BadFile {
+                    file: p.clone(),
+                    message: "not a valid package path (relative, `/`-separated, no `.`/`..` or hidden components)".into(),
+                });
+            }
+        }
+        let text = text_file(&files, MANIFEST)?;
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            RuleError::BadField {
+                file: MANIFEST.into(),
+                line,
+                field: "manifest".into(),
+                message: e.message().to_owned(),
+            }
+        })?;
+        let bad = |span: &std::ops::Range<usize>, field: &str, message: String| RuleError::BadField {
+            file: MANIFEST.into(),
+            line: line_of(text, span.start),
+            field: field.to_owned(),
+            message,
+        };
+
+        // [package]
+        let pspan = raw.package.span();
+        let p = raw.package.into_inner();
+        let is_name = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && s.as_bytes()[0].is_ascii_lowercase()
+        };
+        if !is_name(&p.name) {
+            return Err(bad(&pspan, "package.name", format!("`{}` must be lowercase letters, digits and `-`, starting with a letter", p.name)));
+        }
+        let version: Version = p.version.parse().map_err(|m| bad(&pspan, "package.version", m))?;
+        let effective_from: Period = p
+            .effective_from
+            .parse()
+            .map_err(|e: crate::period::BadPeriod| bad(&pspan, "package.effective_from", e.to_string()))?;
+        let effective_until: Option<Period> = match &p.effective_until {
+            None => None,
+            Some(s) => Some(s.parse().map_err(|e: crate::period::BadPeriod| {
+                bad(&pspan, "package.effective_until", e.to_string())
+            })?),
+        };
+        if effective_until.is_some_and(|u| u.last_month() < effective_from.first_month()) {
+            return Err(bad(&pspan, "package.effective_until", "ends before effective_from".into()));
+        }
+
+        // [limits]
+        let lspan = raw.limits.span();
+        let limits = raw.limits.into_inner();
+        let ceil = Limits::ceilings();
+        for ((name, v), (_, max)) in limits.fields().iter().zip(ceil.fields().iter()) {
+            if *v == 0 || v > max {
+                return Err(bad(&lspan, &format!("limits.{name}"), format!("{v} is outside 1..={max}")));
+            }
+        }
+
+        // [sources]
+        if raw.sources.is_empty() {
+            return Err(RuleError::BadFile { file: MANIFEST.into(), message: "no [sources] declared".into() });
+        }
+        let mut sources = BTreeMap::new();
+        let mut field_owner: BTreeMap<String, SourceName> = BTreeMap::new();
+        for (sname, raw_src) in raw.sources {
+            let sspan = raw_src.span();
+            let source = SourceName::new(&sname).ok_or_else(|| {
+                bad(&sspan, &format!("sources.{sname}"), "a source name is lowercase letters, digits and `_`, starting with a letter".into())
+            })?;
+            let mut columns: Vec<Column> = Vec::new();
+            for (i, rc) in raw_src.into_inner().columns.into_iter().enumerate() {
+                let cspan = rc.span();
+                let rc = rc.into_inner();
+                let field = format!("sources.{sname}.columns[{i}] ({})", rc.name);
+                let col = column(rc).map_err(|m| bad(&cspan, &field, m))?;
+                if columns.iter().any(|c| c.name == col.name) {
+                    return Err(bad(&cspan, &field, format!("column `{}` is declared twice", col.name)));
+                }
+                for label in std::iter::once(&col.name).chain(col.aliases.iter()) {
+                    if columns.iter().any(|c| &c.name == label || c.aliases.contains(label)) {
+                        return Err(bad(&cspan, &field, format!("header label `{label}` already names another column")));
+                    }
+                }
+                if col.name != "staff_id" {
+                    if let Some(other) = field_owner.get(&col.name) {
+                        return Err(bad(&cspan, &field, format!("column `{}` is also declared by source `{other}`; joined field names must be unique", col.name)));
+                    }
+                    field_owner.insert(col.name.clone(), source.clone());
+                }
+                columns.push(col);
+            }
+            // le_column must name a numeric column of the same source
+            for c in &columns {
+                if let Some(o) = &c.le_column {
+                    let ok = columns.iter().any(|x| &x.name == o && x.ty != ColumnType::Text);
+                    if !ok || c.ty == ColumnType::Text {
+                        return Err(bad(&sspan, &format!("sources.{sname}.{}.le_column", c.name), format!("`{o}` is not a numeric column of this source")));
+                    }
+                }
+            }
+            let key = columns.iter().position(|c| c.name == "staff_id");
+            match key {
+                Some(k) if columns[k].ty == ColumnType::Text && columns[k].required => {
+                    let kc = columns.remove(k);
+                    columns.insert(0, kc);
+                }
+                _ => return Err(bad(&sspan, &format!("sources.{sname}"), "every source needs a required text column `staff_id`".into())),
+            }
+            sources.insert(source.clone(), SourceSchema { source, columns });
+        }
+
+        // [ranking]
+        let rspan = raw.ranking.span();
+        let r = raw.ranking.into_inner();
+        let rbad = |field: &str, m: String| bad(&rspan, &format!("ranking.{field}"), m);
+        if r.scores.is_empty() {
+            return Err(rbad("scores", "declare at least one score".into()));
+        }
+        let mut seen = BTreeSet::new();
+        for s in r.scores.iter().chain(r.attributes.iter()) {
+            if !is_identifier(s) || RESERVED_KEYS.contains(&s.as_str()) || !seen.insert(s.clone()) {
+                return Err(rbad("scores", format!("`{s}` is not a usable, unique, unreserved name")));
+            }
+        }
+        if r.report_decimals > 28 {
+            return Err(rbad("report_decimals", "must be 0..=28".into()));
+        }
+        let mut order = Vec::new();
+        for k in r.order {
+            if !r.scores.contains(&k.score) {
+                return Err(rbad("order", format!("`{}` is not a declared score", k.score)));
+            }
+            let direction = match k.direction.as_str() {
+                "asc" => Direction::Asc,
+                "desc" => Direction::Desc,
+                d => return Err(rbad("order", format!("direction `{d}` must be `asc` or `desc`"))),
+            };
+            order.push(OrderKey { score: k.score, direction });
+        }
+        let rank_direction = match order.first() {
+            Some(k) if k.score == r.rank_by => k.direction,
+            _ => return Err(rbad("rank_by", format!("`{}` must be the first order key", r.rank_by))),
+        };
+        if r.grades.is_empty() || r.grades.iter().any(|g| g.is_empty() || g.len() > 16) {
+            return Err(rbad("grades", "declare 1 or more grades of 1 to 16 bytes".into()));
+        }
+        if r.grades.iter().collect::<BTreeSet<_>>().len() != r.grades.len() {
+            return Err(rbad("grades", "grades must be unique".into()));
+        }
+        for a in &r.attributes {
+            let text_col = sources
+                .values()
+                .flat_map(|s| s.columns.iter())
+                .any(|c| &c.name == a && c.ty == ColumnType::Text);
+            if !text_col {
+                return Err(rbad("attributes", format!("`{a}` is not a text input column")));
+            }
+        }
+        let ranking = RankingSpec {
+            scores: r.scores,
+            report_decimals: r.report_decimals,
+            order,
+            rank_by: r.rank_by,
+            rank_direction,
+            grades: r.grades,
+            attributes: r.attributes,
+        };
+
+        // script
+        if !valid_path(&p.script) || !p.script.ends_with(".rhai") {
+            return Err(bad(&pspan, "package.script", format!("`{}` is not a .rhai path in the package", p.script)));
+        }
+        let src = text_file(&files, &p.script)?;
+        let engine = build_engine(&limits);
+        let ast = engine.compile(src).map_err(|e| RuleError::Script {
+            file: p.script.clone(),
+            line: e.1.line().unwrap_or(0),
+            column: e.1.position().unwrap_or(0),
+            message: e.0.to_string(),
+        })?;
+        let arity: BTreeMap<String, usize> = ast
+            .iter_functions()
+            .map(|f| (f.name.to_owned(), f.params.len()))
+            .collect();
+        let need = |name: &str, n: usize, required: bool| -> Result<bool, RuleError> {
+            match arity.get(name) {
+                Some(k) if *k == n => Ok(true),
+                Some(k) => Err(RuleError::Script {
+                    file: p.script.clone(),
+                    line: 0,
+                    column: 0,
+                    message: format!("fn {name} takes {n} parameters, found {k}"),
+                }),
+                None if required => Err(RuleError::Script {
+                    file: p.script.clone(),
+                    line: 0,
+                    column: 0,
+                    message: format!("the script must define fn {name} ({n} parameters)"),
+                }),
+                None => Ok(false),
+            }
+        };
+        let has_derive = need("derive", 1, false)?;
+        need("score", 2, true)?;
+        need("classify", 4, true)?;
+        let has_quota = need("grade_quota", 1, false)?;
+
+        // tests: every tests/<case>/expected.json is a case
+        let mut tests = Vec::new();
+        for path in files.keys() {
+            let parts: Vec<&str> = path.split('/').collect();
+            if let ["tests", case, "expected.json"] = parts.as_slice() {
+                let mut inputs = BTreeMap::new();
+                for s in sources.keys() {
+                    let csv = format!("tests/{case}/{s}.csv");
+                    let json = format!("tests/{case}/{s}.json");
+                    let f = match (files.contains_key(&csv), files.contains_key(&json)) {
+                        (true, false) => csv,
+                        (false, true) => json,
+                        (true, true) => return Err(RuleError::BadFile { file: format!("tests/{case}"), message: format!("both {s}.csv and {s}.json; keep one") }),
+                        (false, false) => return Err(RuleError::BadFile { file: format!("tests/{case}"), message: format!("no input for source `{s}` ({s}.csv or {s}.json)") }),
+                    };
+                    inputs.insert(s.clone(), f);
+                }
+                tests.push(TestCase { name: (*case).to_owned(), inputs, expected: path.clone() });
+            }
+        }
+
+        let hash = package_hash(&files);
+        Ok(RulePackage {
+            name: p.name,
+            version,
+            description: p.description,
+            effective_from,
+            effective_until,
+            script_path: p.script,
+            limits,
+            ranking,
+            sources,
+            tests,
+            files: Arc::new(files),
+            hash,
+            engine: Arc::new(engine),
+            ast: Arc::new(ast),
+            has_derive,
+            has_quota,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// `name@version`, e.g. `marketing@1.0.0`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    pub fn effective_from(&self) -> Period {
+        self.effective_from
+    }
+    pub fn effective_until(&self) -> Option<Period> {
+        self.effective_until
+    }
+    /// Whether a period lies within the package's effective span.
+    pub fn is_effective(&self, period: &Period) -> bool {
+        period.first_month() >= self.effective_from.first_month()
+            && self.effective_until.is_none_or(|u| period.last_month() <= u.last_month())
+    }
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    pub fn ranking(&self) -> &RankingSpec {
+        &self.ranking
+    }
+    pub fn sources(&self) -> &BTreeMap<SourceName, SourceSchema> {
+        &self.sources
+    }
+    /// The schema of a source by name.
+    pub fn source(&self, name: &str) -> Option<&SourceSchema> {
+        self.sources.values().find(|s| s.source.as_str() == name)
+    }
+    pub fn tests(&self) -> &[TestCase] {
+        &self.tests
+    }
+    pub fn script_path(&self) -> &str {
+        &self.script_path
+    }
+    /// The package's files (path -> bytes).
+    pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.files
+    }
+    /// Each file's SHA-256, lowercase hex, by path.
+    pub fn file_hashes(&self) -> BTreeMap<String, String> {
+        self.files
+            .iter()
+            .map(|(p, b)| (p.clone(), hex::encode(Sha256::digest(b))))
+            .collect()
+    }
+    /// The package hash (see [`package_hash`]).
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.hash)
+    }
+}
+
+fn text_file<'a>(files: &'a BTreeMap<String, Vec<u8>>, path: &str) -> Result<&'a str, RuleError> {
+    let b = files.get(path).ok_or_else(|| RuleError::MissingFile(path.to_owned()))?;
+    std::str::from_utf8(b).map_err(|e| RuleError::BadFile {
+        file: path.to_owned(),
+        message: format!("not UTF-8 (byte {})", e.valid_up_to()),
+    })
+}
+
+fn bound_value(v: &toml::Value, key: &str) -> Result<Decimal, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(Decimal::from(*i)),
+        toml::Value::String(s) => parse_strict(s).map_err(|m| format!("{key}: {m}")),
+        toml::Value::Float(_) => Err(format!("{key}: write decimal bounds as strings, e.g. {key} = \"0.95\" (no floats)")),
+        _ => Err(format!("{key}: expected an integer or a decimal string")),
+    }
+}
+
+fn column(rc: RawColumn) -> Result<Column, String> {
+    if !is_identifier(&rc.name) {
+        return Err(format!("`{}` is not a column name (lowercase letters, digits, `_`)", rc.name));
+    }
+    let ty = match rc.ty.as_str() {
+        "text" => ColumnType::Text,
+        "decimal" => ColumnType::Decimal,
+        "integer" => ColumnType::Integer,
+        t => return Err(format!("type `{t}` must be text, decimal or integer")),
+    };
+    let mut lower = None;
+    let mut upper = None;
+    for (key, v, is_lower, inclusive) in [
+        ("ge", &rc.ge, true, true),
+        ("gt", &rc.gt, true, false),
+        ("le", &rc.le, false, true),
+        ("lt", &rc.lt, false, false),
+    ] {
+        if let Some(v) = v {
+            if ty == ColumnType::Text {
+                return Err(format!("{key}: a text column has no range"));
+            }
+            let value = bound_value(v, key)?;
+            if ty == ColumnType::Integer && !value.fract().is_zero() {
+                return Err(format!("{key}: an integer column needs an integer bound"));
+            }
+            let slot = if is_lower { &mut lower } else { &mut upper };
+            if slot.is_some() {
+                return Err(format!("{key}: only one of ge/gt (or le/lt) may be given"));
+            }
+            *slot = Some(Bound { value, inclusive });
+        }
+    }
+    if let (Some(l), Some(u)) = (lower, upper) {
+        if l.value > u.value {
+            return Err("the range is empty".into());
+        }
+    }
+    for a in &rc.aliases {
+        if a.trim() != a || a.is_empty() {
+            return Err(format!("alias `{a}` must be non-empty without surrounding spaces"));
+        }
+    }
+    Ok(Column {
+        name: rc.name,
+        ty,
+        required: rc.required,
+        aliases: rc.aliases,
+        lower,
+        upper,
+        le_column: rc.le_column,
+    })
+}
