@@ -48,6 +48,9 @@ pub enum Command {
     Verify(cmd::ledger::VerifyArgs),
     /// Export an audit bundle.
     Export(cmd::ledger::ExportArgs),
+    /// Write a deterministic synthetic cohort (benchmarks and tests).
+    #[command(hide = true)]
+    Gen(cmd::rank::GenArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Checkpoint(a) => cmd::ledger::checkpoint(&cli.ledger, a),
         Command::Verify(a) => cmd::ledger::verify(&cli.ledger, a),
         Command::Export(a) => cmd::ledger::export(&cli.ledger, a),
+        Command::Gen(a) => cmd::rank::gen(a),
     };
     exit::report(result)
 }

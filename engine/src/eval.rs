@@ -162,6 +162,12 @@ pub struct Ranking {
     pub limits: Limits,
     pub order: Vec<OrderKey>,
     pub rank_by: String,
+    /// Declared score names, in report order.
+    pub score_names: Vec<String>,
+    /// Reported scores are rounded (rhu) to this many places.
+    pub report_decimals: u32,
+    /// Attribute names (text inputs copied into results), in declared order.
+    pub attribute_names: Vec<String>,
     pub grade_distribution: Vec<GradeCount>,
     /// In position order.
     pub results: Vec<StaffResult>,
@@ -194,6 +200,8 @@ impl Ranking {
             "limits": self.limits.to_json(),
             "order": order,
             "rank_by": self.rank_by,
+            "scores": self.score_names,
+            "report_decimals": self.report_decimals,
             "n": self.results.len(),
             "grade_distribution": self.grade_distribution.iter().map(|g| serde_json::json!({
                 "grade": g.grade, "count": g.count, "quota": g.quota, "exceeded": g.exceeded,
@@ -637,6 +645,9 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
         limits: pkg.limits,
         order: spec.order.clone(),
         rank_by: spec.rank_by.clone(),
+        score_names: spec.scores.clone(),
+        report_decimals: spec.report_decimals,
+        attribute_names: spec.attributes.clone(),
         grade_distribution,
         results,
     })

@@ -1,13 +1,106 @@
 //! `rankproof rules ...` (check: engine work; publish/list/show/diff: workflow work).
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::path::PathBuf;
 
-use clap::Subcommand;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use rankproof_engine::{CaseOutcome, RulePackage};
 
-use crate::exit::CmdResult;
+use crate::exit::{self, CmdResult};
 
 #[derive(Debug, Subcommand)]
-pub enum RulesCommand {}
+pub enum RulesCommand {
+    /// Load a package directory, compile its script and run its own test cases.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The package directory (holds package.toml).
+    pub dir: PathBuf,
+}
 
 pub fn run(_ledger: &Path, c: RulesCommand) -> CmdResult {
-    match c {}
+    match c {
+        RulesCommand::Check(a) => check(&a),
+    }
+}
+
+/// Read a package directory into the engine's file map: every regular file
+/// below `dir`, keyed by its `/`-separated relative path. Names starting
+/// with `.` (and what is below them) are skipped; symbolic links are refused.
+pub fn read_package_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
+        let rd = std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+        for entry in rd {
+            let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                anyhow::bail!("{}: file names must be UTF-8", path.display());
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let ft = entry.file_type()?;
+            if ft.is_symlink() {
+                anyhow::bail!("{}: symbolic links are not allowed in a rule package", path.display());
+            } else if ft.is_dir() {
+                walk(root, &path, out)?;
+            } else if ft.is_file() {
+                let rel = path.strip_prefix(root)?;
+                let rel: Vec<&str> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_str().unwrap_or_default())
+                    .collect();
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                out.insert(rel.join("/"), bytes);
+            }
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
+
+/// Load and compile a package directory.
+pub fn load_package(dir: &Path) -> anyhow::Result<RulePackage> {
+    let files = read_package_dir(dir)?;
+    RulePackage::from_files(files).with_context(|| format!("rule package {}", dir.display()))
+}
+
+fn check(a: &CheckArgs) -> CmdResult {
+    let pkg = load_package(&a.dir)?;
+    println!("package {} ({})", pkg.id(), a.dir.display());
+    println!("hash    {}", pkg.hash_hex());
+    println!("script  {} compiled", pkg.script_path());
+    let reports = pkg.run_tests();
+    let mut failed = 0;
+    for r in &reports {
+        match &r.outcome {
+            CaseOutcome::Pass => println!("PASS  {}  {}", r.name, r.description),
+            CaseOutcome::Mismatch { path, expected, actual } => {
+                failed += 1;
+                println!("FAIL  {}  {}", r.name, r.description);
+                println!("      first mismatch at {path}");
+                println!("      expected {expected}");
+                println!("      actual   {actual}");
+            }
+            CaseOutcome::Error(e) => {
+                failed += 1;
+                println!("FAIL  {}  {}", r.name, r.description);
+                println!("      error: {e}");
+            }
+        }
+    }
+    println!("{} cases: {} passed, {} failed", reports.len(), reports.len() - failed, failed);
+    if reports.is_empty() {
+        return Err(anyhow::anyhow!("the package has no test cases (add tests/<case>/expected.json)").into());
+    }
+    if failed > 0 {
+        return Err(exit::finding(anyhow::anyhow!("{failed} of {} package test cases failed", reports.len())));
+    }
+    Ok(())
 }
