@@ -310,6 +310,8 @@ impl fmt::Debug for SecretKey {
 }
 
 /// A key file's contents: either half.
+// A key file is read once per command; the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum KeyFile {
     /// A `PRIVATE+KEY+...` file.

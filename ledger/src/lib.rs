@@ -33,6 +33,8 @@
 //! assert_eq!(ledger.verify(None).unwrap().size, 3);
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod bundle;
 pub mod entry;
 pub mod hash;

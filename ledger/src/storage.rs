@@ -27,9 +27,11 @@ pub trait Storage {
 }
 
 /// In-memory storage. Clones share the same map (a "reopen" in tests).
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
 #[derive(Debug, Clone, Default)]
 pub struct MemStorage {
-    map: Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    map: Arc<Mutex<Map>>,
 }
 
 impl MemStorage {
@@ -38,7 +40,7 @@ impl MemStorage {
         MemStorage::default()
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>>, StorageError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Map>, StorageError> {
         self.map
             .lock()
             .map_err(|_| StorageError::Io("memory store poisoned".into()))
@@ -75,7 +77,9 @@ impl SledStorage {
     /// Open (or create) the database at `path`. A second process gets
     /// [`StorageError::InUse`].
     pub fn open(path: &Path) -> Result<SledStorage, StorageError> {
-        match sled::Config::new().path(path).open() {
+        // Every commit flushes explicitly, so no background flusher thread is
+        // needed (it would also hold the lock briefly after a drop).
+        match sled::Config::new().path(path).flush_every_ms(None).open() {
             Ok(db) => Ok(SledStorage { db }),
             Err(sled::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::WouldBlock
