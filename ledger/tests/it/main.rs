@@ -7,6 +7,7 @@ mod model;
 mod proofs;
 mod tamper;
 mod vectors;
+mod worked_example;
 
 use rankproof_ledger::{Kind, Ledger, MemStorage, Role, SecretKey, Storage};
 use serde_json::{json, Map, Value};
