@@ -39,3 +39,11 @@ pub fn report(result: CmdResult) -> ExitCode {
         }
     }
 }
+
+/// Return a bad-input failure (exit 2) from a command.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err(anyhow::anyhow!($($arg)*).into())
+    };
+}
+pub(crate) use fail;

@@ -48,6 +48,16 @@ pub enum Command {
     Verify(cmd::ledger::VerifyArgs),
     /// Export an audit bundle.
     Export(cmd::ledger::ExportArgs),
+    /// Record a source's dataset for a period.
+    #[command(subcommand)]
+    Input(cmd::flow::InputCommand),
+    /// Recompute published rankings from the recorded rules and inputs.
+    Replay(cmd::flow::ReplayArgs),
+    /// Show how one staff member's result was computed.
+    Explain(cmd::flow::ExplainArgs),
+    /// Issue and verify staff receipts.
+    #[command(subcommand)]
+    Receipt(cmd::receipt::ReceiptCommand),
     /// Write a deterministic synthetic cohort (benchmarks and tests).
     #[command(hide = true)]
     Gen(cmd::rank::GenArgs),
@@ -64,6 +74,10 @@ fn main() -> ExitCode {
         Command::Checkpoint(a) => cmd::ledger::checkpoint(&cli.ledger, a),
         Command::Verify(a) => cmd::ledger::verify(&cli.ledger, a),
         Command::Export(a) => cmd::ledger::export(&cli.ledger, a),
+        Command::Input(c) => cmd::flow::input(&cli.ledger, c),
+        Command::Replay(a) => cmd::flow::replay(&cli.ledger, a),
+        Command::Explain(a) => cmd::flow::explain(&cli.ledger, a),
+        Command::Receipt(c) => cmd::receipt::run(&cli.ledger, c),
         Command::Gen(a) => cmd::rank::gen(a),
     };
     exit::report(result)

@@ -24,7 +24,11 @@ impl Table {
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Table {
         let headers: Vec<String> = headers.into_iter().map(Into::into).collect();
         let aligns = vec![Align::Left; headers.len()];
-        Table { headers, aligns, rows: Vec::new() }
+        Table {
+            headers,
+            aligns,
+            rows: Vec::new(),
+        }
     }
 
     /// Right-align the given columns (by index), e.g. numbers.

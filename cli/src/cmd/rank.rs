@@ -32,14 +32,17 @@ pub struct RankArgs {
     pub period: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Append the ranking to the ledger (`ranking.publish`); needs --signer.
+    #[arg(long, requires = "signer", conflicts_with = "inputs")]
+    pub publish: bool,
+    /// The operator's secret key file (with --publish).
+    #[arg(long)]
+    pub signer: Option<PathBuf>,
 }
 
-pub fn run(_ledger: &Path, a: RankArgs) -> CmdResult {
+pub fn run(ledger: &Path, a: RankArgs) -> CmdResult {
     if a.inputs.is_empty() {
-        return Err(anyhow::anyhow!(
-            "give --input SOURCE=FILE for each source (a dry run from files); ranking from the ledger is not built yet"
-        )
-        .into());
+        return from_ledger(ledger, &a);
     }
     let pkg = load_package(Path::new(&a.rules))?;
     let period: Period = match &a.period {
@@ -48,13 +51,17 @@ pub fn run(_ledger: &Path, a: RankArgs) -> CmdResult {
     };
     let mut inputs = BTreeMap::new();
     for spec in &a.inputs {
-        let (source, file) = spec
-            .split_once('=')
-            .with_context(|| format!("--input {spec}: write SOURCE=FILE, e.g. --input crm=crm.csv"))?;
+        let (source, file) = spec.split_once('=').with_context(|| {
+            format!("--input {spec}: write SOURCE=FILE, e.g. --input crm=crm.csv")
+        })?;
         let schema = pkg.source(source).with_context(|| {
             format!(
                 "--input {spec}: the package has no source `{source}` (sources: {})",
-                pkg.sources().keys().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                pkg.sources()
+                    .keys()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })?;
         let bytes = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
@@ -72,6 +79,41 @@ pub fn run(_ledger: &Path, a: RankArgs) -> CmdResult {
         }
         Format::Csv => csv(&ranking).into_bytes(),
         Format::Table => table(&ranking).into_bytes(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out).context("cannot write to stdout")?;
+    Ok(())
+}
+
+/// `rank --period P --rules NAME@VERSION [--publish --signer FILE]`: from
+/// ledger materials only.
+fn from_ledger(ledger: &Path, a: &RankArgs) -> CmdResult {
+    let Some(period) = &a.period else {
+        return Err(anyhow::anyhow!(
+            "give --period P to rank from the ledger, or --input SOURCE=FILE ... for a dry run from files"
+        )
+        .into());
+    };
+    let publish = if a.publish { a.signer.as_deref() } else { None };
+    let (ranking, id) = crate::cmd::flow::rank_from_ledger(ledger, period, &a.rules, publish)?;
+    let out = match a.format {
+        Format::Json => {
+            let mut doc = ranking.to_json();
+            if let (Some(id), Some(obj)) = (id, doc.as_object_mut()) {
+                obj.insert("ranking".into(), id.into());
+            }
+            let mut b = serde_json::to_vec(&doc).context("encoding the result")?;
+            b.push(b'\n');
+            b
+        }
+        Format::Csv => csv(&ranking).into_bytes(),
+        Format::Table => {
+            let mut t = table(&ranking);
+            if let Some(id) = id {
+                t.push_str(&format!("published as ranking {id}\n"));
+            }
+            t.into_bytes()
+        }
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out).context("cannot write to stdout")?;
@@ -96,14 +138,28 @@ fn csv(r: &Ranking) -> String {
     out.push('\n');
     for s in &r.results {
         let mut cells = vec![s.staff_id.to_string()];
-        cells.extend(attrs.iter().map(|a| s.attributes.get(a).cloned().unwrap_or_default()));
-        cells.extend(scores.iter().map(|k| s.scores.get(k).map(canonical).unwrap_or_default()));
+        cells.extend(
+            attrs
+                .iter()
+                .map(|a| s.attributes.get(a).cloned().unwrap_or_default()),
+        );
+        cells.extend(
+            scores
+                .iter()
+                .map(|k| s.scores.get(k).map(canonical).unwrap_or_default()),
+        );
         cells.push(s.position.to_string());
         cells.push(s.rank.to_string());
         cells.push(s.grade.clone());
         cells.push(canonical(&s.bonus_multiplier));
         cells.push(s.flags.join(";"));
-        out.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &cells
+                .iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push('\n');
     }
     out
@@ -116,7 +172,11 @@ fn columns(r: &Ranking) -> (Vec<String>, Vec<String>) {
 
 fn table(r: &Ranking) -> String {
     let (attrs, scores) = columns(r);
-    let mut headers = vec!["position".to_owned(), "rank".to_owned(), "staff_id".to_owned()];
+    let mut headers = vec![
+        "position".to_owned(),
+        "rank".to_owned(),
+        "staff_id".to_owned(),
+    ];
     headers.extend(attrs.iter().cloned());
     headers.extend(scores.iter().cloned());
     headers.extend(["grade".to_owned(), "bonus".to_owned(), "flags".to_owned()]);
@@ -126,8 +186,16 @@ fn table(r: &Ranking) -> String {
     right.push(first_score + scores.len() + 1);
     let mut t = Table::new(headers).right(&right);
     for s in &r.results {
-        let mut cells = vec![s.position.to_string(), s.rank.to_string(), s.staff_id.to_string()];
-        cells.extend(attrs.iter().map(|a| s.attributes.get(a).cloned().unwrap_or_default()));
+        let mut cells = vec![
+            s.position.to_string(),
+            s.rank.to_string(),
+            s.staff_id.to_string(),
+        ];
+        cells.extend(
+            attrs
+                .iter()
+                .map(|a| s.attributes.get(a).cloned().unwrap_or_default()),
+        );
         // Reported scores padded to the report decimals so points align.
         cells.extend(scores.iter().map(|k| {
             s.scores
@@ -163,7 +231,12 @@ fn table(r: &Ranking) -> String {
             Some(q) if d.count < q => format!("{} under quota", q - d.count),
             Some(_) => "at quota".to_owned(),
         };
-        g.row([d.grade.clone(), d.count.to_string(), d.quota.map(|q| q.to_string()).unwrap_or_else(|| "-".into()), status]);
+        g.row([
+            d.grade.clone(),
+            d.count.to_string(),
+            d.quota.map(|q| q.to_string()).unwrap_or_else(|| "-".into()),
+            status,
+        ]);
     }
     out.push_str(&g.render());
     out
@@ -191,13 +264,26 @@ pub fn gen(a: GenArgs) -> CmdResult {
     if a.n == 0 {
         return Err(anyhow::anyhow!("--n must be at least 1").into());
     }
-    let headers = if a.chinese_headers { synth::CrmHeaders::Chinese } else { synth::CrmHeaders::Canonical };
+    let headers = if a.chinese_headers {
+        synth::CrmHeaders::Chinese
+    } else {
+        synth::CrmHeaders::Canonical
+    };
     let c = synth::generate(a.n, a.seed, headers);
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    for (name, body) in [("crm.csv", &c.crm), ("survey.csv", &c.survey), ("oa.csv", &c.oa)] {
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    for (name, body) in [
+        ("crm.csv", &c.crm),
+        ("survey.csv", &c.survey),
+        ("oa.csv", &c.oa),
+    ] {
         let p = a.out.join(name);
         std::fs::write(&p, body).with_context(|| format!("cannot write {}", p.display()))?;
     }
-    println!("wrote {} staff to {}/{{crm,survey,oa}}.csv", a.n, a.out.display());
+    println!(
+        "wrote {} staff to {}/{{crm,survey,oa}}.csv",
+        a.n,
+        a.out.display()
+    );
     Ok(())
 }

@@ -13,6 +13,31 @@ use crate::exit::{self, CmdResult};
 pub enum RulesCommand {
     /// Load a package directory, compile its script and run its own test cases.
     Check(CheckArgs),
+    /// Run the package's own cases, then publish every file to the ledger.
+    Publish(PublishArgs),
+    /// List the published rule packages.
+    List,
+    /// Show a published package: entry, files, sources.
+    Show {
+        /// NAME@VERSION, e.g. marketing@1.0.0.
+        id: String,
+    },
+    /// Manifest and script changes between two published versions.
+    Diff {
+        /// NAME@VERSION of the older package.
+        a: String,
+        /// NAME@VERSION of the newer package.
+        b: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The HR signer's secret key file.
+    #[arg(long)]
+    pub signer: PathBuf,
+    /// The package directory.
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -21,9 +46,13 @@ pub struct CheckArgs {
     pub dir: PathBuf,
 }
 
-pub fn run(_ledger: &Path, c: RulesCommand) -> CmdResult {
+pub fn run(ledger: &Path, c: RulesCommand) -> CmdResult {
     match c {
         RulesCommand::Check(a) => check(&a),
+        RulesCommand::Publish(a) => crate::cmd::flow::rules_publish(ledger, &a.signer, &a.dir),
+        RulesCommand::List => crate::cmd::flow::rules_list(ledger),
+        RulesCommand::Show { id } => crate::cmd::flow::rules_show(ledger, &id),
+        RulesCommand::Diff { a, b } => crate::cmd::flow::rules_diff(ledger, &a, &b),
     }
 }
 
@@ -32,9 +61,11 @@ pub fn run(_ledger: &Path, c: RulesCommand) -> CmdResult {
 /// with `.` (and what is below them) are skipped; symbolic links are refused.
 pub fn read_package_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
-        let rd = std::fs::read_dir(dir).with_context(|| format!("cannot read directory {}", dir.display()))?;
+        let rd = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read directory {}", dir.display()))?;
         for entry in rd {
-            let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+            let entry =
+                entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
             let path = entry.path();
             let name = entry.file_name();
             let Some(name) = name.to_str() else {
@@ -45,7 +76,10 @@ pub fn read_package_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>>
             }
             let ft = entry.file_type()?;
             if ft.is_symlink() {
-                anyhow::bail!("{}: symbolic links are not allowed in a rule package", path.display());
+                anyhow::bail!(
+                    "{}: symbolic links are not allowed in a rule package",
+                    path.display()
+                );
             } else if ft.is_dir() {
                 walk(root, &path, out)?;
             } else if ft.is_file() {
@@ -54,7 +88,8 @@ pub fn read_package_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>>
                     .components()
                     .map(|c| c.as_os_str().to_str().unwrap_or_default())
                     .collect();
-                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 out.insert(rel.join("/"), bytes);
             }
         }
@@ -81,7 +116,11 @@ fn check(a: &CheckArgs) -> CmdResult {
     for r in &reports {
         match &r.outcome {
             CaseOutcome::Pass => println!("PASS  {}  {}", r.name, r.description),
-            CaseOutcome::Mismatch { path, expected, actual } => {
+            CaseOutcome::Mismatch {
+                path,
+                expected,
+                actual,
+            } => {
                 failed += 1;
                 println!("FAIL  {}  {}", r.name, r.description);
                 println!("      first mismatch at {path}");
@@ -95,12 +134,23 @@ fn check(a: &CheckArgs) -> CmdResult {
             }
         }
     }
-    println!("{} cases: {} passed, {} failed", reports.len(), reports.len() - failed, failed);
+    println!(
+        "{} cases: {} passed, {} failed",
+        reports.len(),
+        reports.len() - failed,
+        failed
+    );
     if reports.is_empty() {
-        return Err(anyhow::anyhow!("the package has no test cases (add tests/<case>/expected.json)").into());
+        return Err(anyhow::anyhow!(
+            "the package has no test cases (add tests/<case>/expected.json)"
+        )
+        .into());
     }
     if failed > 0 {
-        return Err(exit::finding(anyhow::anyhow!("{failed} of {} package test cases failed", reports.len())));
+        return Err(exit::finding(anyhow::anyhow!(
+            "{failed} of {} package test cases failed",
+            reports.len()
+        )));
     }
     Ok(())
 }
