@@ -72,17 +72,45 @@ pub enum DatasetError {
     #[error("{file}: the file has no data rows")]
     Empty { file: String },
     #[error("{file}: {at}: {message}")]
-    Malformed { file: String, at: Loc, message: String },
+    Malformed {
+        file: String,
+        at: Loc,
+        message: String,
+    },
     #[error("{file}: missing required column `{column}` (accepted headers: {labels})")]
-    MissingColumn { file: String, column: String, labels: String },
+    MissingColumn {
+        file: String,
+        column: String,
+        labels: String,
+    },
     #[error("{file}: line 1: unknown column `{header}` for source `{source_name}` (known: {known}); remove it or declare it in the package")]
-    UnknownColumn { file: String, header: String, source_name: String, known: String },
+    UnknownColumn {
+        file: String,
+        header: String,
+        source_name: String,
+        known: String,
+    },
     #[error("{file}: line 1: columns `{first}` and `{second}` both map to `{column}`")]
-    DuplicateColumn { file: String, first: String, second: String, column: String },
+    DuplicateColumn {
+        file: String,
+        first: String,
+        second: String,
+        column: String,
+    },
     #[error("{file}: {at}: duplicate staff_id `{staff_id}` (first at {first})")]
-    DuplicateId { file: String, at: Loc, first: Loc, staff_id: String },
+    DuplicateId {
+        file: String,
+        at: Loc,
+        first: Loc,
+        staff_id: String,
+    },
     #[error("{file}: {at}, column `{column}`: {message}")]
-    BadValue { file: String, at: Loc, column: String, message: String },
+    BadValue {
+        file: String,
+        at: Loc,
+        column: String,
+        message: String,
+    },
 }
 
 /// One row, in schema column order (`values[0]` is the staff ID as text).
@@ -106,11 +134,17 @@ impl Dataset {
     /// Parse CSV (UTF-8, optional BOM, quoted fields, CRLF or LF) or JSON (an
     /// array of objects, or the canonical form), chosen by the first
     /// non-blank byte (`[` or `{` means JSON). `file_label` is used in errors.
-    pub fn parse(schema: &SourceSchema, file_label: &str, bytes: &[u8]) -> Result<Dataset, DatasetError> {
+    pub fn parse(
+        schema: &SourceSchema,
+        file_label: &str,
+        bytes: &[u8],
+    ) -> Result<Dataset, DatasetError> {
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         match first {
-            None => Err(DatasetError::Empty { file: file_label.to_owned() }),
+            None => Err(DatasetError::Empty {
+                file: file_label.to_owned(),
+            }),
             Some(b'[') | Some(b'{') => parse_json(schema, file_label, body),
             Some(_) => parse_csv(schema, file_label, body),
         }
@@ -186,7 +220,11 @@ enum RawCell<'a> {
     Int(i64),
 }
 
-fn header_map(schema: &SourceSchema, file: &str, headers: &[String]) -> Result<Vec<Option<usize>>, DatasetError> {
+fn header_map(
+    schema: &SourceSchema,
+    file: &str,
+    headers: &[String],
+) -> Result<Vec<Option<usize>>, DatasetError> {
     let mut map: Vec<Option<usize>> = Vec::with_capacity(headers.len());
     let mut by_col: BTreeMap<usize, &str> = BTreeMap::new();
     for h in headers {
@@ -195,7 +233,12 @@ fn header_map(schema: &SourceSchema, file: &str, headers: &[String]) -> Result<V
                 file: file.to_owned(),
                 header: h.clone(),
                 source_name: schema.source.to_string(),
-                known: schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: schema
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         };
         if let Some(prev) = by_col.insert(ci, h) {
@@ -231,17 +274,32 @@ fn parse_csv(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, 
     let malformed = |e: csv::Error| {
         let line = e.position().map(|p| p.line()).unwrap_or(1);
         let message = match e.kind() {
-            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                format!("{len} fields where the header has {expected_len}; check for an unquoted comma")
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
+                format!(
+                    "{len} fields where the header has {expected_len}; check for an unquoted comma"
+                )
             }
             csv::ErrorKind::Utf8 { .. } => "not valid UTF-8; save the file as UTF-8".to_owned(),
             _ => e.to_string(),
         };
-        DatasetError::Malformed { file: file.to_owned(), at: Loc::Line(line), message }
+        DatasetError::Malformed {
+            file: file.to_owned(),
+            at: Loc::Line(line),
+            message,
+        }
     };
-    let headers: Vec<String> = rdr.headers().map_err(malformed)?.iter().map(str::to_owned).collect();
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(malformed)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
     if headers.iter().all(String::is_empty) {
-        return Err(DatasetError::Empty { file: file.to_owned() });
+        return Err(DatasetError::Empty {
+            file: file.to_owned(),
+        });
     }
     let map = header_map(schema, file, &headers)?;
     let mut raw_rows = Vec::new();
@@ -251,11 +309,13 @@ fn parse_csv(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, 
             Ok(false) => break,
             Ok(true) => {
                 let at = Loc::Line(rec.position().map(|p| p.line()).unwrap_or(0));
-                let mut cells: Vec<Option<RawCell>> = (0..schema.columns.len()).map(|_| None).collect();
+                let mut cells: Vec<Option<RawCell>> =
+                    (0..schema.columns.len()).map(|_| None).collect();
                 for (i, field) in rec.iter().enumerate() {
                     if let Some(Some(ci)) = map.get(i) {
                         if !field.is_empty() {
-                            cells[*ci] = Some(RawCell::Str(std::borrow::Cow::Owned(field.to_owned())));
+                            cells[*ci] =
+                                Some(RawCell::Str(std::borrow::Cow::Owned(field.to_owned())));
                         }
                     }
                 }
@@ -268,12 +328,17 @@ fn parse_csv(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, 
 }
 
 fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, DatasetError> {
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| DatasetError::Malformed {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| DatasetError::Malformed {
+            file: file.to_owned(),
+            at: Loc::Line(u64::try_from(e.line()).unwrap_or(0)),
+            message: format!("invalid JSON: {e}"),
+        })?;
+    let top = |message: String| DatasetError::Malformed {
         file: file.to_owned(),
-        at: Loc::Line(u64::try_from(e.line()).unwrap_or(0)),
-        message: format!("invalid JSON: {e}"),
-    })?;
-    let top = |message: String| DatasetError::Malformed { file: file.to_owned(), at: Loc::Line(1), message };
+        at: Loc::Line(1),
+        message,
+    };
     let (rows, canonical_names) = match v {
         serde_json::Value::Array(a) => (a, false),
         serde_json::Value::Object(mut o) => {
@@ -290,8 +355,12 @@ fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset,
                     )))
                 }
             }
-            if o.keys().any(|k| !matches!(k.as_str(), "format" | "source" | "rows")) {
-                return Err(top("a canonical dataset has only format, source and rows".into()));
+            if o.keys()
+                .any(|k| !matches!(k.as_str(), "format" | "source" | "rows"))
+            {
+                return Err(top(
+                    "a canonical dataset has only format, source and rows".into()
+                ));
             }
             match o.remove("rows") {
                 Some(serde_json::Value::Array(a)) => (a, true),
@@ -304,7 +373,11 @@ fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset,
     for (i, row) in rows.iter().enumerate() {
         let at = Loc::Row(i + 1);
         let serde_json::Value::Object(obj) = row else {
-            return Err(DatasetError::Malformed { file: file.to_owned(), at, message: "a row must be a JSON object".into() });
+            return Err(DatasetError::Malformed {
+                file: file.to_owned(),
+                at,
+                message: "a row must be a JSON object".into(),
+            });
         };
         let headers: Vec<String> = obj.keys().cloned().collect();
         let map = header_map(schema, file, &headers).map_err(|e| match e {
@@ -320,9 +393,20 @@ fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset,
         for ((k, val), ci) in obj.iter().zip(map) {
             let Some(ci) = ci else { continue };
             if canonical_names && schema.columns[ci].name != *k {
-                return Err(DatasetError::Malformed { file: file.to_owned(), at, message: format!("`{k}` is an alias; a canonical dataset uses canonical column names") });
+                return Err(DatasetError::Malformed {
+                    file: file.to_owned(),
+                    at,
+                    message: format!(
+                        "`{k}` is an alias; a canonical dataset uses canonical column names"
+                    ),
+                });
             }
-            let bad = |m: &str| DatasetError::BadValue { file: file.to_owned(), at, column: schema.columns[ci].name.clone(), message: m.to_owned() };
+            let bad = |m: &str| DatasetError::BadValue {
+                file: file.to_owned(),
+                at,
+                column: schema.columns[ci].name.clone(),
+                message: m.to_owned(),
+            };
             cells[ci] = match val {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(s) => {
@@ -345,38 +429,59 @@ fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset,
     finish(schema, file, raw_rows)
 }
 
-fn finish(schema: &SourceSchema, file: &str, raw_rows: Vec<RawRow<'_>>) -> Result<Dataset, DatasetError> {
+fn finish(
+    schema: &SourceSchema,
+    file: &str,
+    raw_rows: Vec<RawRow<'_>>,
+) -> Result<Dataset, DatasetError> {
     if raw_rows.is_empty() {
-        return Err(DatasetError::Empty { file: file.to_owned() });
+        return Err(DatasetError::Empty {
+            file: file.to_owned(),
+        });
     }
     let mut rows: Vec<Row> = Vec::with_capacity(raw_rows.len());
     for raw in raw_rows {
         let at = raw.at;
         let mut values: Vec<Option<Value>> = Vec::with_capacity(schema.columns.len());
         for (c, cell) in schema.columns.iter().zip(raw.cells) {
-            let bad = |message: String| DatasetError::BadValue { file: file.to_owned(), at, column: c.name.clone(), message };
+            let bad = |message: String| DatasetError::BadValue {
+                file: file.to_owned(),
+                at,
+                column: c.name.clone(),
+                message,
+            };
             let v = match cell {
                 None if c.required => return Err(bad("empty, but the column is required".into())),
                 None => None,
                 Some(cell) => Some(match (c.ty, cell) {
                     (ColumnType::Text, RawCell::Str(s)) => Value::Text(s.into_owned()),
                     (ColumnType::Text, RawCell::Int(i)) => Value::Text(i.to_string()),
-                    (ColumnType::Decimal, RawCell::Str(s)) => Value::Decimal(parse_strict(&s).map_err(bad)?),
+                    (ColumnType::Decimal, RawCell::Str(s)) => {
+                        Value::Decimal(parse_strict(&s).map_err(bad)?)
+                    }
                     (ColumnType::Decimal, RawCell::Int(i)) => Value::Decimal(Decimal::from(i)),
-                    (ColumnType::Integer, RawCell::Str(s)) => Value::Integer(parse_integer(&s).map_err(bad)?),
+                    (ColumnType::Integer, RawCell::Str(s)) => {
+                        Value::Integer(parse_integer(&s).map_err(bad)?)
+                    }
                     (ColumnType::Integer, RawCell::Int(i)) => Value::Integer(i),
                 }),
             };
             if let Some(d) = v.as_ref().and_then(Value::as_decimal) {
                 if !c.in_range(d) {
-                    return Err(bad(format!("{} is outside the allowed range {}", canonical(&d), c.range_text())));
+                    return Err(bad(format!(
+                        "{} is outside the allowed range {}",
+                        canonical(&d),
+                        c.range_text()
+                    )));
                 }
             }
             values.push(v);
         }
         for (ci, c) in schema.columns.iter().enumerate() {
             let Some(other) = &c.le_column else { continue };
-            let Some(oi) = schema.column_index(other) else { continue };
+            let Some(oi) = schema.column_index(other) else {
+                continue;
+            };
             if let (Some(x), Some(y)) = (
                 values[ci].as_ref().and_then(Value::as_decimal),
                 values[oi].as_ref().and_then(Value::as_decimal),
@@ -386,7 +491,11 @@ fn finish(schema: &SourceSchema, file: &str, raw_rows: Vec<RawRow<'_>>) -> Resul
                         file: file.to_owned(),
                         at,
                         column: c.name.clone(),
-                        message: format!("{} exceeds `{other}` ({}) in the same row", canonical(&x), canonical(&y)),
+                        message: format!(
+                            "{} exceeds `{other}` ({}) in the same row",
+                            canonical(&x),
+                            canonical(&y)
+                        ),
                     });
                 }
             }
@@ -399,18 +508,37 @@ fn finish(schema: &SourceSchema, file: &str, raw_rows: Vec<RawRow<'_>>) -> Resul
             file: file.to_owned(),
             at,
             column: "staff_id".into(),
-            message: format!("`{id_text}` is not a staff ID (1 to 64 bytes, no spaces or control characters)"),
+            message: format!(
+                "`{id_text}` is not a staff ID (1 to 64 bytes, no spaces or control characters)"
+            ),
         })?;
-        rows.push(Row { staff_id, at, values });
+        rows.push(Row {
+            staff_id,
+            at,
+            values,
+        });
     }
     rows.sort_by(|a, b| a.staff_id.cmp(&b.staff_id));
     for w in rows.windows(2) {
         if w[0].staff_id == w[1].staff_id {
-            let (first, second) = if loc_key(w[0].at) <= loc_key(w[1].at) { (w[0].at, w[1].at) } else { (w[1].at, w[0].at) };
-            return Err(DatasetError::DuplicateId { file: file.to_owned(), at: second, first, staff_id: w[0].staff_id.to_string() });
+            let (first, second) = if loc_key(w[0].at) <= loc_key(w[1].at) {
+                (w[0].at, w[1].at)
+            } else {
+                (w[1].at, w[0].at)
+            };
+            return Err(DatasetError::DuplicateId {
+                file: file.to_owned(),
+                at: second,
+                first,
+                staff_id: w[0].staff_id.to_string(),
+            });
         }
     }
-    Ok(Dataset { schema: schema.clone(), file: file.to_owned(), rows })
+    Ok(Dataset {
+        schema: schema.clone(),
+        file: file.to_owned(),
+        rows,
+    })
 }
 
 fn loc_key(l: Loc) -> u64 {

@@ -22,7 +22,10 @@ pub fn canonical(d: &Decimal) -> String {
 
 /// Round half up (away from zero at exactly .5) to `places` decimal places.
 pub fn rhu(x: Decimal, places: u32) -> Decimal {
-    x.round_dp_with_strategy(places.min(MAX_SCALE), RoundingStrategy::MidpointAwayFromZero)
+    x.round_dp_with_strategy(
+        places.min(MAX_SCALE),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
 }
 
 /// `ratio(a, b) = rhu(a / b, 8)`; `None` when `b` is zero or the quotient
@@ -48,7 +51,8 @@ pub fn parse_strict(s: &str) -> Result<Decimal, String> {
             "`{s}` is not a decimal number (write digits with an optional `-` and `.`, e.g. 1234.5)"
         ));
     }
-    Decimal::from_str_exact(s).map_err(|_| format!("`{s}` has too many digits for a 96-bit decimal"))
+    Decimal::from_str_exact(s)
+        .map_err(|_| format!("`{s}` has too many digits for a 96-bit decimal"))
 }
 
 /// Parse an integer written as `-?DIGITS`, within the JSON-safe range
@@ -56,11 +60,15 @@ pub fn parse_strict(s: &str) -> Result<Decimal, String> {
 pub fn parse_integer(s: &str) -> Result<i64, String> {
     let body = s.strip_prefix('-').unwrap_or(s);
     if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{s}` is not an integer (write digits with an optional `-`)"));
+        return Err(format!(
+            "`{s}` is not an integer (write digits with an optional `-`)"
+        ));
     }
     match s.parse::<i64>() {
         Ok(v) if v.abs() <= MAX_SAFE_INTEGER => Ok(v),
-        _ => Err(format!("`{s}` is outside the integer range ±{MAX_SAFE_INTEGER}")),
+        _ => Err(format!(
+            "`{s}` is outside the integer range ±{MAX_SAFE_INTEGER}"
+        )),
     }
 }
 
@@ -109,7 +117,9 @@ mod tests {
     fn strict_parsing() {
         assert_eq!(parse_strict("12.50").unwrap(), d("12.5"));
         assert_eq!(parse_strict("-3").unwrap(), d("-3"));
-        for bad in ["", "-", "1e3", "+1", "1,000", " 1", "1.", ".5", "NaN", "1.2.3", "１"] {
+        for bad in [
+            "", "-", "1e3", "+1", "1,000", " 1", "1.", ".5", "NaN", "1.2.3", "１",
+        ] {
             assert!(parse_strict(bad).is_err(), "{bad}");
         }
         assert!(parse_strict("123456789012345678901234567890123").is_err());

@@ -14,7 +14,9 @@ use crate::dataset::{Dataset, Value};
 use crate::decimal::{canonical, ratio, rhu, MAX_SAFE_INTEGER};
 use crate::package::{Direction, OrderKey, RulePackage};
 use crate::period::Period;
-use crate::sandbox::{limit_hit, position_of, Cohort, CohortStats, FieldStats, Limits};
+use crate::sandbox::{
+    limit_hit, locate_stop, position_of, Cohort, CohortStats, FieldStats, Limits,
+};
 use crate::schema::{ColumnType, SourceName, StaffId};
 
 /// The engine version recorded in every result. Part of the replay
@@ -42,17 +44,9 @@ pub enum EvalError {
     },
     #[error("period {period} is outside the package's effective span ({span})")]
     NotEffective { period: String, span: String },
-    #[error("{file}: line {line}, column {column}: fn {function} for staff `{staff_id}`: {message}")]
-    Script {
-        file: String,
-        line: usize,
-        column: usize,
-        function: String,
-        staff_id: String,
-        /// The limit that stopped the script, with its value, if one did.
-        limit: Option<(String, u64)>,
-        message: String,
-    },
+    /// The script failed or was stopped by a limit.
+    #[error("{0}")]
+    Script(Box<ScriptFailure>),
     #[error("{file}: fn {function} for staff `{staff_id}` returned {message}")]
     BadReturn {
         file: String,
@@ -60,6 +54,20 @@ pub enum EvalError {
         staff_id: String,
         message: String,
     },
+}
+
+/// Where and why a script failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: line {line}, column {column}: fn {function} for staff `{staff_id}`: {message}")]
+pub struct ScriptFailure {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub function: String,
+    pub staff_id: String,
+    /// The limit that stopped the script, with its value, if one did.
+    pub limit: Option<(String, u64)>,
+    pub message: String,
 }
 
 /// A dataset referenced by a result: its canonical hash and row count.
@@ -127,7 +135,10 @@ impl StaffResult {
         m.insert("position".into(), self.position.into());
         m.insert("rank".into(), self.rank.into());
         m.insert("grade".into(), self.grade.clone().into());
-        m.insert("bonus_multiplier".into(), canonical(&self.bonus_multiplier).into());
+        m.insert(
+            "bonus_multiplier".into(),
+            canonical(&self.bonus_multiplier).into(),
+        );
         m.insert("flags".into(), self.flags.clone().into());
         let e = &self.explanation;
         m.insert(
@@ -246,7 +257,11 @@ pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<serde_json::Value, String> {
     }
     if d.is_array() {
         let a = d.read_lock::<rhai::Array>().ok_or("an unreadable array")?;
-        return a.iter().map(dyn_to_json).collect::<Result<Vec<_>, _>>().map(Into::into);
+        return a
+            .iter()
+            .map(dyn_to_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Into::into);
     }
     if d.is_map() {
         let m = d.read_lock::<rhai::Map>().ok_or("an unreadable map")?;
@@ -256,7 +271,10 @@ pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<serde_json::Value, String> {
         }
         return Ok(serde_json::Value::Object(o));
     }
-    Err(format!("a value of type {} that has no JSON form", d.type_name()))
+    Err(format!(
+        "a value of type {} that has no JSON form",
+        d.type_name()
+    ))
 }
 
 fn value_to_dyn(v: &Option<Value>) -> Dynamic {
@@ -269,12 +287,18 @@ fn value_to_dyn(v: &Option<Value>) -> Dynamic {
 }
 
 fn dyn_number(d: &Dynamic) -> Option<Decimal> {
-    d.as_int().ok().map(Decimal::from).or_else(|| d.as_decimal().ok())
+    d.as_int()
+        .ok()
+        .map(Decimal::from)
+        .or_else(|| d.as_decimal().ok())
 }
 
 /// Run `f` for 0..n in parallel; return the results in index order, or the
 /// error of the lowest failing index (deterministic at any thread count).
-fn par_eval<T: Send>(n: usize, f: impl Fn(usize) -> Result<T, EvalError> + Sync) -> Result<Vec<T>, EvalError> {
+fn par_eval<T: Send>(
+    n: usize,
+    f: impl Fn(usize) -> Result<T, EvalError> + Sync,
+) -> Result<Vec<T>, EvalError> {
     let first_err = AtomicUsize::new(usize::MAX);
     let out: Vec<Option<Result<T, EvalError>>> = (0..n)
         .into_par_iter()
@@ -306,17 +330,29 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn call(&self, function: &str, staff: &str, args: Vec<Dynamic>) -> Result<Dynamic, EvalError> {
+    /// Call a script function; `args` builds the arguments (called again
+    /// only to locate where a limit stopped the script).
+    fn call(
+        &self,
+        function: &str,
+        staff: &str,
+        args: impl Fn() -> Vec<Dynamic>,
+    ) -> Result<Dynamic, EvalError> {
         let opts = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         let mut scope = Scope::new();
         self.pkg
             .engine
-            .call_fn_with_options::<Dynamic>(opts, &mut scope, &self.pkg.ast, function, args)
-            .map_err(|e| self.script_error(function, staff, &e))
+            .call_fn_with_options::<Dynamic>(opts, &mut scope, &self.pkg.ast, function, args())
+            .map_err(|e| self.script_error(function, staff, &e, &args))
     }
 
-    fn script_error(&self, function: &str, staff: &str, e: &EvalAltResult) -> EvalError {
-        let (line, column) = position_of(e).unwrap_or((0, 0));
+    fn script_error(
+        &self,
+        function: &str,
+        staff: &str,
+        e: &EvalAltResult,
+        args: &dyn Fn() -> Vec<Dynamic>,
+    ) -> EvalError {
         let limit = limit_hit(e).map(|name| {
             let v = self
                 .pkg
@@ -328,11 +364,17 @@ impl Ctx<'_> {
                 .unwrap_or(0);
             (name.to_owned(), v)
         });
+        let (line, column) = if limit.is_some() {
+            locate_stop(&self.pkg.limits, &self.pkg.ast, function, args())
+        } else {
+            position_of(e)
+        }
+        .unwrap_or((0, 0));
         let message = match &limit {
             Some((name, v)) => format!("stopped by limit {name} = {v}: {}", e.unwrap_inner()),
             None => e.to_string(),
         };
-        EvalError::Script {
+        EvalError::Script(Box::new(ScriptFailure {
             file: self.pkg.script_path.clone(),
             line,
             column,
@@ -340,7 +382,7 @@ impl Ctx<'_> {
             staff_id: staff.to_owned(),
             limit,
             message,
-        }
+        }))
     }
 
     fn bad_return(&self, function: &str, staff: &str, message: String) -> EvalError {
@@ -359,7 +401,11 @@ struct Scored {
 }
 
 /// Compute a ranking from a package and one dataset per declared source.
-pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &Period) -> Result<Ranking, EvalError> {
+pub fn rank(
+    pkg: &RulePackage,
+    inputs: &BTreeMap<SourceName, Dataset>,
+    period: &Period,
+) -> Result<Ranking, EvalError> {
     for s in pkg.sources.keys() {
         if !inputs.contains_key(s) {
             return Err(EvalError::MissingSource(s.to_string()));
@@ -368,7 +414,9 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
     for (s, d) in inputs {
         match pkg.sources.get(s) {
             None => return Err(EvalError::UnexpectedSource(s.to_string())),
-            Some(schema) if schema != d.schema() => return Err(EvalError::SchemaMismatch(s.to_string())),
+            Some(schema) if schema != d.schema() => {
+                return Err(EvalError::SchemaMismatch(s.to_string()))
+            }
             Some(_) => {}
         }
     }
@@ -377,11 +425,17 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
             Some(u) => format!("{} to {}", pkg.effective_from, u),
             None => format!("from {}", pkg.effective_from),
         };
-        return Err(EvalError::NotEffective { period: period.to_string(), span });
+        return Err(EvalError::NotEffective {
+            period: period.to_string(),
+            span,
+        });
     }
 
     // Join on staff_id: every source must hold exactly the same IDs.
-    let ids: BTreeSet<&StaffId> = inputs.values().flat_map(|d| d.rows().iter().map(|r| &r.staff_id)).collect();
+    let ids: BTreeSet<&StaffId> = inputs
+        .values()
+        .flat_map(|d| d.rows().iter().map(|r| &r.staff_id))
+        .collect();
     for id in &ids {
         for (s, d) in inputs {
             if d.row(id).is_none() {
@@ -415,20 +469,32 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
         rows.push(m);
     }
     let first = inputs.values().next();
-    let staff_ids: Vec<StaffId> = first.map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect()).unwrap_or_default();
+    let staff_ids: Vec<StaffId> = first
+        .map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect())
+        .unwrap_or_default();
 
     // derive
     let derived: Vec<rhai::Map> = if pkg.has_derive {
         par_eval(n, |i| {
             let sid = staff_ids[i].as_str();
-            let out = ctx.call("derive", sid, vec![Dynamic::from_map(rows[i].clone())])?;
-            let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("derive", sid, "something other than a map".into()))?;
+            let out = ctx.call("derive", sid, || vec![Dynamic::from_map(rows[i].clone())])?;
+            let m = out.try_cast::<rhai::Map>().ok_or_else(|| {
+                ctx.bad_return("derive", sid, "something other than a map".into())
+            })?;
             for (k, v) in &m {
                 if rows[i].contains_key(k) || !crate::schema::is_identifier(k) {
-                    return Err(ctx.bad_return("derive", sid, format!("field `{k}`, which is an input field or not an identifier")));
+                    return Err(ctx.bad_return(
+                        "derive",
+                        sid,
+                        format!("field `{k}`, which is an input field or not an identifier"),
+                    ));
                 }
                 if dyn_number(v).is_none() {
-                    return Err(ctx.bad_return("derive", sid, format!("non-numeric `{k}` ({})", v.type_name())));
+                    return Err(ctx.bad_return(
+                        "derive",
+                        sid,
+                        format!("non-numeric `{k}` ({})", v.type_name()),
+                    ));
                 }
             }
             Ok(m)
@@ -453,29 +519,54 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
     numeric.extend(derived.iter().flat_map(|m| m.keys().map(|k| k.to_string())));
     let mut fields = BTreeMap::new();
     for f in &numeric {
-        let mut st = FieldStats { count: 0, min: None, max: None, sum: Decimal::ZERO, mean: None };
+        let mut st = FieldStats {
+            count: 0,
+            min: None,
+            max: None,
+            sum: Decimal::ZERO,
+            mean: None,
+        };
         for r in &rows {
             if let Some(x) = r.get(f.as_str()).and_then(dyn_number) {
                 st.count += 1;
                 st.min = Some(st.min.map_or(x, |m: Decimal| m.min(x)));
                 st.max = Some(st.max.map_or(x, |m: Decimal| m.max(x)));
-                st.sum = st.sum.checked_add(x).ok_or_else(|| ctx.bad_return("(cohort)", "", format!("an overflowing sum of `{f}`")))?;
+                st.sum = st.sum.checked_add(x).ok_or_else(|| {
+                    ctx.bad_return("(cohort)", "", format!("an overflowing sum of `{f}`"))
+                })?;
             }
         }
-        st.mean = if st.count > 0 { ratio(st.sum, Decimal::from(st.count)) } else { None };
+        st.mean = if st.count > 0 {
+            ratio(st.sum, Decimal::from(st.count))
+        } else {
+            None
+        };
         fields.insert(f.clone(), st);
     }
-    let cohort = Cohort(Arc::new(CohortStats { n: u64::try_from(n).unwrap_or(u64::MAX), fields }));
+    let cohort = Cohort(Arc::new(CohortStats {
+        n: u64::try_from(n).unwrap_or(u64::MAX),
+        fields,
+    }));
 
     // score
     let spec = &pkg.ranking;
     let scored: Vec<Scored> = par_eval(n, |i| {
         let sid = staff_ids[i].as_str();
-        let out = ctx.call("score", sid, vec![Dynamic::from_map(rows[i].clone()), Dynamic::from(cohort.clone())])?;
-        let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("score", sid, "something other than a map".into()))?;
+        let out = ctx.call("score", sid, || {
+            vec![
+                Dynamic::from_map(rows[i].clone()),
+                Dynamic::from(cohort.clone()),
+            ]
+        })?;
+        let m = out
+            .try_cast::<rhai::Map>()
+            .ok_or_else(|| ctx.bad_return("score", sid, "something other than a map".into()))?;
         let mut scores = BTreeMap::new();
         for s in &spec.scores {
-            let v = m.get(s.as_str()).and_then(dyn_number).ok_or_else(|| ctx.bad_return("score", sid, format!("no numeric `{s}`")))?;
+            let v = m
+                .get(s.as_str())
+                .and_then(dyn_number)
+                .ok_or_else(|| ctx.bad_return("score", sid, format!("no numeric `{s}`")))?;
             scores.insert(s.clone(), v);
         }
         for k in m.keys() {
@@ -509,7 +600,9 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
     for (p, &i) in order.iter().enumerate() {
         let prev = p.checked_sub(1).map(|q| order[q]);
         ranks[p] = match prev {
-            Some(j) if scored[j].scores[&spec.rank_by] == scored[i].scores[&spec.rank_by] => ranks[p - 1],
+            Some(j) if scored[j].scores[&spec.rank_by] == scored[i].scores[&spec.rank_by] => {
+                ranks[p - 1]
+            }
             _ => p as u64 + 1,
         };
     }
@@ -517,17 +610,37 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
     // quota
     let n_int = INT::try_from(n).unwrap_or(INT::MAX);
     let quota: BTreeMap<String, Option<u64>> = if pkg.has_quota {
-        let out = ctx.call("grade_quota", "(cohort)", vec![Dynamic::from_int(n_int)])?;
+        let out = ctx.call("grade_quota", "(cohort)", || vec![Dynamic::from_int(n_int)])?;
         if out.is_unit() {
             BTreeMap::new()
         } else {
-            let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("grade_quota", "(cohort)", "something other than a map or ()".into()))?;
+            let m = out.try_cast::<rhai::Map>().ok_or_else(|| {
+                ctx.bad_return(
+                    "grade_quota",
+                    "(cohort)",
+                    "something other than a map or ()".into(),
+                )
+            })?;
             let mut q = BTreeMap::new();
             for (k, v) in m {
                 if !spec.grades.iter().any(|g| g == k.as_str()) {
-                    return Err(ctx.bad_return("grade_quota", "(cohort)", format!("a quota for undeclared grade `{k}`")));
+                    return Err(ctx.bad_return(
+                        "grade_quota",
+                        "(cohort)",
+                        format!("a quota for undeclared grade `{k}`"),
+                    ));
                 }
-                let c = v.as_int().ok().and_then(|x| u64::try_from(x).ok()).ok_or_else(|| ctx.bad_return("grade_quota", "(cohort)", format!("a non-integer quota for `{k}`")))?;
+                let c = v
+                    .as_int()
+                    .ok()
+                    .and_then(|x| u64::try_from(x).ok())
+                    .ok_or_else(|| {
+                        ctx.bad_return(
+                            "grade_quota",
+                            "(cohort)",
+                            format!("a non-integer quota for `{k}`"),
+                        )
+                    })?;
                 q.insert(k.to_string(), Some(c));
             }
             q
@@ -537,47 +650,87 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
     };
 
     // classify, in position order
-    let input_fields: BTreeSet<String> = pkg.sources.values().flat_map(|s| s.columns.iter().map(|c| c.name.clone())).collect();
+    let input_fields: BTreeSet<String> = pkg
+        .sources
+        .values()
+        .flat_map(|s| s.columns.iter().map(|c| c.name.clone()))
+        .collect();
     let results: Vec<StaffResult> = par_eval(n, |p| {
         let i = order[p];
         let sid = staff_ids[i].as_str();
         let sc = &scored[i];
-        let scores_map: rhai::Map = sc.scores.iter().map(|(k, v)| (k.as_str().into(), Dynamic::from_decimal(*v))).collect();
-        let mut standing = rhai::Map::new();
-        standing.insert("position".into(), Dynamic::from_int(INT::try_from(p + 1).unwrap_or(INT::MAX)));
-        standing.insert("rank".into(), Dynamic::from_int(INT::try_from(ranks[p]).unwrap_or(INT::MAX)));
-        standing.insert("n".into(), Dynamic::from_int(n_int));
-        let out = ctx.call(
-            "classify",
-            sid,
+        let args = || {
+            let scores_map: rhai::Map = sc
+                .scores
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), Dynamic::from_decimal(*v)))
+                .collect();
+            let mut standing = rhai::Map::new();
+            standing.insert(
+                "position".into(),
+                Dynamic::from_int(INT::try_from(p + 1).unwrap_or(INT::MAX)),
+            );
+            standing.insert(
+                "rank".into(),
+                Dynamic::from_int(INT::try_from(ranks[p]).unwrap_or(INT::MAX)),
+            );
+            standing.insert("n".into(), Dynamic::from_int(n_int));
             vec![
                 Dynamic::from_map(rows[i].clone()),
                 Dynamic::from_map(scores_map),
                 Dynamic::from_map(standing),
                 Dynamic::from(cohort.clone()),
-            ],
-        )?;
-        let m = out.try_cast::<rhai::Map>().ok_or_else(|| ctx.bad_return("classify", sid, "something other than a map".into()))?;
+            ]
+        };
+        let out = ctx.call("classify", sid, args)?;
+        let m = out
+            .try_cast::<rhai::Map>()
+            .ok_or_else(|| ctx.bad_return("classify", sid, "something other than a map".into()))?;
         let grade = m
             .get("grade")
             .and_then(|g| g.clone().into_string().ok())
             .filter(|g| spec.grades.contains(g))
-            .ok_or_else(|| ctx.bad_return("classify", sid, format!("no `grade` among the declared grades {:?}", spec.grades)))?;
+            .ok_or_else(|| {
+                ctx.bad_return(
+                    "classify",
+                    sid,
+                    format!("no `grade` among the declared grades {:?}", spec.grades),
+                )
+            })?;
         let bonus_multiplier = m
             .get("bonus_multiplier")
             .and_then(dyn_number)
-            .ok_or_else(|| ctx.bad_return("classify", sid, "no numeric `bonus_multiplier`".into()))?;
+            .ok_or_else(|| {
+                ctx.bad_return("classify", sid, "no numeric `bonus_multiplier`".into())
+            })?;
         let flags: Vec<String> = match m.get("flags") {
             None => Vec::new(),
             Some(f) => f
                 .clone()
                 .try_cast::<rhai::Array>()
-                .and_then(|a| a.into_iter().map(|x| x.into_string().ok()).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| ctx.bad_return("classify", sid, "`flags` that is not an array of strings".into()))?,
+                .and_then(|a| {
+                    a.into_iter()
+                        .map(|x| x.into_string().ok())
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| {
+                    ctx.bad_return(
+                        "classify",
+                        sid,
+                        "`flags` that is not an array of strings".into(),
+                    )
+                })?,
         };
         for k in m.keys() {
-            if !matches!(k.as_str(), "grade" | "bonus_multiplier" | "flags" | "explain") {
-                return Err(ctx.bad_return("classify", sid, format!("undeclared key `{k}` (put it under explain)")));
+            if !matches!(
+                k.as_str(),
+                "grade" | "bonus_multiplier" | "flags" | "explain"
+            ) {
+                return Err(ctx.bad_return(
+                    "classify",
+                    sid,
+                    format!("undeclared key `{k}` (put it under explain)"),
+                ));
             }
         }
         let classification = match m.get("explain") {
@@ -600,9 +753,20 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
         let attributes = spec
             .attributes
             .iter()
-            .map(|a| (a.clone(), row.get(a.as_str()).and_then(|v| v.clone().into_string().ok()).unwrap_or_default()))
+            .map(|a| {
+                (
+                    a.clone(),
+                    row.get(a.as_str())
+                        .and_then(|v| v.clone().into_string().ok())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
-        let scores = sc.scores.iter().map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals))).collect();
+        let scores = sc
+            .scores
+            .iter()
+            .map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals)))
+            .collect();
         Ok(StaffResult {
             staff_id: staff_ids[i].clone(),
             position: p as u64 + 1,
@@ -628,7 +792,12 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
         .map(|g| {
             let count = results.iter().filter(|r| &r.grade == g).count() as u64;
             let q = quota.get(g).copied().flatten();
-            GradeCount { grade: g.clone(), count, quota: q, exceeded: q.is_some_and(|q| count > q) }
+            GradeCount {
+                grade: g.clone(),
+                count,
+                quota: q,
+                exceeded: q.is_some_and(|q| count > q),
+            }
         })
         .collect();
 
@@ -639,7 +808,15 @@ pub fn rank(pkg: &RulePackage, inputs: &BTreeMap<SourceName, Dataset>, period: &
         period: *period,
         inputs: inputs
             .iter()
-            .map(|(s, d)| (s.clone(), InputRef { sha256: d.sha256_hex(), n_rows: d.n_rows() as u64 }))
+            .map(|(s, d)| {
+                (
+                    s.clone(),
+                    InputRef {
+                        sha256: d.sha256_hex(),
+                        n_rows: d.n_rows() as u64,
+                    },
+                )
+            })
             .collect(),
         engine_version: ENGINE_VERSION.to_owned(),
         limits: pkg.limits,

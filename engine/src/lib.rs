@@ -14,6 +14,8 @@
 //! assert_eq!(decimal::canonical(&"87.50".parse::<Decimal>().unwrap()), "87.5");
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod dataset;
 pub mod decimal;
 mod eval;
@@ -26,10 +28,12 @@ pub mod synth;
 
 pub use dataset::{Dataset, DatasetError, Loc, Row, Value};
 pub use eval::{
-    rank, EvalError, Explanation, GradeCount, InputRef, Ranking, StaffResult, ENGINE_VERSION,
-    RANKING_FORMAT,
+    rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
+    ENGINE_VERSION, RANKING_FORMAT,
 };
-pub use package::{package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version};
+pub use package::{
+    package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version,
+};
 pub use period::{BadPeriod, Period};
 pub use sandbox::Limits;
 pub use schema::{Column, ColumnType, SourceName, SourceSchema, StaffId};

@@ -79,7 +79,11 @@ impl std::str::FromStr for Version {
         };
         match parts.as_slice() {
             [a, b, c] => match (num(a), num(b), num(c)) {
-                (Some(major), Some(minor), Some(patch)) => Ok(Version { major, minor, patch }),
+                (Some(major), Some(minor), Some(patch)) => Ok(Version {
+                    major,
+                    minor,
+                    patch,
+                }),
                 _ => Err(format!("`{s}` is not a semantic version MAJOR.MINOR.PATCH")),
             },
             _ => Err(format!("`{s}` is not a semantic version MAJOR.MINOR.PATCH")),
@@ -274,7 +278,8 @@ fn valid_path(p: &str) -> bool {
         && !p.starts_with('/')
         && !p.contains('\\')
         && !p.chars().any(char::is_control)
-        && p.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with('.'))
+        && p.split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with('.'))
 }
 
 impl RulePackage {
@@ -299,12 +304,13 @@ impl RulePackage {
                 message: e.message().to_owned(),
             }
         })?;
-        let bad = |span: &std::ops::Range<usize>, field: &str, message: String| RuleError::BadField {
-            file: MANIFEST.into(),
-            line: line_of(text, span.start),
-            field: field.to_owned(),
-            message,
-        };
+        let bad =
+            |span: &std::ops::Range<usize>, field: &str, message: String| RuleError::BadField {
+                file: MANIFEST.into(),
+                line: line_of(text, span.start),
+                field: field.to_owned(),
+                message,
+            };
 
         // [package]
         let pspan = raw.package.span();
@@ -312,17 +318,30 @@ impl RulePackage {
         let is_name = |s: &str| {
             !s.is_empty()
                 && s.len() <= 64
-                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && s.as_bytes()[0].is_ascii_lowercase()
         };
         if !is_name(&p.name) {
-            return Err(bad(&pspan, "package.name", format!("`{}` must be lowercase letters, digits and `-`, starting with a letter", p.name)));
+            return Err(bad(
+                &pspan,
+                "package.name",
+                format!(
+                    "`{}` must be lowercase letters, digits and `-`, starting with a letter",
+                    p.name
+                ),
+            ));
         }
-        let version: Version = p.version.parse().map_err(|m| bad(&pspan, "package.version", m))?;
-        let effective_from: Period = p
-            .effective_from
+        let version: Version = p
+            .version
             .parse()
-            .map_err(|e: crate::period::BadPeriod| bad(&pspan, "package.effective_from", e.to_string()))?;
+            .map_err(|m| bad(&pspan, "package.version", m))?;
+        let effective_from: Period =
+            p.effective_from
+                .parse()
+                .map_err(|e: crate::period::BadPeriod| {
+                    bad(&pspan, "package.effective_from", e.to_string())
+                })?;
         let effective_until: Option<Period> = match &p.effective_until {
             None => None,
             Some(s) => Some(s.parse().map_err(|e: crate::period::BadPeriod| {
@@ -330,7 +349,11 @@ impl RulePackage {
             })?),
         };
         if effective_until.is_some_and(|u| u.last_month() < effective_from.first_month()) {
-            return Err(bad(&pspan, "package.effective_until", "ends before effective_from".into()));
+            return Err(bad(
+                &pspan,
+                "package.effective_until",
+                "ends before effective_from".into(),
+            ));
         }
 
         // [limits]
@@ -339,20 +362,32 @@ impl RulePackage {
         let ceil = Limits::ceilings();
         for ((name, v), (_, max)) in limits.fields().iter().zip(ceil.fields().iter()) {
             if *v == 0 || v > max {
-                return Err(bad(&lspan, &format!("limits.{name}"), format!("{v} is outside 1..={max}")));
+                return Err(bad(
+                    &lspan,
+                    &format!("limits.{name}"),
+                    format!("{v} is outside 1..={max}"),
+                ));
             }
         }
 
         // [sources]
         if raw.sources.is_empty() {
-            return Err(RuleError::BadFile { file: MANIFEST.into(), message: "no [sources] declared".into() });
+            return Err(RuleError::BadFile {
+                file: MANIFEST.into(),
+                message: "no [sources] declared".into(),
+            });
         }
         let mut sources = BTreeMap::new();
         let mut field_owner: BTreeMap<String, SourceName> = BTreeMap::new();
         for (sname, raw_src) in raw.sources {
             let sspan = raw_src.span();
             let source = SourceName::new(&sname).ok_or_else(|| {
-                bad(&sspan, &format!("sources.{sname}"), "a source name is lowercase letters, digits and `_`, starting with a letter".into())
+                bad(
+                    &sspan,
+                    &format!("sources.{sname}"),
+                    "a source name is lowercase letters, digits and `_`, starting with a letter"
+                        .into(),
+                )
             })?;
             let mut columns: Vec<Column> = Vec::new();
             for (i, rc) in raw_src.into_inner().columns.into_iter().enumerate() {
@@ -361,11 +396,22 @@ impl RulePackage {
                 let field = format!("sources.{sname}.columns[{i}] ({})", rc.name);
                 let col = column(rc).map_err(|m| bad(&cspan, &field, m))?;
                 if columns.iter().any(|c| c.name == col.name) {
-                    return Err(bad(&cspan, &field, format!("column `{}` is declared twice", col.name)));
+                    return Err(bad(
+                        &cspan,
+                        &field,
+                        format!("column `{}` is declared twice", col.name),
+                    ));
                 }
                 for label in std::iter::once(&col.name).chain(col.aliases.iter()) {
-                    if columns.iter().any(|c| &c.name == label || c.aliases.contains(label)) {
-                        return Err(bad(&cspan, &field, format!("header label `{label}` already names another column")));
+                    if columns
+                        .iter()
+                        .any(|c| &c.name == label || c.aliases.contains(label))
+                    {
+                        return Err(bad(
+                            &cspan,
+                            &field,
+                            format!("header label `{label}` already names another column"),
+                        ));
                     }
                 }
                 if col.name != "staff_id" {
@@ -379,9 +425,15 @@ impl RulePackage {
             // le_column must name a numeric column of the same source
             for c in &columns {
                 if let Some(o) = &c.le_column {
-                    let ok = columns.iter().any(|x| &x.name == o && x.ty != ColumnType::Text);
+                    let ok = columns
+                        .iter()
+                        .any(|x| &x.name == o && x.ty != ColumnType::Text);
                     if !ok || c.ty == ColumnType::Text {
-                        return Err(bad(&sspan, &format!("sources.{sname}.{}.le_column", c.name), format!("`{o}` is not a numeric column of this source")));
+                        return Err(bad(
+                            &sspan,
+                            &format!("sources.{sname}.{}.le_column", c.name),
+                            format!("`{o}` is not a numeric column of this source"),
+                        ));
                     }
                 }
             }
@@ -391,7 +443,13 @@ impl RulePackage {
                     let kc = columns.remove(k);
                     columns.insert(0, kc);
                 }
-                _ => return Err(bad(&sspan, &format!("sources.{sname}"), "every source needs a required text column `staff_id`".into())),
+                _ => {
+                    return Err(bad(
+                        &sspan,
+                        &format!("sources.{sname}"),
+                        "every source needs a required text column `staff_id`".into(),
+                    ))
+                }
             }
             sources.insert(source.clone(), SourceSchema { source, columns });
         }
@@ -406,7 +464,10 @@ impl RulePackage {
         let mut seen = BTreeSet::new();
         for s in r.scores.iter().chain(r.attributes.iter()) {
             if !is_identifier(s) || RESERVED_KEYS.contains(&s.as_str()) || !seen.insert(s.clone()) {
-                return Err(rbad("scores", format!("`{s}` is not a usable, unique, unreserved name")));
+                return Err(rbad(
+                    "scores",
+                    format!("`{s}` is not a usable, unique, unreserved name"),
+                ));
             }
         }
         if r.report_decimals > 28 {
@@ -415,21 +476,40 @@ impl RulePackage {
         let mut order = Vec::new();
         for k in r.order {
             if !r.scores.contains(&k.score) {
-                return Err(rbad("order", format!("`{}` is not a declared score", k.score)));
+                return Err(rbad(
+                    "order",
+                    format!("`{}` is not a declared score", k.score),
+                ));
             }
             let direction = match k.direction.as_str() {
                 "asc" => Direction::Asc,
                 "desc" => Direction::Desc,
-                d => return Err(rbad("order", format!("direction `{d}` must be `asc` or `desc`"))),
+                d => {
+                    return Err(rbad(
+                        "order",
+                        format!("direction `{d}` must be `asc` or `desc`"),
+                    ))
+                }
             };
-            order.push(OrderKey { score: k.score, direction });
+            order.push(OrderKey {
+                score: k.score,
+                direction,
+            });
         }
         let rank_direction = match order.first() {
             Some(k) if k.score == r.rank_by => k.direction,
-            _ => return Err(rbad("rank_by", format!("`{}` must be the first order key", r.rank_by))),
+            _ => {
+                return Err(rbad(
+                    "rank_by",
+                    format!("`{}` must be the first order key", r.rank_by),
+                ))
+            }
         };
         if r.grades.is_empty() || r.grades.iter().any(|g| g.is_empty() || g.len() > 16) {
-            return Err(rbad("grades", "declare 1 or more grades of 1 to 16 bytes".into()));
+            return Err(rbad(
+                "grades",
+                "declare 1 or more grades of 1 to 16 bytes".into(),
+            ));
         }
         if r.grades.iter().collect::<BTreeSet<_>>().len() != r.grades.len() {
             return Err(rbad("grades", "grades must be unique".into()));
@@ -440,7 +520,10 @@ impl RulePackage {
                 .flat_map(|s| s.columns.iter())
                 .any(|c| &c.name == a && c.ty == ColumnType::Text);
             if !text_col {
-                return Err(rbad("attributes", format!("`{a}` is not a text input column")));
+                return Err(rbad(
+                    "attributes",
+                    format!("`{a}` is not a text input column"),
+                ));
             }
         }
         let ranking = RankingSpec {
@@ -455,15 +538,37 @@ impl RulePackage {
 
         // script
         if !valid_path(&p.script) || !p.script.ends_with(".rhai") {
-            return Err(bad(&pspan, "package.script", format!("`{}` is not a .rhai path in the package", p.script)));
+            return Err(bad(
+                &pspan,
+                "package.script",
+                format!("`{}` is not a .rhai path in the package", p.script),
+            ));
         }
         let src = text_file(&files, &p.script)?;
         let engine = build_engine(&limits);
-        let ast = engine.compile(src).map_err(|e| RuleError::Script {
-            file: p.script.clone(),
-            line: e.1.line().unwrap_or(0),
-            column: e.1.position().unwrap_or(0),
-            message: e.0.to_string(),
+        let ast = engine.compile(src).map_err(|e| {
+            let hint = match &*e.0 {
+                rhai::ParseErrorType::ExprTooDeep => format!(
+                    " (stopped by limit max_expr_depth = {} / max_function_expr_depth = {})",
+                    limits.max_expr_depth, limits.max_function_expr_depth
+                ),
+                rhai::ParseErrorType::TooManyFunctions => {
+                    format!(
+                        " (stopped by limit max_functions = {})",
+                        limits.max_functions
+                    )
+                }
+                rhai::ParseErrorType::LiteralTooLarge(..) => {
+                    " (stopped by a size limit)".to_owned()
+                }
+                _ => String::new(),
+            };
+            RuleError::Script {
+                file: p.script.clone(),
+                line: e.1.line().unwrap_or(0),
+                column: e.1.position().unwrap_or(0),
+                message: format!("{}{hint}", e.0),
+            }
         })?;
         let arity: BTreeMap<String, usize> = ast
             .iter_functions()
@@ -504,12 +609,26 @@ impl RulePackage {
                     let f = match (files.contains_key(&csv), files.contains_key(&json)) {
                         (true, false) => csv,
                         (false, true) => json,
-                        (true, true) => return Err(RuleError::BadFile { file: format!("tests/{case}"), message: format!("both {s}.csv and {s}.json; keep one") }),
-                        (false, false) => return Err(RuleError::BadFile { file: format!("tests/{case}"), message: format!("no input for source `{s}` ({s}.csv or {s}.json)") }),
+                        (true, true) => {
+                            return Err(RuleError::BadFile {
+                                file: format!("tests/{case}"),
+                                message: format!("both {s}.csv and {s}.json; keep one"),
+                            })
+                        }
+                        (false, false) => {
+                            return Err(RuleError::BadFile {
+                                file: format!("tests/{case}"),
+                                message: format!("no input for source `{s}` ({s}.csv or {s}.json)"),
+                            })
+                        }
                     };
                     inputs.insert(s.clone(), f);
                 }
-                tests.push(TestCase { name: (*case).to_owned(), inputs, expected: path.clone() });
+                tests.push(TestCase {
+                    name: (*case).to_owned(),
+                    inputs,
+                    expected: path.clone(),
+                });
             }
         }
 
@@ -556,7 +675,9 @@ impl RulePackage {
     /// Whether a period lies within the package's effective span.
     pub fn is_effective(&self, period: &Period) -> bool {
         period.first_month() >= self.effective_from.first_month()
-            && self.effective_until.is_none_or(|u| period.last_month() <= u.last_month())
+            && self
+                .effective_until
+                .is_none_or(|u| period.last_month() <= u.last_month())
     }
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -598,7 +719,9 @@ impl RulePackage {
 }
 
 fn text_file<'a>(files: &'a BTreeMap<String, Vec<u8>>, path: &str) -> Result<&'a str, RuleError> {
-    let b = files.get(path).ok_or_else(|| RuleError::MissingFile(path.to_owned()))?;
+    let b = files
+        .get(path)
+        .ok_or_else(|| RuleError::MissingFile(path.to_owned()))?;
     std::str::from_utf8(b).map_err(|e| RuleError::BadFile {
         file: path.to_owned(),
         message: format!("not UTF-8 (byte {})", e.valid_up_to()),
@@ -609,14 +732,19 @@ fn bound_value(v: &toml::Value, key: &str) -> Result<Decimal, String> {
     match v {
         toml::Value::Integer(i) => Ok(Decimal::from(*i)),
         toml::Value::String(s) => parse_strict(s).map_err(|m| format!("{key}: {m}")),
-        toml::Value::Float(_) => Err(format!("{key}: write decimal bounds as strings, e.g. {key} = \"0.95\" (no floats)")),
+        toml::Value::Float(_) => Err(format!(
+            "{key}: write decimal bounds as strings, e.g. {key} = \"0.95\" (no floats)"
+        )),
         _ => Err(format!("{key}: expected an integer or a decimal string")),
     }
 }
 
 fn column(rc: RawColumn) -> Result<Column, String> {
     if !is_identifier(&rc.name) {
-        return Err(format!("`{}` is not a column name (lowercase letters, digits, `_`)", rc.name));
+        return Err(format!(
+            "`{}` is not a column name (lowercase letters, digits, `_`)",
+            rc.name
+        ));
     }
     let ty = match rc.ty.as_str() {
         "text" => ColumnType::Text,
@@ -654,7 +782,9 @@ fn column(rc: RawColumn) -> Result<Column, String> {
     }
     for a in &rc.aliases {
         if a.trim() != a || a.is_empty() {
-            return Err(format!("alias `{a}` must be non-empty without surrounding spaces"));
+            return Err(format!(
+                "alias `{a}` must be non-empty without surrounding spaces"
+            ));
         }
     }
     Ok(Column {

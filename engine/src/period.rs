@@ -25,7 +25,9 @@ impl Period {
     pub fn first_month(&self) -> u32 {
         match *self {
             Period::Month { year, month } => u32::from(year) * 12 + u32::from(month) - 1,
-            Period::Quarter { year, quarter } => u32::from(year) * 12 + (u32::from(quarter) - 1) * 3,
+            Period::Quarter { year, quarter } => {
+                u32::from(year) * 12 + (u32::from(quarter) - 1) * 3
+            }
             Period::Year { year } => u32::from(year) * 12,
         }
     }
@@ -112,7 +114,10 @@ mod tests {
 
     #[test]
     fn refuses_malformed_periods() {
-        for s in ["2025-3", "2025-13", "2025-00", "2025-Q5", "2025-Q0", "25", "2025-q1", "2025-Q1x", "0999", "", "2025-"] {
+        for s in [
+            "2025-3", "2025-13", "2025-00", "2025-Q5", "2025-Q0", "25", "2025-q1", "2025-Q1x",
+            "0999", "", "2025-",
+        ] {
             assert!(s.parse::<Period>().is_err(), "{s}");
         }
     }

@@ -133,10 +133,7 @@ fn places(d: INT) -> Result<u32, Box<EvalAltResult>> {
         .ok_or_else(|| runtime(format!("rhu: decimal places must be 0..=28, found {d}")))
 }
 
-fn field_stats<'a>(
-    c: &'a Cohort,
-    field: &str,
-) -> Result<&'a FieldStats, Box<EvalAltResult>> {
+fn field_stats<'a>(c: &'a Cohort, field: &str) -> Result<&'a FieldStats, Box<EvalAltResult>> {
     c.0.fields.get(field).ok_or_else(|| {
         runtime(format!(
             "cohort has no numeric field `{field}` (known: {})",
@@ -146,7 +143,11 @@ fn field_stats<'a>(
 }
 
 fn present(v: Option<Decimal>, stat: &str, field: &str) -> Result<Decimal, Box<EvalAltResult>> {
-    v.ok_or_else(|| runtime(format!("cohort.{stat}(\"{field}\"): no staff member has a value")))
+    v.ok_or_else(|| {
+        runtime(format!(
+            "cohort.{stat}(\"{field}\"): no staff member has a value"
+        ))
+    })
 }
 
 /// Build the sandboxed engine for a package's limits.
@@ -170,20 +171,31 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
     // Belt and braces: should output ever be reached, it goes nowhere.
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
+    // The debugging feature (used only to locate where a limit stopped a
+    // script) would give scripts `back_trace()`; shadow it.
+    e.register_fn("back_trace", || -> Result<Dynamic, Box<EvalAltResult>> {
+        Err(runtime("back_trace is not available in rule scripts"))
+    });
 
-    e.register_fn("ratio", |a: Dynamic, b: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
-        let (a, b) = (num(&a, "ratio")?, num(&b, "ratio")?);
-        ratio_dec(a, b).ok_or_else(|| {
-            runtime(if b.is_zero() {
-                "ratio: division by zero".to_owned()
-            } else {
-                "ratio: quotient overflows".to_owned()
+    e.register_fn(
+        "ratio",
+        |a: Dynamic, b: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
+            let (a, b) = (num(&a, "ratio")?, num(&b, "ratio")?);
+            ratio_dec(a, b).ok_or_else(|| {
+                runtime(if b.is_zero() {
+                    "ratio: division by zero".to_owned()
+                } else {
+                    "ratio: quotient overflows".to_owned()
+                })
             })
-        })
-    });
-    e.register_fn("rhu", |x: Dynamic, d: INT| -> Result<Decimal, Box<EvalAltResult>> {
-        Ok(rhu_dec(num(&x, "rhu")?, places(d)?))
-    });
+        },
+    );
+    e.register_fn(
+        "rhu",
+        |x: Dynamic, d: INT| -> Result<Decimal, Box<EvalAltResult>> {
+            Ok(rhu_dec(num(&x, "rhu")?, places(d)?))
+        },
+    );
     e.register_fn(
         "clamp",
         |x: Dynamic, lo: Dynamic, hi: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
@@ -195,40 +207,107 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
         },
     );
     for (name, pick_first) in [("min", true), ("max", false)] {
-        e.register_fn(name, move |a: Dynamic, b: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
-            if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
-                return Ok(Dynamic::from_int(if pick_first { x.min(y) } else { x.max(y) }));
-            }
-            let (x, y) = (num(&a, name)?, num(&b, name)?);
-            Ok(Dynamic::from_decimal(if pick_first { x.min(y) } else { x.max(y) }))
-        });
+        e.register_fn(
+            name,
+            move |a: Dynamic, b: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+                if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+                    return Ok(Dynamic::from_int(if pick_first {
+                        x.min(y)
+                    } else {
+                        x.max(y)
+                    }));
+                }
+                let (x, y) = (num(&a, name)?, num(&b, name)?);
+                Ok(Dynamic::from_decimal(if pick_first {
+                    x.min(y)
+                } else {
+                    x.max(y)
+                }))
+            },
+        );
     }
-    e.register_fn("cut", |p: Dynamic, n: Dynamic| -> Result<INT, Box<EvalAltResult>> {
-        let v = rhu_dec(num(&p, "cut")? * num(&n, "cut")?, 0);
-        INT::try_from(v).map_err(|_| runtime("cut: result out of integer range"))
+    e.register_fn(
+        "cut",
+        |p: Dynamic, n: Dynamic| -> Result<INT, Box<EvalAltResult>> {
+            let v = rhu_dec(num(&p, "cut")? * num(&n, "cut")?, 0);
+            INT::try_from(v).map_err(|_| runtime("cut: result out of integer range"))
+        },
+    );
+    e.register_fn("dec", |x: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
+        num(&x, "dec")
     });
-    e.register_fn("dec", |x: Dynamic| -> Result<Decimal, Box<EvalAltResult>> { num(&x, "dec") });
 
     e.register_type_with_name::<Cohort>("Cohort");
     e.register_get("n", |c: &mut Cohort| -> INT {
         INT::try_from(c.0.n).unwrap_or(INT::MAX)
     });
-    e.register_fn("count", |c: &mut Cohort, f: ImmutableString| -> Result<INT, Box<EvalAltResult>> {
-        Ok(INT::try_from(field_stats(c, &f)?.count).unwrap_or(INT::MAX))
-    });
-    e.register_fn("min", |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-        present(field_stats(c, &f)?.min, "min", &f)
-    });
-    e.register_fn("max", |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-        present(field_stats(c, &f)?.max, "max", &f)
-    });
-    e.register_fn("sum", |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-        Ok(field_stats(c, &f)?.sum)
-    });
-    e.register_fn("mean", |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-        present(field_stats(c, &f)?.mean, "mean", &f)
-    });
+    e.register_fn(
+        "count",
+        |c: &mut Cohort, f: ImmutableString| -> Result<INT, Box<EvalAltResult>> {
+            Ok(INT::try_from(field_stats(c, &f)?.count).unwrap_or(INT::MAX))
+        },
+    );
+    e.register_fn(
+        "min",
+        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
+            present(field_stats(c, &f)?.min, "min", &f)
+        },
+    );
+    e.register_fn(
+        "max",
+        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
+            present(field_stats(c, &f)?.max, "max", &f)
+        },
+    );
+    e.register_fn(
+        "sum",
+        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
+            Ok(field_stats(c, &f)?.sum)
+        },
+    );
+    e.register_fn(
+        "mean",
+        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
+            present(field_stats(c, &f)?.mean, "mean", &f)
+        },
+    );
     e
+}
+
+/// Re-run one call on a fresh engine that records the position of every
+/// step, and return the last position reached: where a limit stopped the
+/// script. (rhai moves the position of limit errors to the outermost call
+/// site, so the normal run cannot say where inside the script it was.)
+pub(crate) fn locate_stop(
+    limits: &Limits,
+    ast: &rhai::AST,
+    function: &str,
+    args: Vec<Dynamic>,
+) -> Option<(usize, usize)> {
+    use rhai::debugger::{DebuggerCommand, DebuggerEvent};
+    use std::sync::Mutex;
+    let last = Arc::new(Mutex::new(Position::NONE));
+    let sink = Arc::clone(&last);
+    let mut engine = build_engine(limits);
+    #[allow(deprecated)] // rhai marks the debugger API volatile; rhai is pinned exactly
+    engine.register_debugger(
+        |_, d| d,
+        move |_ctx, event, _node, _source, pos| {
+            if matches!(event, DebuggerEvent::Start | DebuggerEvent::Step) && !pos.is_none() {
+                if let Ok(mut l) = sink.lock() {
+                    *l = pos;
+                }
+            }
+            Ok(DebuggerCommand::StepInto)
+        },
+    );
+    let opts = rhai::CallFnOptions::new()
+        .eval_ast(false)
+        .rewind_scope(true);
+    let _ =
+        engine.call_fn_with_options::<Dynamic>(opts, &mut rhai::Scope::new(), ast, function, args);
+    let pos = *last.lock().ok()?;
+    Some((pos.line()?, pos.position().unwrap_or(0)))
 }
 
 /// Which limit a rhai error hit, if any.
@@ -257,16 +336,11 @@ pub(crate) fn limit_hit(err: &EvalAltResult) -> Option<&'static str> {
 pub(crate) fn position_of(err: &EvalAltResult) -> Option<(usize, usize)> {
     let mut cur = err;
     let mut best = err.position();
-    loop {
-        match cur {
-            EvalAltResult::ErrorInFunctionCall(.., inner, _) => {
-                if !inner.position().is_none() {
-                    best = inner.position();
-                }
-                cur = inner;
-            }
-            _ => break,
+    while let EvalAltResult::ErrorInFunctionCall(.., inner, _) = cur {
+        if !inner.position().is_none() {
+            best = inner.position();
         }
+        cur = inner;
     }
     Some((best.line()?, best.position().unwrap_or(0)))
 }
@@ -300,13 +374,28 @@ mod tests {
 
     #[test]
     fn helpers_compute_exact_decimals() {
-        assert_eq!(eval("ratio(2, 3)").unwrap().as_decimal().unwrap(), dec("0.66666667"));
-        assert_eq!(eval("rhu(69.165, 2)").unwrap().as_decimal().unwrap(), dec("69.17"));
-        assert_eq!(eval("clamp(0.7, -0.5, 0.5)").unwrap().as_decimal().unwrap(), dec("0.5"));
-        assert_eq!(eval("clamp(-2, -0.5, 0.5)").unwrap().as_decimal().unwrap(), dec("-0.5"));
+        assert_eq!(
+            eval("ratio(2, 3)").unwrap().as_decimal().unwrap(),
+            dec("0.66666667")
+        );
+        assert_eq!(
+            eval("rhu(69.165, 2)").unwrap().as_decimal().unwrap(),
+            dec("69.17")
+        );
+        assert_eq!(
+            eval("clamp(0.7, -0.5, 0.5)").unwrap().as_decimal().unwrap(),
+            dec("0.5")
+        );
+        assert_eq!(
+            eval("clamp(-2, -0.5, 0.5)").unwrap().as_decimal().unwrap(),
+            dec("-0.5")
+        );
         assert_eq!(eval("min(3, 20)").unwrap().as_int().unwrap(), 3);
         assert_eq!(eval("max(2, 1.5)").unwrap().as_decimal().unwrap(), dec("2"));
-        assert_eq!(eval("min(1.5, 2)").unwrap().as_decimal().unwrap(), dec("1.5"));
+        assert_eq!(
+            eval("min(1.5, 2)").unwrap().as_decimal().unwrap(),
+            dec("1.5")
+        );
         assert_eq!(eval("cut(0.05, 50)").unwrap().as_int().unwrap(), 3);
         assert_eq!(eval("cut(0.05, 30)").unwrap().as_int().unwrap(), 2);
         assert_eq!(eval("cut(0.05, 10)").unwrap().as_int().unwrap(), 1);
@@ -327,7 +416,13 @@ mod tests {
         let mut fields = BTreeMap::new();
         fields.insert(
             "leads".to_owned(),
-            FieldStats { count: 2, min: Some(dec("1")), max: Some(dec("9")), sum: dec("10"), mean: Some(dec("5")) },
+            FieldStats {
+                count: 2,
+                min: Some(dec("1")),
+                max: Some(dec("9")),
+                sum: dec("10"),
+                mean: Some(dec("5")),
+            },
         );
         let c = Cohort(Arc::new(CohortStats { n: 2, fields }));
         let engine = build_engine(&limits());
@@ -337,7 +432,9 @@ mod tests {
             .eval_with_scope(&mut scope, r#"cohort.max("leads") + cohort.min("leads") + cohort.mean("leads") + cohort.sum("leads") + cohort.n + cohort.count("leads")"#)
             .unwrap();
         assert_eq!(r, dec("29"));
-        let e = engine.eval_with_scope::<Dynamic>(&mut scope, r#"cohort.max("nope")"#).unwrap_err();
+        let e = engine
+            .eval_with_scope::<Dynamic>(&mut scope, r#"cohort.max("nope")"#)
+            .unwrap_err();
         assert!(e.to_string().contains("no numeric field `nope`"), "{e}");
     }
 }

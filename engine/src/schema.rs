@@ -108,11 +108,19 @@ impl Column {
     /// The range as written in error messages, e.g. `[0, 1]` or `(0, ∞)`.
     pub fn range_text(&self) -> String {
         let lo = match self.lower {
-            Some(b) => format!("{}{}", if b.inclusive { '[' } else { '(' }, canonical(&b.value)),
+            Some(b) => format!(
+                "{}{}",
+                if b.inclusive { '[' } else { '(' },
+                canonical(&b.value)
+            ),
             None => "(-∞".to_owned(),
         };
         let hi = match self.upper {
-            Some(b) => format!("{}{}", canonical(&b.value), if b.inclusive { ']' } else { ')' }),
+            Some(b) => format!(
+                "{}{}",
+                canonical(&b.value),
+                if b.inclusive { ']' } else { ')' }
+            ),
             None => "∞)".to_owned(),
         };
         format!("{lo}, {hi}")
@@ -120,12 +128,20 @@ impl Column {
 
     /// Whether `v` lies in the column's range.
     pub fn in_range(&self, v: Decimal) -> bool {
-        let lo_ok = self
-            .lower
-            .is_none_or(|b| if b.inclusive { v >= b.value } else { v > b.value });
-        let hi_ok = self
-            .upper
-            .is_none_or(|b| if b.inclusive { v <= b.value } else { v < b.value });
+        let lo_ok = self.lower.is_none_or(|b| {
+            if b.inclusive {
+                v >= b.value
+            } else {
+                v > b.value
+            }
+        });
+        let hi_ok = self.upper.is_none_or(|b| {
+            if b.inclusive {
+                v <= b.value
+            } else {
+                v < b.value
+            }
+        });
         lo_ok && hi_ok
     }
 }

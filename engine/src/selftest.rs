@@ -13,7 +13,11 @@ use crate::period::Period;
 pub enum CaseOutcome {
     Pass,
     /// The first field that differs, as a path like `results[3].grade`.
-    Mismatch { path: String, expected: String, actual: String },
+    Mismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
     /// The case could not run (bad expected.json, input or evaluation error
     /// when none was expected, or no error when one was).
     Error(String),
@@ -37,11 +41,20 @@ impl RulePackage {
 fn run_case(pkg: &RulePackage, case: &TestCase) -> CaseReport {
     let mut description = String::new();
     let outcome = (|| -> Result<CaseOutcome, String> {
-        let bytes = pkg.files.get(&case.expected).ok_or("expected.json is missing")?;
+        let bytes = pkg
+            .files
+            .get(&case.expected)
+            .ok_or("expected.json is missing")?;
         let expected: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("{}: {e}", case.expected))?;
-        let obj = expected.as_object().ok_or_else(|| format!("{}: expected a JSON object", case.expected))?;
-        description = obj.get("description").and_then(|d| d.as_str()).unwrap_or_default().to_owned();
+        let obj = expected
+            .as_object()
+            .ok_or_else(|| format!("{}: expected a JSON object", case.expected))?;
+        description = obj
+            .get("description")
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+            .to_owned();
         let period: Period = obj
             .get("period")
             .and_then(|p| p.as_str())
@@ -53,7 +66,10 @@ fn run_case(pkg: &RulePackage, case: &TestCase) -> CaseReport {
         let mut failure: Option<String> = None;
         for (s, path) in &case.inputs {
             let schema = &pkg.sources[s];
-            let bytes = pkg.files.get(path).ok_or_else(|| format!("{path} is missing"))?;
+            let bytes = pkg
+                .files
+                .get(path)
+                .ok_or_else(|| format!("{path} is missing"))?;
             match Dataset::parse(schema, path, bytes) {
                 Ok(d) => {
                     inputs.insert(s.clone(), d);
@@ -70,8 +86,16 @@ fn run_case(pkg: &RulePackage, case: &TestCase) -> CaseReport {
         };
         match (want_error, result) {
             (Some(w), Err(e)) if e.contains(w) => Ok(CaseOutcome::Pass),
-            (Some(w), Err(e)) => Ok(CaseOutcome::Mismatch { path: "error".into(), expected: format!("an error containing {w:?}"), actual: e }),
-            (Some(w), Ok(_)) => Ok(CaseOutcome::Mismatch { path: "error".into(), expected: format!("an error containing {w:?}"), actual: "success".into() }),
+            (Some(w), Err(e)) => Ok(CaseOutcome::Mismatch {
+                path: "error".into(),
+                expected: format!("an error containing {w:?}"),
+                actual: e,
+            }),
+            (Some(w), Ok(_)) => Ok(CaseOutcome::Mismatch {
+                path: "error".into(),
+                expected: format!("an error containing {w:?}"),
+                actual: "success".into(),
+            }),
             (None, Err(e)) => Ok(CaseOutcome::Error(e)),
             (None, Ok(r)) => {
                 let actual = r.to_json();
@@ -79,7 +103,11 @@ fn run_case(pkg: &RulePackage, case: &TestCase) -> CaseReport {
                     let Some(want) = obj.get(key) else { continue };
                     let got = actual.get(key).cloned().unwrap_or(serde_json::Value::Null);
                     if let Some((path, e, a)) = first_difference(key, want, &got) {
-                        return Ok(CaseOutcome::Mismatch { path, expected: e, actual: a });
+                        return Ok(CaseOutcome::Mismatch {
+                            path,
+                            expected: e,
+                            actual: a,
+                        });
                     }
                 }
                 Ok(CaseOutcome::Pass)
@@ -123,7 +151,11 @@ pub fn first_difference(
                 }
             }
             if w.len() != g.len() {
-                return Some((format!("{path}.length"), w.len().to_string(), g.len().to_string()));
+                return Some((
+                    format!("{path}.length"),
+                    w.len().to_string(),
+                    g.len().to_string(),
+                ));
             }
             None
         }

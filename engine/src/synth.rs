@@ -49,16 +49,22 @@ fn fixed(units: u64, places: u32) -> String {
         return units.to_string();
     }
     let p = 10u64.pow(places);
-    format!("{}.{:0width$}", units / p, units % p, width = places as usize)
+    format!(
+        "{}.{:0width$}",
+        units / p,
+        units % p,
+        width = places as usize
+    )
 }
 
 const SURNAMES: [&str; 30] = [
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "高", "罗",
-    "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "高", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
 ];
 const GIVEN: [&str; 40] = [
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平",
-    "刚", "桂英", "婷", "浩", "宇", "欣", "晨", "悦", "子涵", "思远", "雨桐", "俊杰", "文博", "嘉怡", "一鸣", "晓东", "海燕", "建华", "志强", "佳琪",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平", "刚", "桂英", "婷", "浩", "宇", "欣", "晨", "悦", "子涵", "思远",
+    "雨桐", "俊杰", "文博", "嘉怡", "一鸣", "晓东", "海燕", "建华", "志强", "佳琪",
 ];
 const REGIONS: [&str; 6] = ["华东", "华南", "华北", "西南", "华中", "西北"];
 const TEAMS: [&str; 3] = ["一组", "二组", "三组"];
@@ -82,11 +88,27 @@ pub fn generate(n: usize, seed: u64, headers: CrmHeaders) -> SynthCohort {
         // money in cents
         let target = rng.range(20, 80) * 10_000 * 100;
         let sales = target / 100 * rng.range(40, 175);
-        let prev = if rng.range(0, 19) == 0 { 0 } else { target / 100 * rng.range(50, 150) };
-        let leads = if rng.range(0, 49) == 0 { 0 } else { rng.range(5, 200) };
-        let deals = if leads == 0 { 0 } else { rng.range(0, leads / 2) };
+        let prev = if rng.range(0, 19) == 0 {
+            0
+        } else {
+            target / 100 * rng.range(50, 150)
+        };
+        let leads = if rng.range(0, 49) == 0 {
+            0
+        } else {
+            rng.range(5, 200)
+        };
+        let deals = if leads == 0 {
+            0
+        } else {
+            rng.range(0, leads / 2)
+        };
         let new_customers = rng.range(0, 30);
-        let collection = if rng.range(0, 3) == 0 { rng.range(8000, 9499) } else { rng.range(9500, 10000) };
+        let collection = if rng.range(0, 3) == 0 {
+            rng.range(8000, 9499)
+        } else {
+            rng.range(9500, 10000)
+        };
         crm.push_str(&format!(
             "{id},{name},{region},{team},{},{},{},{leads},{deals},{new_customers},{}\n",
             fixed(sales, 2),
@@ -96,9 +118,20 @@ pub fn generate(n: usize, seed: u64, headers: CrmHeaders) -> SynthCohort {
         ));
         let csat = rng.range(250, 500);
         let nps = i64::try_from(rng.range(0, 120)).unwrap_or(0) - 30;
-        let complaints = if rng.range(0, 2) == 0 { 0 } else { rng.range(1, 8) };
-        let resolved = if complaints == 0 { 0 } else { rng.range(0, complaints) };
-        survey_rows.push(format!("{id},{},{nps},{complaints},{resolved}\n", fixed(csat, 2)));
+        let complaints = if rng.range(0, 2) == 0 {
+            0
+        } else {
+            rng.range(1, 8)
+        };
+        let resolved = if complaints == 0 {
+            0
+        } else {
+            rng.range(0, complaints)
+        };
+        survey_rows.push(format!(
+            "{id},{},{nps},{complaints},{resolved}\n",
+            fixed(csat, 2)
+        ));
         oa_rows.push(format!(
             "{id},{},{},{},{},{}\n",
             fixed(rng.range(400, 1000), 1),
@@ -113,7 +146,9 @@ pub fn generate(n: usize, seed: u64, headers: CrmHeaders) -> SynthCohort {
     oa_rows.rotate_left(half);
     let mut survey = String::from("staff_id,csat,nps,complaints,complaints_resolved_72h\n");
     survey.extend(survey_rows);
-    let mut oa = String::from("staff_id,collaboration,knowledge_shares,mentoring,innovations_adopted,training_score\n");
+    let mut oa = String::from(
+        "staff_id,collaboration,knowledge_shares,mentoring,innovations_adopted,training_score\n",
+    );
     oa.extend(oa_rows);
     SynthCohort { crm, survey, oa }
 }

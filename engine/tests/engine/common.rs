@@ -9,7 +9,10 @@ use rankproof_engine::{synth, Dataset, Period, Ranking, RulePackage, SourceName}
 /// Read a package directory into a file map (test-only; the engine does no I/O).
 pub fn read_dir(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for p in entries {
             let name = p.file_name().unwrap().to_str().unwrap().to_owned();
@@ -19,7 +22,12 @@ pub fn read_dir(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -42,14 +50,24 @@ pub fn inputs(pkg: &RulePackage, files: &[(&str, &[u8])]) -> BTreeMap<SourceName
         .iter()
         .map(|(s, b)| {
             let schema = pkg.source(s).unwrap();
-            (schema.source.clone(), Dataset::parse(schema, &format!("{s}.csv"), b).unwrap())
+            (
+                schema.source.clone(),
+                Dataset::parse(schema, &format!("{s}.csv"), b).unwrap(),
+            )
         })
         .collect()
 }
 
 pub fn synth_inputs(pkg: &RulePackage, n: usize, seed: u64) -> BTreeMap<SourceName, Dataset> {
     let c = synth::generate(n, seed, synth::CrmHeaders::Canonical);
-    inputs(pkg, &[("crm", c.crm.as_bytes()), ("survey", c.survey.as_bytes()), ("oa", c.oa.as_bytes())])
+    inputs(
+        pkg,
+        &[
+            ("crm", c.crm.as_bytes()),
+            ("survey", c.survey.as_bytes()),
+            ("oa", c.oa.as_bytes()),
+        ],
+    )
 }
 
 pub fn q1() -> Period {

@@ -1,0 +1,11 @@
+//! Engine integration tests: one binary, one module per concern.
+#![allow(clippy::unwrap_used)] // tests unwrap freely
+
+mod common;
+mod datasets;
+mod determinism;
+mod hostile;
+mod marketing;
+mod packages;
+mod plain;
+mod props;

@@ -1,0 +1,168 @@
+//! The marketing packages against a plain-Rust implementation of
+//! RULESET-marketing.md, and the result document's shape.
+
+use rankproof_engine::decimal::{canonical, rhu};
+use rankproof_engine::{rank, EvalError, ENGINE_VERSION};
+
+use crate::common::{package, q1, rank_synth, synth_inputs};
+use crate::plain::rank_plain;
+
+#[test]
+fn script_agrees_with_plain_rust_on_synthetic_cohorts() {
+    let pkg = package("marketing-v1");
+    for (n, seed) in [(1, 1), (9, 2), (10, 3), (57, 4), (1000, 5)] {
+        let inputs = synth_inputs(&pkg, n, seed);
+        let r = rank(&pkg, &inputs, &q1()).unwrap();
+        let p = rank_plain(&inputs);
+        assert_eq!(r.n(), n);
+        for (a, b) in r.results.iter().zip(p.iter()) {
+            assert_eq!(
+                a.staff_id.as_str(),
+                b.staff_id,
+                "n={n} position {}",
+                a.position
+            );
+            assert_eq!(a.explanation.unrounded["sales"], b.sales);
+            assert_eq!(a.explanation.unrounded["customer"], b.customer);
+            assert_eq!(a.explanation.unrounded["teamwork"], b.teamwork);
+            assert_eq!(a.scores["total"], b.total);
+            assert_eq!(a.scores["sales"], rhu(b.sales, 2));
+            assert_eq!((a.position, a.rank), (b.position, b.rank));
+            assert_eq!(a.grade, b.grade, "{}", a.staff_id);
+            assert_eq!(a.bonus_multiplier, b.bonus_multiplier, "{}", a.staff_id);
+        }
+    }
+}
+
+#[test]
+fn result_document_has_the_required_fields() {
+    let pkg = package("marketing-v1");
+    let r = rank_synth(&pkg, 30, 9);
+    let j: serde_json::Value = serde_json::from_slice(&r.canonical_bytes()).unwrap();
+    assert_eq!(j["format"], "rankproof-ranking/1");
+    assert_eq!(j["engine_version"], ENGINE_VERSION);
+    assert_eq!(j["package"]["name"], "marketing");
+    assert_eq!(j["package"]["version"], "1.0.0");
+    assert_eq!(j["package"]["hash"], pkg.hash_hex());
+    assert_eq!(j["period"], "2025-Q1");
+    assert_eq!(j["n"], 30);
+    assert_eq!(j["limits"]["max_operations"], 100_000);
+    assert_eq!(j["limits"].as_object().unwrap().len(), 9);
+    for s in ["crm", "survey", "oa"] {
+        assert_eq!(j["inputs"][s]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(j["inputs"][s]["n_rows"], 30);
+    }
+    let results = j["results"].as_array().unwrap();
+    for (i, x) in results.iter().enumerate() {
+        assert_eq!(x["position"], i + 1);
+        assert!(x["rank"].as_u64().unwrap() <= i as u64 + 1);
+        for k in ["staff_id", "name", "region", "team", "grade"] {
+            assert!(x[k].is_string(), "{k}");
+        }
+        for k in ["sales", "customer", "teamwork", "total", "bonus_multiplier"] {
+            let s = x[k].as_str().unwrap();
+            let d: rust_decimal::Decimal = s.parse().unwrap();
+            assert_eq!(canonical(&d), s, "{k} is canonical");
+        }
+        let e = &x["explain"];
+        assert!(e["inputs"]["sales_amount"].is_string());
+        assert!(e["scoring"]["sales"]["attainment_pts"].is_string());
+        assert_eq!(e["scoring"]["total"]["weights"]["sales"], "0.6");
+        assert!(e["classification"]["grade_rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("forced distribution, N=30"));
+    }
+    // the result hash is the SHA-256 of the canonical bytes
+    use sha2::{Digest, Sha256};
+    assert_eq!(
+        r.sha256_hex(),
+        hex::encode(Sha256::digest(r.canonical_bytes()))
+    );
+    // per-staff records agree with the document
+    let one = r.result(results[3]["staff_id"].as_str().unwrap()).unwrap();
+    assert_eq!(one.to_json(), results[3]);
+}
+
+#[test]
+fn grade_distribution_reports_quota_and_ties() {
+    let pkg = package("marketing-v1");
+    let r = rank_synth(&pkg, 100, 11);
+    let q: Vec<_> = r
+        .grade_distribution
+        .iter()
+        .map(|g| (g.grade.as_str(), g.quota))
+        .collect();
+    assert_eq!(
+        q,
+        [
+            ("S", Some(5)),
+            ("A", Some(15)),
+            ("B", Some(60)),
+            ("C", Some(15)),
+            ("D", Some(5))
+        ]
+    );
+    assert_eq!(
+        r.grade_distribution.iter().map(|g| g.count).sum::<u64>(),
+        100
+    );
+    let small = rank_synth(&pkg, 9, 11);
+    assert!(small
+        .grade_distribution
+        .iter()
+        .all(|g| g.quota.is_none() && !g.exceeded));
+}
+
+#[test]
+fn version_two_weighs_differently() {
+    let v1 = package("marketing-v1");
+    let v2 = package("marketing-v2");
+    assert_eq!(v2.id(), "marketing@2.0.0");
+    assert_ne!(v1.hash(), v2.hash());
+    let inputs = synth_inputs(&v1, 50, 21);
+    let a = rank(&v1, &inputs, &q1()).unwrap();
+    // datasets parsed under v1's schema are accepted by v2 (identical schema)
+    let b = rank(&v2, &inputs, &q1()).unwrap();
+    let x = &b.results[0];
+    let u = &x.explanation.unrounded;
+    let want = rhu(
+        "0.5".parse::<rust_decimal::Decimal>().unwrap() * u["sales"]
+            + "0.3".parse::<rust_decimal::Decimal>().unwrap() * u["customer"]
+            + "0.2".parse::<rust_decimal::Decimal>().unwrap() * u["teamwork"],
+        2,
+    );
+    assert_eq!(x.scores["total"], want);
+    assert_ne!(a.canonical_bytes(), b.canonical_bytes());
+}
+
+#[test]
+fn missing_staff_and_sources_are_refused() {
+    let pkg = package("marketing-v1");
+    let mut inputs = synth_inputs(&pkg, 5, 1);
+    let oa = inputs.keys().find(|k| k.as_str() == "oa").unwrap().clone();
+    let short =
+        rankproof_engine::synth::generate(4, 1, rankproof_engine::synth::CrmHeaders::Canonical);
+    let d =
+        rankproof_engine::Dataset::parse(pkg.source("oa").unwrap(), "oa.csv", short.oa.as_bytes())
+            .unwrap();
+    inputs.insert(oa.clone(), d);
+    let e = rank(&pkg, &inputs, &q1()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "staff `E000005` (found in crm: crm.csv line 6) is missing from source `oa`; every staff member must appear in every source"
+    );
+    inputs.remove(&oa);
+    assert_eq!(
+        rank(&pkg, &inputs, &q1()).unwrap_err(),
+        EvalError::MissingSource("oa".into())
+    );
+}
+
+#[test]
+fn periods_outside_the_effective_span_are_refused() {
+    let pkg = package("marketing-v1");
+    let inputs = synth_inputs(&pkg, 5, 1);
+    let e = rank(&pkg, &inputs, &"2024-Q4".parse().unwrap()).unwrap_err();
+    assert!(matches!(e, EvalError::NotEffective { .. }), "{e}");
+}
