@@ -41,10 +41,15 @@ fn worked_example_bytes() {
     out += &format!("hr vkey: {}\n", hr.verifier());
     for seq in 0..l.len() {
         let e = l.entry(seq).unwrap().unwrap();
-        out += &format!("entry {seq}: {}\n", String::from_utf8(e.bytes().to_vec()).unwrap());
+        out += &format!(
+            "entry {seq}: {}\n",
+            String::from_utf8(e.bytes().to_vec()).unwrap()
+        );
         out += &format!(
             "signed {seq}: {}\n",
-            String::from_utf8(e.signing_bytes().unwrap()).unwrap().escape_debug()
+            String::from_utf8(e.signing_bytes().unwrap())
+                .unwrap()
+                .escape_debug()
         );
         out += &format!("leaf {seq}: {}\n", e.leaf_hash());
     }
