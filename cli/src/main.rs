@@ -58,6 +58,8 @@ pub enum Command {
     /// Issue and verify staff receipts.
     #[command(subcommand)]
     Receipt(cmd::receipt::ReceiptCommand),
+    /// The whole story on the bundled example data, narrated step by step.
+    Demo(cmd::demo::DemoArgs),
     /// Write a deterministic synthetic cohort (benchmarks and tests).
     #[command(hide = true)]
     Gen(cmd::rank::GenArgs),
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cmd::flow::replay(&cli.ledger, a),
         Command::Explain(a) => cmd::flow::explain(&cli.ledger, a),
         Command::Receipt(c) => cmd::receipt::run(&cli.ledger, c),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Gen(a) => cmd::rank::gen(a),
     };
     exit::report(result)

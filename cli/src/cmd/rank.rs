@@ -170,7 +170,8 @@ fn columns(r: &Ranking) -> (Vec<String>, Vec<String>) {
     (r.attribute_names.clone(), r.score_names.clone())
 }
 
-fn table(r: &Ranking) -> String {
+/// The ranking as an aligned terminal table with the grade distribution.
+pub fn table(r: &Ranking) -> String {
     let (attrs, scores) = columns(r);
     let mut headers = vec![
         "position".to_owned(),
