@@ -10,6 +10,9 @@
 //! Every append writes the entry, its new blobs, its tree nodes and the new
 //! signed checkpoint in one commit.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use crate::entry::{Entry, EntryError, Kind, Role, UnsignedEntry};
@@ -146,6 +149,43 @@ impl<S: Storage> TreeNodes for StoredNodes<'_, S> {
     }
 }
 
+/// Tree nodes at this level and above are kept in memory (loaded on the
+/// first proof after open or append: about size/2^(CACHED_LEVEL-1) nodes),
+/// so a proof reads at most CACHED_LEVEL stored nodes plus the right edge.
+const CACHED_LEVEL: u8 = 8;
+
+type NodeCache = BTreeMap<(u8, u64), Hash>;
+
+struct CachedNodes<'a, S: Storage> {
+    storage: &'a S,
+    upper: &'a NodeCache,
+}
+
+impl<S: Storage> TreeNodes for CachedNodes<'_, S> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError> {
+        if let Some(h) = self.upper.get(&(level, index)) {
+            return Ok(*h);
+        }
+        StoredNodes(self.storage).node(level, index)
+    }
+}
+
+fn load_upper<S: Storage>(storage: &S, size: u64) -> NodeCache {
+    let mut cache = NodeCache::new();
+    let mut level = CACHED_LEVEL;
+    while level < 64 && (size >> level) > 0 {
+        for index in 0..(size >> level) {
+            // A node that cannot be read is simply not cached; the proof
+            // then reads it (and reports the error) itself.
+            if let Ok(h) = StoredNodes(storage).node(level, index) {
+                cache.insert((level, index), h);
+            }
+        }
+        level += 1;
+    }
+    cache
+}
+
 /// An open ledger.
 pub struct Ledger<S: Storage> {
     storage: S,
@@ -155,6 +195,7 @@ pub struct Ledger<S: Storage> {
     checkpoint: SignedCheckpoint,
     key_seqs: Vec<u64>,
     log_key: Option<SecretKey>,
+    upper: OnceLock<NodeCache>,
 }
 
 impl<S: Storage> std::fmt::Debug for Ledger<S> {
@@ -222,6 +263,7 @@ impl<S: Storage> Ledger<S> {
             checkpoint,
             key_seqs: vec![0],
             log_key: Some(log_key.clone()),
+            upper: OnceLock::new(),
         })
     }
 
@@ -273,6 +315,7 @@ impl<S: Storage> Ledger<S> {
             checkpoint,
             key_seqs,
             log_key: None,
+            upper: OnceLock::new(),
         })
     }
 
@@ -359,6 +402,7 @@ impl<S: Storage> Ledger<S> {
         self.last_leaf = p.last_leaf;
         self.key_seqs = p.key_seqs;
         self.checkpoint = checkpoint.clone();
+        self.upper = OnceLock::new();
         Ok(p.entries
             .into_iter()
             .map(|entry| AppendedEntry {
@@ -449,7 +493,7 @@ impl<S: Storage> Ledger<S> {
             }
             .into());
         }
-        Ok(merkle::root_from(&StoredNodes(&self.storage), size)?)
+        Ok(merkle::root_from(&self.nodes(), size)?)
     }
 
     /// Inclusion proof of entry `seq` in the tree of the first `size` entries.
@@ -461,11 +505,7 @@ impl<S: Storage> Ledger<S> {
             }
             .into());
         }
-        Ok(merkle::inclusion_proof_from(
-            &StoredNodes(&self.storage),
-            seq,
-            size,
-        )?)
+        Ok(merkle::inclusion_proof_from(&self.nodes(), seq, size)?)
     }
 
     /// Consistency proof between the trees of `old` and `new` entries.
@@ -473,11 +513,7 @@ impl<S: Storage> Ledger<S> {
         if new > self.len() {
             return Err(ProofError::InvalidSizes { old, new }.into());
         }
-        Ok(merkle::consistency_proof_from(
-            &StoredNodes(&self.storage),
-            old,
-            new,
-        )?)
+        Ok(merkle::consistency_proof_from(&self.nodes(), old, new)?)
     }
 
     /// A C2SP tlog-proof of entry `seq` against the latest checkpoint.
@@ -505,6 +541,15 @@ impl<S: Storage> Ledger<S> {
             .flatten()
             .unwrap_or_default();
         verify::verify_log(entries, &blob, &cp, None, trusted)
+    }
+
+    fn nodes(&self) -> CachedNodes<'_, S> {
+        CachedNodes {
+            storage: &self.storage,
+            upper: self
+                .upper
+                .get_or_init(|| load_upper(&self.storage, self.range.size())),
+        }
     }
 
     /// The underlying storage.
