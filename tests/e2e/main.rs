@@ -4,3 +4,4 @@
 mod engine_cmds;
 mod ledger_cmds;
 mod support;
+mod workflow;

@@ -1,0 +1,670 @@
+//! The product's journeys end to end on a real sled ledger: HR publishes
+//! rules, stewards record inputs, the operator publishes a ranking, the
+//! auditor verifies and replays (from the ledger and from a bundle), staff
+//! check receipts; and the failure paths, each leaving the ledger unchanged.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::rankproof;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = rankproof(dir, args);
+    assert!(
+        o.status.success(),
+        "rankproof {args:?} failed:\n{}",
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let o = rankproof(dir, args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "rankproof {args:?} should exit {code}:\n{}",
+        text(&o)
+    );
+    text(&o)
+}
+
+fn log_len(dir: &Path) -> usize {
+    let out = ok(dir, &["log", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("log --format json is JSON");
+    v.as_array()
+        .or_else(|| v.get("entries").and_then(Value::as_array))
+        .map(Vec::len)
+        .expect("log lists entries")
+}
+
+struct World {
+    tmp: tempfile::TempDir,
+    log_vkey: String,
+}
+
+impl World {
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+}
+
+fn key(dir: &Path, name: &str, file: &str) -> String {
+    ok(dir, &["key", "new", "--name", name, "--out", file])
+        .lines()
+        .last()
+        .expect("key new prints the vkey")
+        .trim()
+        .to_string()
+}
+
+/// Keys for every role, a ledger, and the grants.
+fn world() -> World {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let log_vkey = key(dir, "test.example/ledger", "log.key");
+    let admin = key(dir, "admin", "admin.key");
+    let hr = key(dir, "hr", "hr.key");
+    let steward = key(dir, "steward", "steward.key");
+    let operator = key(dir, "operator", "operator.key");
+    ok(
+        dir,
+        &[
+            "init",
+            "--origin",
+            "test.example/ledger",
+            "--log-key",
+            "log.key",
+            "--admin",
+            &admin,
+        ],
+    );
+    for (role, vkey) in [("hr", &hr), ("steward", &steward), ("operator", &operator)] {
+        ok(
+            dir,
+            &[
+                "key",
+                "grant",
+                "--signer",
+                "admin.key",
+                "--role",
+                role,
+                "--vkey",
+                vkey,
+            ],
+        );
+    }
+    World { tmp, log_vkey }
+}
+
+fn publish_v1(w: &World) {
+    let v1 = repo().join("rules/marketing-v1");
+    ok(
+        w.dir(),
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            v1.to_str().expect("utf-8 path"),
+        ],
+    );
+}
+
+fn record(w: &World, period: &str, source: &str, file: &Path) -> Output {
+    rankproof(
+        w.dir(),
+        &[
+            "input",
+            "record",
+            "--signer",
+            "steward.key",
+            "--period",
+            period,
+            "--source",
+            source,
+            file.to_str().expect("utf-8 path"),
+        ],
+    )
+}
+
+fn record_examples(w: &World) {
+    for s in ["crm", "survey", "oa"] {
+        let o = record(w, "2025-Q1", s, &repo().join(format!("examples/{s}.csv")));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+/// Publish the example ranking; returns the printed JSON.
+fn publish_ranking(w: &World) -> Value {
+    let out = ok(
+        w.dir(),
+        &[
+            "rank",
+            "--period",
+            "2025-Q1",
+            "--rules",
+            "marketing@1.0.0",
+            "--publish",
+            "--signer",
+            "operator.key",
+            "--format",
+            "json",
+        ],
+    );
+    serde_json::from_str(&out).expect("rank --format json prints JSON")
+}
+
+#[test]
+fn publish_record_rank_verify_replay_receipt_journey() {
+    let w = world();
+    publish_v1(&w);
+    record_examples(&w);
+    let published = publish_ranking(&w);
+    let id = published["ranking"].as_u64().expect("the ranking ID");
+    let results = published["results"].as_array().expect("results");
+    assert_eq!(results.len(), 60);
+    assert_eq!(results[0]["position"], 1);
+    for field in [
+        "staff_id",
+        "name",
+        "region",
+        "team",
+        "sales",
+        "customer",
+        "teamwork",
+        "total",
+        "rank",
+        "grade",
+        "bonus_multiplier",
+    ] {
+        assert!(results[0].get(field).is_some(), "results carry {field}");
+    }
+
+    // A ledger dry run gives the same results as the published ranking.
+    let dry: Value = serde_json::from_str(&ok(
+        w.dir(),
+        &[
+            "rank",
+            "--period",
+            "2025-Q1",
+            "--rules",
+            "marketing@1.0.0",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("JSON");
+    assert_eq!(dry["results"], published["results"]);
+
+    ok(w.dir(), &["verify"]);
+    let replay = ok(w.dir(), &["replay", "--all"]);
+    assert!(replay.contains("matches"), "{replay}");
+    let id_s = id.to_string();
+    ok(w.dir(), &["replay", "--ranking", &id_s]);
+
+    // explain shows the inputs, dimensions, weights and the rules applied.
+    let staff = results[5]["staff_id"]
+        .as_str()
+        .expect("staff id")
+        .to_string();
+    let explain = ok(w.dir(), &["explain", "--ranking", &id_s, "--staff", &staff]);
+    for needle in ["sales_amount", "weight", "contribution", "grade", "bonus"] {
+        assert!(
+            explain.contains(needle),
+            "explain shows {needle}:\n{explain}"
+        );
+    }
+
+    // The staff member's receipt verifies offline and shows their result.
+    ok(
+        w.dir(),
+        &[
+            "receipt",
+            "issue",
+            "--ranking",
+            &id_s,
+            "--staff",
+            &staff,
+            "--out",
+            "r.json",
+        ],
+    );
+    let shown = ok(
+        w.dir(),
+        &["receipt", "verify", "r.json", "--log-vkey", &w.log_vkey],
+    );
+    assert!(shown.contains(&staff), "{shown}");
+    assert!(
+        shown.contains(results[5]["total"].as_str().expect("total")),
+        "{shown}"
+    );
+
+    // Any edit to the receipt fails verification with exit 1.
+    let receipt = fs::read_to_string(w.dir().join("r.json")).expect("receipt");
+    let grade = results[5]["grade"].as_str().expect("grade");
+    let other = if grade == "S" { "A" } else { "S" };
+    let edits = [
+        receipt.replace(
+            &format!("\"grade\": \"{grade}\""),
+            &format!("\"grade\": \"{other}\""),
+        ),
+        receipt.replace("\"leaf_index\": 5", "\"leaf_index\": 4"),
+        receipt.replacen("\"salt\": \"", "\"salt\": \"0", 1),
+    ];
+    for (i, forged) in edits.iter().enumerate() {
+        assert_ne!(forged, &receipt, "edit {i} changed something");
+        let path = format!("forged{i}.json");
+        fs::write(w.dir().join(&path), forged).expect("write");
+        fails(
+            w.dir(),
+            &["receipt", "verify", &path, "--log-vkey", &w.log_vkey],
+            1,
+        );
+    }
+    // A flipped hex digit of the salt.
+    let v: Value = serde_json::from_str(&receipt).expect("receipt JSON");
+    let salt = v["salt"].as_str().expect("salt");
+    let flipped = format!(
+        "{}{}",
+        if salt.starts_with('0') { '1' } else { '0' },
+        &salt[1..]
+    );
+    fs::write(w.dir().join("salt.json"), receipt.replace(salt, &flipped)).expect("write");
+    fails(
+        w.dir(),
+        &["receipt", "verify", "salt.json", "--log-vkey", &w.log_vkey],
+        1,
+    );
+    // The wrong log key.
+    let other_log = key(w.dir(), "test.example/ledger", "other-log.key");
+    fails(
+        w.dir(),
+        &["receipt", "verify", "r.json", "--log-vkey", &other_log],
+        1,
+    );
+
+    // Receipts for everyone.
+    ok(
+        w.dir(),
+        &[
+            "receipt",
+            "issue",
+            "--ranking",
+            &id_s,
+            "--all",
+            "--out",
+            "all",
+        ],
+    );
+    assert_eq!(fs::read_dir(w.dir().join("all")).expect("dir").count(), 60);
+
+    // The auditor: bundle only, with the log key.
+    ok(w.dir(), &["export", "--out", "bundle"]);
+    fs::remove_dir_all(w.dir().join("ledger")).expect("the ledger is gone");
+    ok(
+        w.dir(),
+        &["verify", "--bundle", "bundle", "--log-vkey", &w.log_vkey],
+    );
+    let replay = ok(
+        w.dir(),
+        &[
+            "replay",
+            "--all",
+            "--bundle",
+            "bundle",
+            "--log-vkey",
+            &w.log_vkey,
+        ],
+    );
+    assert!(replay.contains("matches"), "{replay}");
+
+    // A blob swapped in the bundle: the replay refuses it (exit 1).
+    let blobs = w.dir().join("bundle/blobs");
+    let first = fs::read_dir(&blobs)
+        .expect("blobs")
+        .next()
+        .expect("a blob")
+        .expect("entry")
+        .path();
+    fs::write(&first, b"not the recorded bytes").expect("write");
+    fails(
+        w.dir(),
+        &[
+            "replay",
+            "--all",
+            "--bundle",
+            "bundle",
+            "--log-vkey",
+            &w.log_vkey,
+        ],
+        1,
+    );
+}
+
+#[test]
+fn refusals_write_nothing() {
+    let w = world();
+    let v1 = repo().join("rules/marketing-v1");
+    let v1s = v1.to_str().expect("utf-8");
+    let before = log_len(w.dir());
+    // Wrong role: a steward cannot publish rules.
+    fails(
+        w.dir(),
+        &["rules", "publish", "--signer", "steward.key", v1s],
+        2,
+    );
+    assert_eq!(log_len(w.dir()), before);
+    publish_v1(&w);
+    let after_publish = log_len(w.dir());
+    // Publishing the same version again with the same content is a no-op.
+    ok(w.dir(), &["rules", "publish", "--signer", "hr.key", v1s]);
+    // The same name and version with different content is refused.
+    let changed = w.dir().join("changed");
+    copy_dir(&v1, &changed);
+    let manifest = changed.join("package.toml");
+    let mut m = fs::read_to_string(&manifest).expect("manifest");
+    m = m.replacen("description = \"", "description = \"(edited) ", 1);
+    fs::write(&manifest, m).expect("write");
+    let out = fails(
+        w.dir(),
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            changed.to_str().expect("utf-8"),
+        ],
+        2,
+    );
+    assert!(out.contains("never changes"), "{out}");
+    // A package whose own test cases fail is refused.
+    let broken = w.dir().join("broken");
+    copy_dir(&v1, &broken);
+    let bm = broken.join("package.toml");
+    let m = fs::read_to_string(&bm).expect("manifest").replacen(
+        "version = \"1.0.0\"",
+        "version = \"1.0.1\"",
+        1,
+    );
+    fs::write(&bm, m).expect("write");
+    let script = broken.join("policy.rhai");
+    let s = fs::read_to_string(&script).expect("script");
+    fs::write(
+        &script,
+        s.replacen("0.55 * attainment_pts", "0.56 * attainment_pts", 1),
+    )
+    .expect("write");
+    fails(
+        w.dir(),
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            broken.to_str().expect("utf-8"),
+        ],
+        2,
+    );
+    assert_eq!(log_len(w.dir()), after_publish);
+
+    // A bad dataset: refused with the file and line, nothing recorded.
+    let crm = fs::read_to_string(repo().join("examples/crm.csv")).expect("crm");
+    let mut lines: Vec<String> = crm.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(',', ",,", 1);
+    let bad = w.dir().join("bad-crm.csv");
+    fs::write(&bad, lines.join("\n") + "\n").expect("write");
+    let o = record(&w, "2025-Q1", "crm", &bad);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad-crm.csv"), "{}", text(&o));
+    // A duplicate staff ID.
+    let dup = w.dir().join("dup-crm.csv");
+    let mut d = lines.clone();
+    d[3] = crm.lines().nth(2).expect("row").to_string();
+    fs::write(&dup, d.join("\n") + "\n").expect("write");
+    let o = record(&w, "2025-Q1", "crm", &dup);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // An unknown source, and a period outside the package's effective range.
+    let o = record(&w, "2025-Q1", "payroll", &repo().join("examples/crm.csv"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = record(&w, "1999-Q1", "crm", &repo().join("examples/crm.csv"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // The operator key cannot record inputs.
+    let o = rankproof(
+        w.dir(),
+        &[
+            "input",
+            "record",
+            "--signer",
+            "operator.key",
+            "--period",
+            "2025-Q1",
+            "--source",
+            "crm",
+            repo().join("examples/crm.csv").to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(log_len(w.dir()), after_publish);
+
+    // Ranking with a source missing: refused, nothing written.
+    let o = record(&w, "2025-Q1", "crm", &repo().join("examples/crm.csv"));
+    assert!(o.status.success(), "{}", text(&o));
+    let n = log_len(w.dir());
+    fails(
+        w.dir(),
+        &[
+            "rank",
+            "--period",
+            "2025-Q1",
+            "--rules",
+            "marketing@1.0.0",
+            "--publish",
+            "--signer",
+            "operator.key",
+        ],
+        2,
+    );
+    // The wrong role cannot publish a ranking even when inputs are complete.
+    for s in ["survey", "oa"] {
+        let o = record(&w, "2025-Q1", s, &repo().join(format!("examples/{s}.csv")));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    fails(
+        w.dir(),
+        &[
+            "rank",
+            "--period",
+            "2025-Q1",
+            "--rules",
+            "marketing@1.0.0",
+            "--publish",
+            "--signer",
+            "hr.key",
+        ],
+        2,
+    );
+    assert_eq!(log_len(w.dir()), n + 2);
+}
+
+#[test]
+fn recording_again_supersedes_visibly() {
+    let w = world();
+    publish_v1(&w);
+    record_examples(&w);
+    let n = log_len(w.dir());
+    // The same bytes again: nothing written.
+    let o = record(&w, "2025-Q1", "oa", &repo().join("examples/oa.csv"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(log_len(w.dir()), n);
+    // A corrected export supersedes; the earlier entry stays.
+    let oa = fs::read_to_string(repo().join("examples/oa.csv")).expect("oa");
+    let mut lines: Vec<String> = oa.lines().map(str::to_string).collect();
+    let last = lines.len() - 1;
+    let cells: Vec<&str> = lines[last].split(',').collect();
+    let mut cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+    cells[2] = "0".into(); // knowledge_shares
+    lines[last] = cells.join(",");
+    let fixed = w.dir().join("oa-fixed.csv");
+    fs::write(&fixed, lines.join("\n") + "\n").expect("write");
+    let o = record(&w, "2025-Q1", "oa", &fixed);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("supersedes entry"), "{}", text(&o));
+    assert_eq!(log_len(w.dir()), n + 1);
+    // The ranking uses the latest dataset and names its entry.
+    let published = publish_ranking(&w);
+    let id = published["ranking"].as_u64().expect("id");
+    let log: Value =
+        serde_json::from_str(&ok(w.dir(), &["log", "--format", "json"])).expect("JSON");
+    let entries = log
+        .as_array()
+        .or_else(|| log.get("entries").and_then(Value::as_array))
+        .expect("entries");
+    let ranking = entries
+        .iter()
+        .find(|e| e["seq"].as_u64() == Some(id))
+        .expect("the ranking entry");
+    assert_eq!(
+        ranking["body"]["inputs"]["oa"]["entry"].as_u64(),
+        Some(n as u64)
+    );
+    ok(w.dir(), &["replay", "--all"]);
+}
+
+#[test]
+fn dry_run_agrees_with_the_independent_oracle_on_random_cohorts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let oracle = repo().join("tests/oracle");
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("150", &[], "1.0.0"),
+        ("7", &["--small"], "1.0.0"),
+        ("40", &["--all-zero-leads"], "1.0.0"),
+        ("120", &[], "2.0.0"),
+    ];
+    for (seed, (n, extra, version)) in cases.iter().enumerate() {
+        let out = tmp.path().join(format!("c{seed}"));
+        let mut gen = Command::new("python3");
+        gen.arg(oracle.join("gen_cohort.py"))
+            .args(["--n", n, "--seed", &(seed + 11).to_string(), "--out"])
+            .arg(&out)
+            .args(*extra);
+        let o = gen.output().expect("python3 runs");
+        assert!(o.status.success(), "gen_cohort: {}", text(&o));
+        let f = |s: &str| out.join(format!("{s}.csv")).to_string_lossy().into_owned();
+        let expected = Command::new("python3")
+            .arg(oracle.join("marketing.py"))
+            .args([
+                "--crm",
+                &f("crm"),
+                "--survey",
+                &f("survey"),
+                "--oa",
+                &f("oa"),
+            ])
+            .args(["--rules-version", version])
+            .output()
+            .expect("python3 runs");
+        assert!(expected.status.success(), "oracle: {}", text(&expected));
+        let pkg = if *version == "1.0.0" {
+            "rules/marketing-v1"
+        } else {
+            "rules/marketing-v2"
+        };
+        let pkg = repo().join(pkg);
+        let got = rankproof(
+            tmp.path(),
+            &[
+                "rank",
+                "--rules",
+                pkg.to_str().expect("utf-8"),
+                "--period",
+                "2025-Q1",
+                "--input",
+                &format!("crm={}", f("crm")),
+                "--input",
+                &format!("survey={}", f("survey")),
+                "--input",
+                &format!("oa={}", f("oa")),
+                "--format",
+                "json",
+            ],
+        );
+        assert!(got.status.success(), "rank: {}", text(&got));
+        fs::write(out.join("expected.json"), &expected.stdout).expect("write");
+        fs::write(out.join("got.json"), &got.stdout).expect("write");
+        let cmp = Command::new("python3")
+            .arg(oracle.join("compare.py"))
+            .arg(out.join("expected.json"))
+            .arg(out.join("got.json"))
+            .output()
+            .expect("python3 runs");
+        assert!(
+            cmp.status.success(),
+            "cohort {seed} (n={n} {extra:?} v{version}) differs:\n{}",
+            text(&cmp)
+        );
+    }
+}
+
+#[test]
+fn results_are_identical_at_any_thread_count() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    ok(
+        tmp.path(),
+        &["gen", "--n", "3000", "--seed", "5", "--out", "c"],
+    );
+    let pkg = repo().join("rules/marketing-v1");
+    let run = |threads: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rankproof"))
+            .args([
+                "rank",
+                "--rules",
+                pkg.to_str().expect("utf-8"),
+                "--input",
+                "crm=c/crm.csv",
+                "--input",
+                "survey=c/survey.csv",
+                "--input",
+                "oa=c/oa.csv",
+                "--format",
+                "json",
+            ])
+            .current_dir(tmp.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .expect("runs");
+        assert!(o.status.success(), "{}", text(&o));
+        o.stdout
+    };
+    let one = run("1");
+    assert_eq!(one, run("4"));
+    assert_eq!(one, run("7"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
