@@ -192,12 +192,12 @@ fn line_diff(a: &str, b: &str) -> String {
             ops.push((' ', x[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            ops.push(('+', y[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
             ops.push(('-', x[i]));
             i += 1;
+        } else {
+            ops.push(('+', y[j]));
+            j += 1;
         }
     }
     let near = |k: usize| {
@@ -697,4 +697,142 @@ fn product(x: &str, y: &str) -> Option<String> {
     let a: rust_decimal::Decimal = x.parse().ok()?;
     let b: rust_decimal::Decimal = y.parse().ok()?;
     Some(rankproof_engine::decimal::canonical(&a.checked_mul(b)?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use rankproof_engine::synth::{generate, CrmHeaders};
+    use rankproof_ledger::{Ledger, MemStorage, Role, SecretKey};
+
+    use super::*;
+    use crate::cmd::rules::read_package_dir;
+
+    /// A ledger whose ranking entry was signed by a real operator but
+    /// records a result that the recorded inputs do not produce: replay
+    /// must report the mismatch, staff by staff.
+    #[test]
+    fn replay_names_staff_and_fields_of_a_doctored_ranking() {
+        let log = SecretKey::generate("t.example/log").unwrap();
+        let admin = SecretKey::generate("admin").unwrap();
+        let hr = SecretKey::generate("hr").unwrap();
+        let steward = SecretKey::generate("steward").unwrap();
+        let operator = SecretKey::generate("operator").unwrap();
+        let mut l = Ledger::create(
+            MemStorage::new(),
+            "t.example/log",
+            &log,
+            &[admin.verifier().clone()],
+        )
+        .unwrap();
+        l.attach_log_key(log).unwrap();
+        l.grant(hr.verifier(), Role::Hr, &admin).unwrap();
+        l.grant(steward.verifier(), Role::Steward, &admin).unwrap();
+        l.grant(operator.verifier(), Role::Operator, &admin)
+            .unwrap();
+
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/marketing-v1");
+        let pkg =
+            rankproof_engine::RulePackage::from_files(read_package_dir(&dir).unwrap()).unwrap();
+        let blobs: Vec<Vec<u8>> = pkg.files().values().cloned().collect();
+        l.append(
+            Kind::RulesPublish,
+            workflow::rules_publish_body(&pkg),
+            blobs,
+            &hr,
+        )
+        .unwrap();
+        let period: Period = "2025-Q1".parse().unwrap();
+        let cohort = generate(30, 3, CrmHeaders::Canonical);
+        let mut honest = BTreeMap::new();
+        for (source, csv) in [
+            ("crm", &cohort.crm),
+            ("survey", &cohort.survey),
+            ("oa", &cohort.oa),
+        ] {
+            let d = Dataset::parse(pkg.source(source).unwrap(), source, csv.as_bytes()).unwrap();
+            let mut body = Map::new();
+            body.insert("period".into(), "2025-Q1".into());
+            body.insert("source".into(), source.into());
+            body.insert("dataset".into(), d.sha256_hex().into());
+            l.append(Kind::InputRecord, body, vec![d.canonical_bytes()], &steward)
+                .unwrap();
+            honest.insert(d.schema().source.clone(), d);
+        }
+        let entries = l.all_entries().unwrap();
+        let published = find_package(&l, &entries, "marketing@1.0.0").unwrap();
+        let inputs = gather_inputs(&l, &entries, published, &period, None).unwrap();
+
+        // The operator publishes a ranking computed from an edited survey.
+        let survey: String = cohort
+            .survey
+            .lines()
+            .enumerate()
+            .map(|(k, line)| {
+                let mut cells: Vec<&str> = line.split(',').collect();
+                if (1..=3).contains(&k) {
+                    cells[1] = "1"; // csat
+                }
+                cells.join(",") + "\n"
+            })
+            .collect();
+        let mut doctored_inputs = honest.clone();
+        let sd =
+            Dataset::parse(pkg.source("survey").unwrap(), "survey", survey.as_bytes()).unwrap();
+        doctored_inputs.insert(sd.schema().source.clone(), sd);
+        let doctored = rankproof_engine::rank(&pkg, &doctored_inputs, &period).unwrap();
+        let honest_ranking = rankproof_engine::rank(&pkg, &honest, &period).unwrap();
+        assert_ne!(
+            doctored.sha256(),
+            honest_ranking.sha256(),
+            "the edit changes the ranking"
+        );
+        let result = doctored.canonical_bytes();
+        let salts = workflow::fresh_salts(doctored.results.len());
+        let salts_blob = workflow::salts_blob(&salts);
+        let root = workflow::results_root(&doctored, &salts).unwrap();
+        let body = workflow::ranking_publish_body(
+            &inputs,
+            &doctored,
+            &Hash::of(&result),
+            &Hash::of(&salts_blob),
+            &root,
+        );
+        let e = l
+            .append(
+                Kind::RankingPublish,
+                body,
+                vec![result, salts_blob],
+                &operator,
+            )
+            .unwrap()
+            .entry;
+        // The ledger itself verifies: signatures and roles are fine.
+        l.verify(None).unwrap();
+        let entries = l.all_entries().unwrap();
+        let problems = replay_one(&l, &entries, &e).unwrap_err();
+        assert!(
+            problems[0].contains("differs from the published"),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("staff ") && p.contains("customer")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("results root")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn line_diff_shows_changed_lines_with_context() {
+        let d = line_diff("a\nb\nc\nd\n", "a\nB\nc\nd\n");
+        assert_eq!(d, "  a\n- b\n+ B\n  c\n");
+    }
 }
