@@ -125,7 +125,11 @@ fn main() {
     let t = Instant::now();
     let storage = SledStorage::open(&dir.path().join("db")).unwrap();
     let ledger = Ledger::open(storage).unwrap();
-    println!("reopen a {}-entry ledger: {:.1} ms", size, t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "reopen a {}-entry ledger: {:.1} ms",
+        size,
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let t = Instant::now();
     black_box(ledger.inclusion_proof(size / 3, size).unwrap());
     println!(

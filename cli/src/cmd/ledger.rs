@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
-use rankproof_ledger::{bundle, Entry, Ledger, SledStorage, VerifierKey, VerifyReport};
+use rankproof_ledger::{
+    bundle, Entry, Ledger, LedgerError, SledStorage, VerifierKey, VerifyReport,
+};
 use serde_json::{json, Value};
 use unicode_width::UnicodeWidthStr;
 
@@ -297,7 +299,21 @@ pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
     if a.log_vkey.is_some() {
         fail!("--log-vkey is only used with --bundle");
     }
-    let l = open(ledger)?;
+    // A store whose checkpoint or tree does not add up is a finding too.
+    let l = match open(ledger) {
+        Ok(l) => l,
+        Err(e) => match e.downcast::<LedgerError>() {
+            Ok(
+                e @ (LedgerError::Corrupt(_)
+                | LedgerError::Note(_)
+                | LedgerError::Entry(_)
+                | LedgerError::Unauthorized(_)
+                | LedgerError::Proof(_)),
+            ) => return Err(finding(e)),
+            Ok(e) => return Err(e.into()),
+            Err(e) => return Err(e.into()),
+        },
+    };
     let report = l.verify(trusted.as_deref()).map_err(finding)?;
     print_report(&report, &format!("ledger {}", ledger.display()));
     Ok(())

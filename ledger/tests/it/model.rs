@@ -174,3 +174,43 @@ fn second_open_reports_ledger_in_use() {
         other => panic!("expected InUse, got {other:?}"),
     }
 }
+
+#[test]
+fn proofs_from_cached_upper_levels_match_the_pure_functions() {
+    // More than 2^9 entries, so levels >= 8 come from the in-memory cache.
+    let mut f = crate::fixture();
+    let hr = f.hr.clone();
+    for round in 0..2u64 {
+        let new = (0..300u64)
+            .map(|i| rankproof_ledger::NewEntry {
+                kind: Kind::RulesPublish,
+                body: body(json!({"round": round, "i": i})),
+                blobs: vec![],
+                signer: &hr,
+            })
+            .collect();
+        f.ledger.append_batch(new).unwrap();
+        let n = f.ledger.len();
+        let leaves: Vec<Hash> = (0..n).map(|s| f.ledger.leaf_hash(s).unwrap()).collect();
+        assert_eq!(f.ledger.root(), merkle::root(&leaves));
+        for seq in (0..n).step_by(37).chain([n - 1]) {
+            assert_eq!(
+                f.ledger.inclusion_proof(seq, n).unwrap(),
+                merkle::inclusion_proof(&leaves, seq).unwrap()
+            );
+            let size = seq + 1;
+            assert_eq!(
+                f.ledger.inclusion_proof(seq / 2, size).unwrap(),
+                merkle::inclusion_proof(&leaves[..size as usize], seq / 2).unwrap()
+            );
+            assert_eq!(
+                f.ledger.consistency_proof(seq, n).unwrap(),
+                merkle::consistency_proof(&leaves, seq).unwrap()
+            );
+            assert_eq!(
+                f.ledger.root_at(size).unwrap(),
+                merkle::root(&leaves[..size as usize])
+            );
+        }
+    }
+}
