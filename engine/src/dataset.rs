@@ -36,6 +36,15 @@ impl Value {
         }
     }
 
+    /// The canonical JSON value as the engine's JSON tree.
+    pub fn to_jcs_json(&self) -> crate::jcs::Json {
+        match self {
+            Value::Text(s) => crate::jcs::Json::Str(s.clone()),
+            Value::Decimal(d) => crate::jcs::Json::Str(canonical(d)),
+            Value::Integer(i) => crate::jcs::Json::Int(*i),
+        }
+    }
+
     /// The canonical JSON value: text and decimals as strings, integers as numbers.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -193,11 +202,44 @@ impl Dataset {
         })
     }
 
-    /// The canonical bytes (RFC 8785 JCS of [`Dataset::to_json`]).
+    /// The canonical bytes (RFC 8785 JCS of [`Dataset::to_json`]), written
+    /// directly: members in UTF-16 order of their names, rows in staff ID order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        // INVARIANT: the value holds only strings, safe integers, arrays and
-        // objects, which JCS always serialises.
-        serde_json_canonicalizer::to_vec(&self.to_json()).unwrap_or_default()
+        use crate::jcs::{utf16_cmp, write_int, write_str};
+        let mut cols: Vec<usize> = (0..self.schema.columns.len()).collect();
+        cols.sort_by(|&a, &b| {
+            utf16_cmp(&self.schema.columns[a].name, &self.schema.columns[b].name)
+        });
+        let mut out = Vec::with_capacity(64 + self.rows.len() * 48 * self.schema.columns.len());
+        out.extend_from_slice(b"{\"format\":");
+        write_str(DATASET_FORMAT, &mut out);
+        out.extend_from_slice(b",\"rows\":[");
+        for (ri, r) in self.rows.iter().enumerate() {
+            if ri > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            let mut first = true;
+            for &ci in &cols {
+                let Some(v) = &r.values[ci] else { continue };
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(&self.schema.columns[ci].name, &mut out);
+                out.push(b':');
+                match v {
+                    Value::Text(t) => write_str(t, &mut out),
+                    Value::Decimal(d) => write_str(&canonical(d), &mut out),
+                    Value::Integer(i) => write_int(*i, &mut out),
+                }
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"source\":");
+        write_str(self.schema.source.as_str(), &mut out);
+        out.push(b'}');
+        out
     }
 
     /// SHA-256 of the canonical bytes.

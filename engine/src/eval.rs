@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dataset::{Dataset, Value};
 use crate::decimal::{canonical, ratio, rhu, MAX_SAFE_INTEGER};
+use crate::jcs::{self, Json};
 use crate::package::{Direction, OrderKey, RulePackage};
 use crate::period::Period;
 use crate::sandbox::{
@@ -91,16 +92,17 @@ pub struct GradeCount {
 /// Why a staff member got their result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
-    /// The joined input fields used (canonical JSON values).
-    pub inputs: BTreeMap<String, serde_json::Value>,
-    /// Fields the script's `derive` computed.
-    pub derived: BTreeMap<String, serde_json::Value>,
+    /// The joined input fields used (an object; text and decimals as
+    /// strings, integers as numbers; the staff ID and empty cells left out).
+    pub inputs: Json,
+    /// Fields the script's `derive` computed (an object).
+    pub derived: Json,
     /// Every declared score before report rounding.
     pub unrounded: BTreeMap<String, Decimal>,
     /// What `score` returned under `explain` (sub-scores, weights, contributions).
-    pub scoring: serde_json::Value,
+    pub scoring: Json,
     /// What `classify` returned under `explain` (grade and bonus rules applied).
-    pub classification: serde_json::Value,
+    pub classification: Json,
 }
 
 /// One staff member's result.
@@ -121,43 +123,106 @@ pub struct StaffResult {
     pub explanation: Explanation,
 }
 
+/// A member value while writing an object.
+enum Piece<'a> {
+    Str(&'a str),
+    Owned(String),
+    Int(u64),
+    Json(&'a Json),
+    Strs(&'a [String]),
+    Explain(&'a Explanation),
+}
+
+fn write_piece(p: &Piece<'_>, out: &mut Vec<u8>) {
+    match p {
+        Piece::Str(s) => jcs::write_str(s, out),
+        Piece::Owned(s) => jcs::write_str(s, out),
+        Piece::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Piece::Json(j) => j.write(out),
+        Piece::Strs(a) => {
+            out.push(b'[');
+            for (i, s) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                jcs::write_str(s, out);
+            }
+            out.push(b']');
+        }
+        Piece::Explain(e) => {
+            // member names are ASCII and already in JCS order
+            out.extend_from_slice(b"{\"classification\":");
+            e.classification.write(out);
+            out.extend_from_slice(b",\"derived\":");
+            e.derived.write(out);
+            out.extend_from_slice(b",\"inputs\":");
+            e.inputs.write(out);
+            out.extend_from_slice(b",\"scoring\":");
+            e.scoring.write(out);
+            out.extend_from_slice(b",\"unrounded\":{");
+            for (i, (k, v)) in e.unrounded.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                jcs::write_str(k, out);
+                out.push(b':');
+                jcs::write_str(&canonical(v), out);
+            }
+            out.extend_from_slice(b"}}");
+        }
+    }
+}
+
+fn write_members(mut members: Vec<(&str, Piece<'_>)>, out: &mut Vec<u8>) {
+    members.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
+    out.push(b'{');
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        jcs::write_str(k, out);
+        out.push(b':');
+        write_piece(v, out);
+    }
+    out.push(b'}');
+}
+
 impl StaffResult {
-    /// The result record as a JSON object (decimals as canonical strings).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        m.insert("staff_id".into(), self.staff_id.as_str().into());
+    /// Append the record's JCS bytes: `staff_id`, the attributes, the
+    /// reported scores (canonical decimal strings), `position`, `rank`,
+    /// `grade`, `bonus_multiplier`, `flags` and `explain`.
+    pub fn write_jcs(&self, out: &mut Vec<u8>) {
+        let mut m: Vec<(&str, Piece<'_>)> = Vec::with_capacity(16);
+        m.push(("staff_id", Piece::Str(self.staff_id.as_str())));
         for (k, v) in &self.attributes {
-            m.insert(k.clone(), v.clone().into());
+            m.push((k, Piece::Str(v)));
         }
         for (k, v) in &self.scores {
-            m.insert(k.clone(), canonical(v).into());
+            m.push((k, Piece::Owned(canonical(v))));
         }
-        m.insert("position".into(), self.position.into());
-        m.insert("rank".into(), self.rank.into());
-        m.insert("grade".into(), self.grade.clone().into());
-        m.insert(
-            "bonus_multiplier".into(),
-            canonical(&self.bonus_multiplier).into(),
-        );
-        m.insert("flags".into(), self.flags.clone().into());
-        let e = &self.explanation;
-        m.insert(
-            "explain".into(),
-            serde_json::json!({
-                "inputs": e.inputs,
-                "derived": e.derived,
-                "unrounded": e.unrounded.iter().map(|(k, v)| (k.clone(), canonical(v))).collect::<BTreeMap<_, _>>(),
-                "scoring": e.scoring,
-                "classification": e.classification,
-            }),
-        );
-        serde_json::Value::Object(m)
+        m.push(("position", Piece::Int(self.position)));
+        m.push(("rank", Piece::Int(self.rank)));
+        m.push(("grade", Piece::Str(&self.grade)));
+        m.push((
+            "bonus_multiplier",
+            Piece::Owned(canonical(&self.bonus_multiplier)),
+        ));
+        m.push(("flags", Piece::Strs(&self.flags)));
+        m.push(("explain", Piece::Explain(&self.explanation)));
+        write_members(m, out);
     }
 
-    /// JCS bytes of [`StaffResult::to_json`].
+    /// The record's canonical (JCS) bytes.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        // INVARIANT: only strings, safe integers, bools, null, arrays, objects.
-        serde_json_canonicalizer::to_vec(&self.to_json()).unwrap_or_default()
+        let mut out = Vec::with_capacity(2048);
+        self.write_jcs(&mut out);
+        out
+    }
+
+    /// The record as a `serde_json::Value` (decimals as canonical strings).
+    pub fn to_json(&self) -> serde_json::Value {
+        // INVARIANT: canonical_bytes is valid JSON by construction.
+        serde_json::from_slice(&self.canonical_bytes()).unwrap_or_default()
     }
 }
 
@@ -184,6 +249,23 @@ pub struct Ranking {
     pub results: Vec<StaffResult>,
 }
 
+fn obj(members: Vec<(&str, Json)>) -> Json {
+    Json::Obj(
+        members
+            .into_iter()
+            .map(|(k, v)| (Arc::from(k), v))
+            .collect(),
+    )
+}
+
+fn s(v: impl Into<String>) -> Json {
+    Json::Str(v.into())
+}
+
+fn int(v: u64) -> Json {
+    Json::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 impl Ranking {
     pub fn n(&self) -> usize {
         self.results.len()
@@ -194,38 +276,123 @@ impl Ranking {
         self.results.iter().find(|r| r.staff_id.as_str() == id)
     }
 
-    /// The result document as JSON (see RULES.md).
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut order: Vec<serde_json::Value> = self
+    /// Everything in the document except `results`.
+    fn header(&self) -> Vec<(&'static str, Json)> {
+        let mut order: Vec<Json> = self
             .order
             .iter()
-            .map(|k| serde_json::json!({"score": k.score, "direction": k.direction.as_str()}))
+            .map(|k| {
+                obj(vec![
+                    ("score", s(k.score.clone())),
+                    ("direction", s(k.direction.as_str())),
+                ])
+            })
             .collect();
-        order.push(serde_json::json!({"score": "staff_id", "direction": "asc"}));
-        serde_json::json!({
-            "format": RANKING_FORMAT,
-            "engine_version": self.engine_version,
-            "package": {"name": self.package_name, "version": self.package_version, "hash": self.package_hash},
-            "period": self.period.to_string(),
-            "inputs": self.inputs.iter().map(|(s, r)| (s.to_string(), serde_json::json!({"sha256": r.sha256, "n_rows": r.n_rows}))).collect::<serde_json::Map<_, _>>(),
-            "limits": self.limits.to_json(),
-            "order": order,
-            "rank_by": self.rank_by,
-            "scores": self.score_names,
-            "report_decimals": self.report_decimals,
-            "n": self.results.len(),
-            "grade_distribution": self.grade_distribution.iter().map(|g| serde_json::json!({
-                "grade": g.grade, "count": g.count, "quota": g.quota, "exceeded": g.exceeded,
-            })).collect::<Vec<_>>(),
-            "results": self.results.iter().map(StaffResult::to_json).collect::<Vec<_>>(),
-        })
+        order.push(obj(vec![("score", s("staff_id")), ("direction", s("asc"))]));
+        vec![
+            ("format", s(RANKING_FORMAT)),
+            ("engine_version", s(self.engine_version.clone())),
+            (
+                "package",
+                obj(vec![
+                    ("name", s(self.package_name.clone())),
+                    ("version", s(self.package_version.clone())),
+                    ("hash", s(self.package_hash.clone())),
+                ]),
+            ),
+            ("period", s(self.period.to_string())),
+            (
+                "inputs",
+                Json::Obj(
+                    self.inputs
+                        .iter()
+                        .map(|(src, r)| {
+                            (
+                                Arc::from(src.as_str()),
+                                obj(vec![
+                                    ("sha256", s(r.sha256.clone())),
+                                    ("n_rows", int(r.n_rows)),
+                                ]),
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "limits",
+                Json::Obj(
+                    self.limits
+                        .fields()
+                        .iter()
+                        .map(|(k, v)| (Arc::from(*k), int(*v)))
+                        .collect(),
+                ),
+            ),
+            ("order", Json::Arr(order)),
+            ("rank_by", s(self.rank_by.clone())),
+            (
+                "scores",
+                Json::Arr(self.score_names.iter().map(|x| s(x.clone())).collect()),
+            ),
+            ("report_decimals", int(u64::from(self.report_decimals))),
+            ("n", int(self.results.len() as u64)),
+            (
+                "grade_distribution",
+                Json::Arr(
+                    self.grade_distribution
+                        .iter()
+                        .map(|g| {
+                            obj(vec![
+                                ("grade", s(g.grade.clone())),
+                                ("count", int(g.count)),
+                                ("quota", g.quota.map_or(Json::Null, int)),
+                                ("exceeded", Json::Bool(g.exceeded)),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+        ]
     }
 
-    /// The canonical result document (RFC 8785 JCS).
+    /// The canonical result document (RFC 8785 JCS; see RULES.md).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        // INVARIANT: only strings, safe integers, bools, null, arrays, objects.
-        serde_json_canonicalizer::to_vec(&self.to_json()).unwrap_or_default()
+        let header = self.header();
+        let mut m: Vec<(&str, Piece<'_>)> =
+            header.iter().map(|(k, v)| (*k, Piece::Json(v))).collect();
+        m.push(("results", Piece::Str("")));
+        m.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
+        let mut out = Vec::with_capacity(1024 + self.results.len() * 2048);
+        out.push(b'{');
+        for (i, (k, v)) in m.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            jcs::write_str(k, &mut out);
+            out.push(b':');
+            if *k == "results" {
+                out.push(b'[');
+                for (j, r) in self.results.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    r.write_jcs(&mut out);
+                }
+                out.push(b']');
+            } else {
+                write_piece(v, &mut out);
+            }
+        }
+        out.push(b'}');
+        out
     }
+
+    /// The result document as a `serde_json::Value`.
+    pub fn to_json(&self) -> serde_json::Value {
+        // INVARIANT: canonical_bytes is valid JSON by construction.
+        serde_json::from_slice(&self.canonical_bytes()).unwrap_or_default()
+    }
+
     pub fn sha256(&self) -> [u8; 32] {
         Sha256::digest(self.canonical_bytes()).into()
     }
@@ -234,42 +401,41 @@ impl Ranking {
     }
 }
 
-/// Convert a script value to JSON: decimals become canonical strings.
-pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<serde_json::Value, String> {
+/// Convert a script value to JSON: decimals become canonical strings,
+/// integers beyond ±(2^53 − 1) decimal strings.
+pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<Json, String> {
     if d.is_unit() {
-        return Ok(serde_json::Value::Null);
+        return Ok(Json::Null);
     }
     if let Ok(b) = d.as_bool() {
-        return Ok(b.into());
+        return Ok(Json::Bool(b));
     }
     if let Ok(i) = d.as_int() {
-        return if i.abs() <= MAX_SAFE_INTEGER {
-            Ok(i.into())
+        return Ok(if i.abs() <= MAX_SAFE_INTEGER {
+            Json::Int(i)
         } else {
-            Ok(i.to_string().into())
-        };
+            Json::Str(i.to_string())
+        });
     }
     if let Ok(x) = d.as_decimal() {
-        return Ok(canonical(&x).into());
+        return Ok(Json::Str(canonical(&x)));
     }
-    if d.is_string() {
-        return Ok(d.clone().into_string().unwrap_or_default().into());
+    if let Some(st) = d.read_lock::<rhai::ImmutableString>() {
+        return Ok(Json::Str(st.to_string()));
     }
-    if d.is_array() {
-        let a = d.read_lock::<rhai::Array>().ok_or("an unreadable array")?;
+    if let Some(a) = d.read_lock::<rhai::Array>() {
         return a
             .iter()
             .map(dyn_to_json)
             .collect::<Result<Vec<_>, _>>()
-            .map(Into::into);
+            .map(Json::Arr);
     }
-    if d.is_map() {
-        let m = d.read_lock::<rhai::Map>().ok_or("an unreadable map")?;
-        let mut o = serde_json::Map::new();
+    if let Some(m) = d.read_lock::<rhai::Map>() {
+        let mut o = Vec::with_capacity(m.len());
         for (k, v) in m.iter() {
-            o.insert(k.to_string(), dyn_to_json(v)?);
+            o.push((Arc::from(k.as_str()), dyn_to_json(v)?));
         }
-        return Ok(serde_json::Value::Object(o));
+        return Ok(Json::Obj(o));
     }
     Err(format!(
         "a value of type {} that has no JSON form",
@@ -397,7 +563,7 @@ impl Ctx<'_> {
 
 struct Scored {
     scores: BTreeMap<String, Decimal>,
-    explain: serde_json::Value,
+    explain: Json,
 }
 
 /// Compute a ranking from a package and one dataset per declared source.
@@ -431,11 +597,26 @@ pub fn rank(
         });
     }
 
-    // Join on staff_id: every source must hold exactly the same IDs.
-    let ids: BTreeSet<&StaffId> = inputs
+    // Join on staff_id: every source must hold exactly the same IDs. The
+    // datasets are sorted, so equal ID lists are the fast, common case.
+    let mut lists = inputs
         .values()
-        .flat_map(|d| d.rows().iter().map(|r| &r.staff_id))
-        .collect();
+        .map(|d| d.rows().iter().map(|r| &r.staff_id));
+    let same = match lists.next() {
+        Some(first) => {
+            let first: Vec<&StaffId> = first.collect();
+            lists.all(|l| l.eq(first.iter().copied()))
+        }
+        None => true,
+    };
+    let ids: BTreeSet<&StaffId> = if same {
+        BTreeSet::new()
+    } else {
+        inputs
+            .values()
+            .flat_map(|d| d.rows().iter().map(|r| &r.staff_id))
+            .collect()
+    };
     for id in &ids {
         for (s, d) in inputs {
             if d.row(id).is_none() {
@@ -453,21 +634,24 @@ pub fn rank(
             }
         }
     }
-    let n = ids.len();
+    let n = inputs.values().next().map_or(0, Dataset::n_rows);
     let ctx = Ctx { pkg };
 
     // Rows as rhai maps (all datasets are sorted by staff ID, same IDs).
-    let mut rows: Vec<rhai::Map> = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut m = rhai::Map::new();
-        for d in inputs.values() {
-            let r = &d.rows()[i];
-            for (c, v) in d.schema().columns.iter().zip(r.values.iter()) {
-                m.insert(c.name.as_str().into(), value_to_dyn(v));
+    let sources: Vec<&Dataset> = inputs.values().collect();
+    let mut rows: Vec<rhai::Map> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut m = rhai::Map::new();
+            for d in &sources {
+                let r = &d.rows()[i];
+                for (c, v) in d.schema().columns.iter().zip(r.values.iter()) {
+                    m.insert(c.name.as_str().into(), value_to_dyn(v));
+                }
             }
-        }
-        rows.push(m);
-    }
+            m
+        })
+        .collect();
     let first = inputs.values().next();
     let staff_ids: Vec<StaffId> = first
         .map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect())
@@ -517,31 +701,60 @@ pub fn rank(
         .map(|c| c.name.clone())
         .collect();
     numeric.extend(derived.iter().flat_map(|m| m.keys().map(|k| k.to_string())));
-    let mut fields = BTreeMap::new();
-    for f in &numeric {
-        let mut st = FieldStats {
-            count: 0,
-            min: None,
-            max: None,
-            sum: Decimal::ZERO,
-            mean: None,
-        };
-        for r in &rows {
-            if let Some(x) = r.get(f.as_str()).and_then(dyn_number) {
+    // Where each input column lives: (dataset, column index).
+    let mut located: BTreeMap<&str, (&Dataset, usize)> = BTreeMap::new();
+    for d in inputs.values() {
+        for (ci, c) in d.schema().columns.iter().enumerate() {
+            located.insert(c.name.as_str(), (d, ci));
+        }
+    }
+    let numeric: Vec<String> = numeric.into_iter().collect();
+    let stats: Vec<Result<FieldStats, EvalError>> = numeric
+        .par_iter()
+        .map(|f| {
+            let mut st = FieldStats {
+                count: 0,
+                min: None,
+                max: None,
+                sum: Decimal::ZERO,
+                mean: None,
+            };
+            let mut add = |x: Decimal| -> Result<(), EvalError> {
                 st.count += 1;
                 st.min = Some(st.min.map_or(x, |m: Decimal| m.min(x)));
                 st.max = Some(st.max.map_or(x, |m: Decimal| m.max(x)));
                 st.sum = st.sum.checked_add(x).ok_or_else(|| {
                     ctx.bad_return("(cohort)", "", format!("an overflowing sum of `{f}`"))
                 })?;
+                Ok(())
+            };
+            match located.get(f.as_str()) {
+                Some((d, ci)) => {
+                    for r in d.rows() {
+                        if let Some(x) = r.values[*ci].as_ref().and_then(Value::as_decimal) {
+                            add(x)?;
+                        }
+                    }
+                }
+                None => {
+                    for m in &derived {
+                        if let Some(x) = m.get(f.as_str()).and_then(dyn_number) {
+                            add(x)?;
+                        }
+                    }
+                }
             }
-        }
-        st.mean = if st.count > 0 {
-            ratio(st.sum, Decimal::from(st.count))
-        } else {
-            None
-        };
-        fields.insert(f.clone(), st);
+            st.mean = if st.count > 0 {
+                ratio(st.sum, Decimal::from(st.count))
+            } else {
+                None
+            };
+            Ok(st)
+        })
+        .collect();
+    let mut fields = BTreeMap::new();
+    for (f, st) in numeric.into_iter().zip(stats) {
+        fields.insert(f, st?);
     }
     let cohort = Cohort(Arc::new(CohortStats {
         n: u64::try_from(n).unwrap_or(u64::MAX),
@@ -550,7 +763,7 @@ pub fn rank(
 
     // score
     let spec = &pkg.ranking;
-    let scored: Vec<Scored> = par_eval(n, |i| {
+    let mut scored: Vec<Scored> = par_eval(n, |i| {
         let sid = staff_ids[i].as_str();
         let out = ctx.call("score", sid, || {
             vec![
@@ -576,19 +789,31 @@ pub fn rank(
         }
         let explain = match m.get("explain") {
             Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("score", sid, msg))?,
-            None => serde_json::Value::Null,
+            None => Json::Null,
         };
         Ok(Scored { scores, explain })
     })?;
 
     // order, position, competition rank
+    let keys: Vec<(Direction, Vec<Decimal>)> = spec
+        .order
+        .iter()
+        .map(|k| {
+            (
+                k.direction,
+                scored.iter().map(|x| x.scores[&k.score]).collect(),
+            )
+        })
+        .collect();
+    let rank_key: Vec<Decimal> = scored.iter().map(|x| x.scores[&spec.rank_by]).collect();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        for k in &spec.order {
-            let (x, y) = (scored[a].scores[&k.score], scored[b].scores[&k.score]);
-            let c = match k.direction {
-                Direction::Desc => y.cmp(&x),
-                Direction::Asc => x.cmp(&y),
+    // The comparator is a total order (staff IDs are unique), so the result
+    // does not depend on the sort algorithm or the thread count.
+    order.par_sort_unstable_by(|&a, &b| {
+        for (direction, v) in &keys {
+            let c = match direction {
+                Direction::Desc => v[b].cmp(&v[a]),
+                Direction::Asc => v[a].cmp(&v[b]),
             };
             if c != std::cmp::Ordering::Equal {
                 return c;
@@ -597,13 +822,11 @@ pub fn rank(
         staff_ids[a].cmp(&staff_ids[b])
     });
     let mut ranks = vec![0u64; n];
-    for (p, &i) in order.iter().enumerate() {
-        let prev = p.checked_sub(1).map(|q| order[q]);
-        ranks[p] = match prev {
-            Some(j) if scored[j].scores[&spec.rank_by] == scored[i].scores[&spec.rank_by] => {
-                ranks[p - 1]
-            }
-            _ => p as u64 + 1,
+    for p in 0..n {
+        ranks[p] = if p > 0 && rank_key[order[p - 1]] == rank_key[order[p]] {
+            ranks[p - 1]
+        } else {
+            p as u64 + 1
         };
     }
 
@@ -650,10 +873,15 @@ pub fn rank(
     };
 
     // classify, in position order
-    let input_fields: BTreeSet<String> = pkg
-        .sources
+    let column_keys: Vec<Vec<Arc<str>>> = inputs
         .values()
-        .flat_map(|s| s.columns.iter().map(|c| c.name.clone()))
+        .map(|d| {
+            d.schema()
+                .columns
+                .iter()
+                .map(|c| Arc::from(c.name.as_str()))
+                .collect()
+        })
         .collect();
     let results: Vec<StaffResult> = par_eval(n, |p| {
         let i = order[p];
@@ -735,20 +963,21 @@ pub fn rank(
         }
         let classification = match m.get("explain") {
             Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("classify", sid, msg))?,
-            None => serde_json::Value::Null,
+            None => Json::Null,
         };
         let row = &rows[i];
-        let mut inputs_used = BTreeMap::new();
-        let mut derived_used = BTreeMap::new();
-        for (k, v) in row {
-            let j = dyn_to_json(v).map_err(|msg| ctx.bad_return("derive", sid, msg))?;
-            if input_fields.contains(k.as_str()) {
-                if k.as_str() != "staff_id" && !v.is_unit() {
-                    inputs_used.insert(k.to_string(), j);
+        let mut inputs_used = Vec::with_capacity(32);
+        for (d, keys) in inputs.values().zip(column_keys.iter()) {
+            for (k, v) in keys.iter().zip(d.rows()[i].values.iter()).skip(1) {
+                if let Some(v) = v {
+                    inputs_used.push((Arc::clone(k), v.to_jcs_json()));
                 }
-            } else {
-                derived_used.insert(k.to_string(), j);
             }
+        }
+        let mut derived_used = Vec::with_capacity(derived[i].len());
+        for (k, v) in &derived[i] {
+            let j = dyn_to_json(v).map_err(|msg| ctx.bad_return("derive", sid, msg))?;
+            derived_used.push((Arc::from(k.as_str()), j));
         }
         let attributes = spec
             .attributes
@@ -777,14 +1006,20 @@ pub fn rank(
             bonus_multiplier,
             flags,
             explanation: Explanation {
-                inputs: inputs_used,
-                derived: derived_used,
+                inputs: Json::Obj(inputs_used),
+                derived: Json::Obj(derived_used),
                 unrounded: sc.scores.clone(),
-                scoring: sc.explain.clone(),
+                // moved in below, without a copy
+                scoring: Json::Null,
                 classification,
             },
         })
     })?;
+
+    let mut results = results;
+    for (r, &i) in results.iter_mut().zip(order.iter()) {
+        r.explanation.scoring = std::mem::replace(&mut scored[i].explain, Json::Null);
+    }
 
     let grade_distribution = spec
         .grades

@@ -151,7 +151,7 @@ fn present(v: Option<Decimal>, stat: &str, field: &str) -> Result<Decimal, Box<E
 }
 
 /// Build the sandboxed engine for a package's limits.
-pub(crate) fn build_engine(limits: &Limits) -> Engine {
+pub fn build_engine(limits: &Limits) -> Engine {
     let mut e = Engine::new();
     e.set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
@@ -163,7 +163,9 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
         .set_max_functions(limits.max_functions)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
-        .set_optimization_level(OptimizationLevel::Simple);
+        .set_optimization_level(OptimizationLevel::Simple)
+        // No shared string interner: it is a lock every thread would contend on.
+        .set_max_strings_interned(0);
     // No eval, no output: these are refused when the script is compiled.
     e.disable_symbol("eval");
     e.disable_symbol("print");

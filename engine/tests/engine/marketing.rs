@@ -73,6 +73,15 @@ fn result_document_has_the_required_fields() {
             .unwrap()
             .starts_with("forced distribution, N=30"));
     }
+    // the direct JCS writer agrees with an independent RFC 8785 implementation
+    assert_eq!(
+        serde_json_canonicalizer::to_vec(&j).unwrap(),
+        r.canonical_bytes()
+    );
+    assert_eq!(
+        serde_json_canonicalizer::to_vec(&r.results[0].to_json()).unwrap(),
+        r.results[0].canonical_bytes()
+    );
     // the result hash is the SHA-256 of the canonical bytes
     use sha2::{Digest, Sha256};
     assert_eq!(
