@@ -4,12 +4,15 @@
 //! - `e` ‖ seq (u64 BE) → entry JCS bytes;
 //! - `b` ‖ sha256 (32 bytes) → blob bytes;
 //! - `n` ‖ level (u8) ‖ index (u64 BE) → 32-byte hash of a complete subtree;
+//! - `t` ‖ tile (u64 BE) → the leaf hashes of leaves `[256·tile, 256·tile+256)`
+//!   concatenated (proofs read one tile instead of eight nodes);
 //! - `m/size` → u64 BE; `m/checkpoint` → signed note; `m/keyseqs` → JSON
 //!   array of the seqs of `genesis`/`key.*` entries (to rebuild the registry).
 //!
 //! Every append writes the entry, its new blobs, its tree nodes and the new
 //! signed checkpoint in one commit.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -156,15 +159,54 @@ const CACHED_LEVEL: u8 = 8;
 
 type NodeCache = BTreeMap<(u8, u64), Hash>;
 
+/// Leaves per tile: a tile (`t` ‖ tile index) holds the leaf hashes of
+/// leaves `[256·t, 256·t + 256)`, so a node below [`CACHED_LEVEL`] is
+/// computed from one stored value instead of one read per level.
+const TILE_LEAVES: u64 = 1 << CACHED_LEVEL;
+
+fn tile_key(tile: u64) -> Vec<u8> {
+    let mut k = b"t".to_vec();
+    k.extend_from_slice(&tile.to_be_bytes());
+    k
+}
+
 struct CachedNodes<'a, S: Storage> {
     storage: &'a S,
     upper: &'a NodeCache,
+    tile: RefCell<Option<(u64, Vec<u8>)>>,
+}
+
+impl<S: Storage> CachedNodes<'_, S> {
+    /// The hash of a complete subtree below the cached levels, from its tile.
+    fn tile_node(&self, level: u8, index: u64) -> Option<Hash> {
+        let first = index << level;
+        let tile = first / TILE_LEAVES;
+        let mut slot = self.tile.borrow_mut();
+        if slot.as_ref().map(|(t, _)| *t) != Some(tile) {
+            let bytes = self.storage.get(&tile_key(tile)).ok()??;
+            *slot = Some((tile, bytes));
+        }
+        let (_, bytes) = slot.as_ref()?;
+        let off = usize::try_from(first % TILE_LEAVES).ok()? * 32;
+        let len = (1usize << level) * 32;
+        let leaves: Vec<Hash> = bytes
+            .get(off..off + len)?
+            .chunks_exact(32)
+            // INVARIANT: chunks_exact(32) yields 32-byte chunks.
+            .map(|c| Hash(c.try_into().unwrap_or_default()))
+            .collect();
+        Some(merkle::root(&leaves))
+    }
 }
 
 impl<S: Storage> TreeNodes for CachedNodes<'_, S> {
     fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError> {
-        if let Some(h) = self.upper.get(&(level, index)) {
-            return Ok(*h);
+        if level >= CACHED_LEVEL {
+            if let Some(h) = self.upper.get(&(level, index)) {
+                return Ok(*h);
+            }
+        } else if let Some(h) = self.tile_node(level, index) {
+            return Ok(h);
         }
         StoredNodes(self.storage).node(level, index)
     }
@@ -209,6 +251,8 @@ impl<S: Storage> std::fmt::Debug for Ledger<S> {
 
 struct Pending {
     writes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The tile being filled: its index and leaf hashes so far.
+    tile: (u64, Vec<u8>),
     registry: Registry,
     range: CompactRange,
     last_leaf: Hash,
@@ -251,6 +295,7 @@ impl<S: Storage> Ledger<S> {
             writes.push((node_key(level, index), h.0.to_vec()));
         }
         let checkpoint = sign_checkpoint(log_key, &range)?;
+        writes.push((tile_key(0), entry.leaf_hash().0.to_vec()));
         writes.push((META_SIZE.to_vec(), 1u64.to_be_bytes().to_vec()));
         writes.push((META_CHECKPOINT.to_vec(), checkpoint.to_text().into_bytes()));
         writes.push((META_KEYSEQS.to_vec(), b"[0]".to_vec()));
@@ -375,8 +420,18 @@ impl<S: Storage> Ledger<S> {
         new: Vec<NewEntry<'_>>,
     ) -> Result<Vec<AppendedEntry>, LedgerError> {
         let log_key = self.log_key.as_ref().ok_or(LedgerError::LogKeyRequired)?;
+        let size = self.range.size();
+        let tile_index = size / TILE_LEAVES;
+        let tile = if size % TILE_LEAVES == 0 {
+            Vec::new()
+        } else {
+            self.storage
+                .get(&tile_key(tile_index))?
+                .ok_or_else(|| LedgerError::Corrupt(format!("tile {tile_index} missing")))?
+        };
         let mut p = Pending {
             writes: Vec::new(),
+            tile: (tile_index, tile),
             registry: self.registry.clone(),
             range: self.range.clone(),
             last_leaf: self.last_leaf,
@@ -385,6 +440,10 @@ impl<S: Storage> Ledger<S> {
         };
         for n in new {
             stage(&mut p, n)?;
+        }
+        if !p.tile.1.is_empty() {
+            let (t, bytes) = std::mem::take(&mut p.tile);
+            p.writes.push((tile_key(t), bytes));
         }
         let checkpoint = sign_checkpoint(log_key, &p.range)?;
         p.writes
@@ -549,6 +608,7 @@ impl<S: Storage> Ledger<S> {
             upper: self
                 .upper
                 .get_or_init(|| load_upper(&self.storage, self.range.size())),
+            tile: RefCell::new(None),
         }
     }
 
@@ -604,6 +664,12 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
     }
     for (level, index, h) in p.range.append(entry.leaf_hash()) {
         p.writes.push((node_key(level, index), h.0.to_vec()));
+    }
+    p.tile.1.extend_from_slice(&entry.leaf_hash().0);
+    if p.tile.1.len() as u64 == TILE_LEAVES * 32 {
+        let full = std::mem::take(&mut p.tile.1);
+        p.writes.push((tile_key(p.tile.0), full));
+        p.tile.0 += 1;
     }
     p.last_leaf = entry.leaf_hash();
     p.entries.push(entry);
