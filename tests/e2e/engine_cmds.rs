@@ -78,6 +78,13 @@ fn rules_check_passes_for_both_marketing_versions() {
 }
 
 #[test]
+fn rules_md_worked_example_passes() {
+    let o = rankproof(&repo(), &["rules", "check", "examples/rules/callcentre"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(text(&o.stdout).contains("PASS  basic"), "{}", show(&o));
+}
+
+#[test]
 fn rules_check_reports_a_failing_case_with_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = tmp.path().join("pkg");

@@ -107,39 +107,50 @@ pub fn load_package(dir: &Path) -> anyhow::Result<RulePackage> {
 }
 
 fn check(a: &CheckArgs) -> CmdResult {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
     let pkg = load_package(&a.dir)?;
-    println!("package {} ({})", pkg.id(), a.dir.display());
-    println!("hash    {}", pkg.hash_hex());
-    println!("script  {} compiled", pkg.script_path());
+    // Written in one go (no println!, which panics on a closed pipe).
+    let mut out = String::new();
+    let _ = writeln!(out, "package {} ({})", pkg.id(), a.dir.display());
+    let _ = writeln!(out, "hash    {}", pkg.hash_hex());
+    let _ = writeln!(out, "script  {} compiled", pkg.script_path());
     let reports = pkg.run_tests();
     let mut failed = 0;
     for r in &reports {
         match &r.outcome {
-            CaseOutcome::Pass => println!("PASS  {}  {}", r.name, r.description),
+            CaseOutcome::Pass => {
+                let _ = writeln!(out, "PASS  {}  {}", r.name, r.description);
+            }
             CaseOutcome::Mismatch {
                 path,
                 expected,
                 actual,
             } => {
                 failed += 1;
-                println!("FAIL  {}  {}", r.name, r.description);
-                println!("      first mismatch at {path}");
-                println!("      expected {expected}");
-                println!("      actual   {actual}");
+                let _ = writeln!(out, "FAIL  {}  {}", r.name, r.description);
+                let _ = writeln!(out, "      first mismatch at {path}");
+                let _ = writeln!(out, "      expected {expected}");
+                let _ = writeln!(out, "      actual   {actual}");
             }
             CaseOutcome::Error(e) => {
                 failed += 1;
-                println!("FAIL  {}  {}", r.name, r.description);
-                println!("      error: {e}");
+                let _ = writeln!(out, "FAIL  {}  {}", r.name, r.description);
+                let _ = writeln!(out, "      error: {e}");
             }
         }
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{} cases: {} passed, {} failed",
         reports.len(),
         reports.len() - failed,
         failed
     );
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .context("cannot write to stdout")?;
     if reports.is_empty() {
         return Err(anyhow::anyhow!(
             "the package has no test cases (add tests/<case>/expected.json)"

@@ -188,3 +188,21 @@ fn malformed_json_names_the_line() {
     let e = err("oa", "[\n{\"staff_id\": \"E1\",\n}]");
     assert!(e.starts_with("oa.csv: line 3: invalid JSON"), "{e}");
 }
+
+#[test]
+fn rules_md_canonical_dataset_example() {
+    // RULES.md section 6 pins these bytes and this hash.
+    let d = parse(
+        "survey",
+        "staff_id,csat,nps,complaints,complaints_resolved_72h\nE2,4.50,10,0,0\nE1,3,-5,2,1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(d.canonical_bytes()).unwrap(),
+        r#"{"format":"rankproof-dataset/1","rows":[{"complaints":2,"complaints_resolved_72h":1,"csat":"3","nps":-5,"staff_id":"E1"},{"complaints":0,"complaints_resolved_72h":0,"csat":"4.5","nps":10,"staff_id":"E2"}],"source":"survey"}"#
+    );
+    assert_eq!(
+        d.sha256_hex(),
+        "85a0c2666c8c316079023483471c5f2d338c710f0026b42818882b91f910784a"
+    );
+}
