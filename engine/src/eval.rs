@@ -89,20 +89,32 @@ pub struct GradeCount {
     pub exceeded: bool,
 }
 
-/// Why a staff member got their result.
+/// Why a staff member got their result: the record's `explain` object,
+/// kept as its canonical (JCS) bytes, with members
+/// `classification` (what `classify` returned under `explain`: grade and
+/// bonus rules applied), `derived` (what `derive` computed), `inputs` (the
+/// joined input values used; text and decimals as strings, integers as
+/// numbers; no staff ID, no empty cells), `scoring` (what `score` returned
+/// under `explain`: sub-scores, weights, contributions) and `unrounded`
+/// (every declared score before report rounding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
-    /// The joined input fields used (an object; text and decimals as
-    /// strings, integers as numbers; the staff ID and empty cells left out).
-    pub inputs: Json,
-    /// Fields the script's `derive` computed (an object).
-    pub derived: Json,
+    jcs: String,
     /// Every declared score before report rounding.
     pub unrounded: BTreeMap<String, Decimal>,
-    /// What `score` returned under `explain` (sub-scores, weights, contributions).
-    pub scoring: Json,
-    /// What `classify` returned under `explain` (grade and bonus rules applied).
-    pub classification: Json,
+}
+
+impl Explanation {
+    /// The canonical JSON bytes of the `explain` object.
+    pub fn canonical_bytes(&self) -> &[u8] {
+        self.jcs.as_bytes()
+    }
+
+    /// The `explain` object as a `serde_json::Value`.
+    pub fn to_json(&self) -> serde_json::Value {
+        // INVARIANT: written by the JCS writer, so valid JSON.
+        serde_json::from_str(&self.jcs).unwrap_or_default()
+    }
 }
 
 /// One staff member's result.
@@ -149,27 +161,7 @@ fn write_piece(p: &Piece<'_>, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Piece::Explain(e) => {
-            // member names are ASCII and already in JCS order
-            out.extend_from_slice(b"{\"classification\":");
-            e.classification.write(out);
-            out.extend_from_slice(b",\"derived\":");
-            e.derived.write(out);
-            out.extend_from_slice(b",\"inputs\":");
-            e.inputs.write(out);
-            out.extend_from_slice(b",\"scoring\":");
-            e.scoring.write(out);
-            out.extend_from_slice(b",\"unrounded\":{");
-            for (i, (k, v)) in e.unrounded.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                jcs::write_str(k, out);
-                out.push(b':');
-                jcs::write_str(&canonical(v), out);
-            }
-            out.extend_from_slice(b"}}");
-        }
+        Piece::Explain(e) => out.extend_from_slice(e.canonical_bytes()),
     }
 }
 
@@ -401,46 +393,59 @@ impl Ranking {
     }
 }
 
-/// Convert a script value to JSON: decimals become canonical strings,
-/// integers beyond ±(2^53 − 1) decimal strings.
-pub(crate) fn dyn_to_json(d: &Dynamic) -> Result<Json, String> {
+/// Write a script value as JCS: decimal → canonical string, integer →
+/// number (a decimal string beyond ±(2^53 − 1)), string, bool, `()` → null,
+/// array, map → object.
+pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
     if d.is_unit() {
-        return Ok(Json::Null);
-    }
-    if let Ok(b) = d.as_bool() {
-        return Ok(Json::Bool(b));
-    }
-    if let Ok(i) = d.as_int() {
-        return Ok(if i.abs() <= MAX_SAFE_INTEGER {
-            Json::Int(i)
+        out.extend_from_slice(b"null");
+    } else if let Ok(b) = d.as_bool() {
+        out.extend_from_slice(if b { b"true" } else { b"false" });
+    } else if let Ok(i) = d.as_int() {
+        if i.abs() <= MAX_SAFE_INTEGER {
+            jcs::write_int(i, out);
         } else {
-            Json::Str(i.to_string())
-        });
-    }
-    if let Ok(x) = d.as_decimal() {
-        return Ok(Json::Str(canonical(&x)));
-    }
-    if let Some(st) = d.read_lock::<rhai::ImmutableString>() {
-        return Ok(Json::Str(st.to_string()));
-    }
-    if let Some(a) = d.read_lock::<rhai::Array>() {
-        return a
-            .iter()
-            .map(dyn_to_json)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Arr);
-    }
-    if let Some(m) = d.read_lock::<rhai::Map>() {
-        let mut o = Vec::with_capacity(m.len());
-        for (k, v) in m.iter() {
-            o.push((Arc::from(k.as_str()), dyn_to_json(v)?));
+            jcs::write_str(&i.to_string(), out);
         }
-        return Ok(Json::Obj(o));
+    } else if let Ok(x) = d.as_decimal() {
+        jcs::write_str(&canonical(&x), out);
+    } else if let Some(st) = d.read_lock::<rhai::ImmutableString>() {
+        jcs::write_str(&st, out);
+    } else if let Some(a) = d.read_lock::<rhai::Array>() {
+        out.push(b'[');
+        for (i, v) in a.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_dyn(v, out)?;
+        }
+        out.push(b']');
+    } else if let Some(m) = d.read_lock::<rhai::Map>() {
+        write_dyn_map(&m, out)?;
+    } else {
+        return Err(format!("a value of type {} that has no JSON form", d.type_name()));
     }
-    Err(format!(
-        "a value of type {} that has no JSON form",
-        d.type_name()
-    ))
+    Ok(())
+}
+
+/// Write a script map as a JCS object (members in UTF-16 order of names).
+fn write_dyn_map(m: &rhai::Map, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut members: Vec<(&str, &Dynamic)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    // rhai maps iterate in byte order; re-sort only if it could differ.
+    if members.iter().any(|(k, _)| k.chars().any(|c| c >= '\u{E000}')) {
+        members.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
+    }
+    out.push(b'{');
+    for (i, (k, v)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        jcs::write_str(k, out);
+        out.push(b':');
+        write_dyn(v, out)?;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 fn value_to_dyn(v: &Option<Value>) -> Dynamic {
@@ -563,7 +568,8 @@ impl Ctx<'_> {
 
 struct Scored {
     scores: BTreeMap<String, Decimal>,
-    explain: Json,
+    /// JCS bytes of what `score` returned under `explain` (`null` if nothing).
+    explain: Vec<u8>,
 }
 
 /// Compute a ranking from a package and one dataset per declared source.
@@ -763,7 +769,7 @@ pub fn rank(
 
     // score
     let spec = &pkg.ranking;
-    let mut scored: Vec<Scored> = par_eval(n, |i| {
+    let scored: Vec<Scored> = par_eval(n, |i| {
         let sid = staff_ids[i].as_str();
         let out = ctx.call("score", sid, || {
             vec![
@@ -787,10 +793,11 @@ pub fn rank(
                 return Err(ctx.bad_return("score", sid, format!("undeclared key `{k}` (declare it in ranking.scores or put it under explain)")));
             }
         }
-        let explain = match m.get("explain") {
-            Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("score", sid, msg))?,
-            None => Json::Null,
-        };
+        let mut explain = Vec::with_capacity(1024);
+        match m.get("explain") {
+            Some(e) => write_dyn(e, &mut explain).map_err(|msg| ctx.bad_return("score", sid, msg))?,
+            None => explain.extend_from_slice(b"null"),
+        }
         Ok(Scored { scores, explain })
     })?;
 
@@ -873,16 +880,20 @@ pub fn rank(
     };
 
     // classify, in position order
-    let column_keys: Vec<Vec<Arc<str>>> = inputs
-        .values()
-        .map(|d| {
+    // Input members of `explain.inputs` in JCS order: (dataset, column, name).
+    let mut input_order: Vec<(usize, usize, &str)> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(di, d)| {
             d.schema()
                 .columns
                 .iter()
-                .map(|c| Arc::from(c.name.as_str()))
-                .collect()
+                .enumerate()
+                .skip(1)
+                .map(move |(ci, c)| (di, ci, c.name.as_str()))
         })
         .collect();
+    input_order.sort_by(|a, b| jcs::utf16_cmp(a.2, b.2));
     let results: Vec<StaffResult> = par_eval(n, |p| {
         let i = order[p];
         let sid = staff_ids[i].as_str();
@@ -961,24 +972,47 @@ pub fn rank(
                 ));
             }
         }
-        let classification = match m.get("explain") {
-            Some(e) => dyn_to_json(e).map_err(|msg| ctx.bad_return("classify", sid, msg))?,
-            None => Json::Null,
-        };
         let row = &rows[i];
-        let mut inputs_used = Vec::with_capacity(32);
-        for (d, keys) in inputs.values().zip(column_keys.iter()) {
-            for (k, v) in keys.iter().zip(d.rows()[i].values.iter()).skip(1) {
-                if let Some(v) = v {
-                    inputs_used.push((Arc::clone(k), v.to_jcs_json()));
-                }
+        let mut e = Vec::with_capacity(256 + sc.explain.len() * 2);
+        e.extend_from_slice(b"{\"classification\":");
+        match m.get("explain") {
+            Some(x) => write_dyn(x, &mut e).map_err(|msg| ctx.bad_return("classify", sid, msg))?,
+            None => e.extend_from_slice(b"null"),
+        }
+        e.extend_from_slice(b",\"derived\":");
+        write_dyn_map(&derived[i], &mut e).map_err(|msg| ctx.bad_return("derive", sid, msg))?;
+        e.extend_from_slice(b",\"inputs\":{");
+        let mut first = true;
+        for (di, ci, name) in &input_order {
+            let Some(v) = &sources[*di].rows()[i].values[*ci] else { continue };
+            if !first {
+                e.push(b',');
+            }
+            first = false;
+            jcs::write_str(name, &mut e);
+            e.push(b':');
+            match v {
+                Value::Text(t) => jcs::write_str(t, &mut e),
+                Value::Decimal(d) => jcs::write_str(&canonical(d), &mut e),
+                Value::Integer(x) => jcs::write_int(*x, &mut e),
             }
         }
-        let mut derived_used = Vec::with_capacity(derived[i].len());
-        for (k, v) in &derived[i] {
-            let j = dyn_to_json(v).map_err(|msg| ctx.bad_return("derive", sid, msg))?;
-            derived_used.push((Arc::from(k.as_str()), j));
+        e.extend_from_slice(b"},\"scoring\":");
+        e.extend_from_slice(&sc.explain);
+        e.extend_from_slice(b",\"unrounded\":{");
+        let mut unrounded: Vec<(&String, &Decimal)> = sc.scores.iter().collect();
+        unrounded.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
+        for (k, (name, v)) in unrounded.iter().enumerate() {
+            if k > 0 {
+                e.push(b',');
+            }
+            jcs::write_str(name, &mut e);
+            e.push(b':');
+            jcs::write_str(&canonical(v), &mut e);
         }
+        e.extend_from_slice(b"}}");
+        // INVARIANT: every piece written is UTF-8 (strings come from &str).
+        let jcs_text = String::from_utf8(e).unwrap_or_default();
         let attributes = spec
             .attributes
             .iter()
@@ -1006,20 +1040,11 @@ pub fn rank(
             bonus_multiplier,
             flags,
             explanation: Explanation {
-                inputs: Json::Obj(inputs_used),
-                derived: Json::Obj(derived_used),
+                jcs: jcs_text,
                 unrounded: sc.scores.clone(),
-                // moved in below, without a copy
-                scoring: Json::Null,
-                classification,
             },
         })
     })?;
-
-    let mut results = results;
-    for (r, &i) in results.iter_mut().zip(order.iter()) {
-        r.explanation.scoring = std::mem::replace(&mut scored[i].explain, Json::Null);
-    }
 
     let grade_distribution = spec
         .grades
