@@ -1,0 +1,244 @@
+//! Crash safety: `input record` and `rank --publish` are killed with SIGKILL
+//! at random moments; after every kill the ledger must open, verify, and
+//! hold only whole entries (the interrupted one entirely or not at all).
+//!
+//! The number of kills is `RANKPROOF_CRASH_KILLS` (default 15, the CI size);
+//! the campaign in RELIABILITY.md runs it with a few hundred. The seed is
+//! `RANKPROOF_CRASH_SEED` (default 1) and is printed, so a failure replays.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::rankproof;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn run_ok(dir: &Path, args: &[&str]) -> String {
+    let o = rankproof(dir, args);
+    assert!(
+        o.status.success(),
+        "rankproof {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The entries of the ledger, after checking that it verifies.
+fn verified_entries(dir: &Path) -> Vec<Value> {
+    run_ok(dir, &["verify"]);
+    let v: Value = serde_json::from_str(&run_ok(dir, &["log", "--format", "json"]))
+        .expect("log --format json");
+    v.as_array().cloned().expect("an array of entries")
+}
+
+/// Start `args`, kill it after `after`, and report whether it had already
+/// finished (and how).
+fn kill_after(dir: &Path, args: &[&str], after: Duration) -> Option<bool> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rankproof"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RANKPROOF_LEDGER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while start.elapsed() < after {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status.success());
+        }
+        sleep(Duration::from_millis(2));
+    }
+    // SIGKILL: no destructor, no flush, no lock release but the kernel's.
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    None
+}
+
+fn key(dir: &Path, name: &str, file: &str) -> String {
+    run_ok(dir, &["key", "new", "--name", name, "--out", file])
+        .lines()
+        .last()
+        .expect("vkey")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn sigkill_at_random_moments_leaves_only_whole_entries() {
+    let kills = env_u64("RANKPROOF_CRASH_KILLS", 15);
+    let seed = env_u64("RANKPROOF_CRASH_SEED", 1);
+    eprintln!("crash campaign: {kills} kills, seed {seed}");
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    key(dir, "crash.example/log", "log.key");
+    let admin = key(dir, "admin", "admin.key");
+    let steward = key(dir, "steward", "steward.key");
+    let operator = key(dir, "operator", "operator.key");
+    let hr = key(dir, "hr", "hr.key");
+    run_ok(
+        dir,
+        &[
+            "init",
+            "--origin",
+            "crash.example/log",
+            "--log-key",
+            "log.key",
+            "--admin",
+            &admin,
+        ],
+    );
+    for (role, k) in [("hr", &hr), ("steward", &steward), ("operator", &operator)] {
+        run_ok(
+            dir,
+            &[
+                "key",
+                "grant",
+                "--signer",
+                "admin.key",
+                "--role",
+                role,
+                "--vkey",
+                k,
+            ],
+        );
+    }
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/marketing-v1");
+    run_ok(
+        dir,
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            rules.to_str().expect("utf-8"),
+        ],
+    );
+    // Four cohorts, so that successive records are real changes.
+    for c in 0..4 {
+        run_ok(
+            dir,
+            &[
+                "gen",
+                "--n",
+                "4000",
+                "--seed",
+                &(c + 1).to_string(),
+                "--out",
+                &format!("c{c}"),
+            ],
+        );
+    }
+    let record = |c: u64, source: &str| -> Vec<String> {
+        [
+            "input",
+            "record",
+            "--signer",
+            "steward.key",
+            "--period",
+            "2025-Q1",
+            "--source",
+            source,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("c{c}/{source}.csv")])
+        .collect()
+    };
+    // Complete inputs first, and time one uninterrupted run of each command.
+    let t0 = Instant::now();
+    for s in ["crm", "survey", "oa"] {
+        let args = record(0, s);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_ok(dir, &args);
+    }
+    let record_time = t0.elapsed() / 3;
+    let publish: Vec<&str> = vec![
+        "rank",
+        "--period",
+        "2025-Q1",
+        "--rules",
+        "marketing@1.0.0",
+        "--publish",
+        "--signer",
+        "operator.key",
+    ];
+    let t1 = Instant::now();
+    run_ok(dir, &publish);
+    let publish_time = t1.elapsed();
+
+    let mut entries = verified_entries(dir);
+    let (mut interrupted, mut finished, mut appended_on_kill) = (0u64, 0u64, 0u64);
+    for k in 0..kills {
+        let is_publish = k % 3 == 2;
+        let (args, full): (Vec<String>, Duration) = if is_publish {
+            (
+                publish.iter().map(|s| s.to_string()).collect(),
+                publish_time,
+            )
+        } else {
+            let source = ["crm", "survey", "oa"][(rng.next() % 3) as usize];
+            (record(1 + k % 3, source), record_time)
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Anywhere from the start to a little past a whole run.
+        let window = full.as_micros() as u64 * 12 / 10 + 1;
+        let after = Duration::from_micros(rng.next() % window);
+        let before = entries.len();
+        let outcome = kill_after(dir, &args, after);
+        entries = verified_entries(dir);
+        let grown = entries.len() - before;
+        match outcome {
+            None => {
+                interrupted += 1;
+                assert!(grown <= 1, "kill {k}: {grown} entries appeared");
+                appended_on_kill += grown as u64;
+            }
+            Some(true) => {
+                finished += 1;
+                assert!(grown <= 1, "kill {k}: {grown} entries appeared");
+            }
+            Some(false) => panic!("kill {k}: {args:?} failed on its own"),
+        }
+        if grown == 1 {
+            let last = entries.last().expect("an entry");
+            let kind = last["kind"].as_str().unwrap_or_default();
+            let expected = if is_publish {
+                "ranking.publish"
+            } else {
+                "input.record"
+            };
+            assert_eq!(kind, expected, "kill {k}: unexpected entry");
+        }
+    }
+    // The ledger is still fully usable: every ranking replays.
+    run_ok(dir, &["replay", "--all"]);
+    eprintln!(
+        "crash campaign: {kills} runs, {interrupted} killed mid-run ({appended_on_kill} of \
+         those had committed), {finished} finished first; ledger verified after each"
+    );
+    assert!(interrupted > 0, "no run was actually interrupted");
+}
