@@ -16,7 +16,7 @@ use crate::jcs::{self, Json};
 use crate::package::{Direction, OrderKey, RulePackage};
 use crate::period::Period;
 use crate::sandbox::{
-    limit_hit, locate_stop, position_of, Cohort, CohortStats, FieldStats, Limits,
+    limit_hit, locate_stop, position_of, Cohort, CohortStats, FieldStats, Limits, ScriptRow,
 };
 use crate::schema::{ColumnType, SourceName, StaffId};
 
@@ -423,7 +423,10 @@ pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
     } else if let Some(m) = d.read_lock::<rhai::Map>() {
         write_dyn_map(&m, out)?;
     } else {
-        return Err(format!("a value of type {} that has no JSON form", d.type_name()));
+        return Err(format!(
+            "a value of type {} that has no JSON form",
+            d.type_name()
+        ));
     }
     Ok(())
 }
@@ -432,7 +435,10 @@ pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
 fn write_dyn_map(m: &rhai::Map, out: &mut Vec<u8>) -> Result<(), String> {
     let mut members: Vec<(&str, &Dynamic)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
     // rhai maps iterate in byte order; re-sort only if it could differ.
-    if members.iter().any(|(k, _)| k.chars().any(|c| c >= '\u{E000}')) {
+    if members
+        .iter()
+        .any(|(k, _)| k.chars().any(|c| c >= '\u{E000}'))
+    {
         members.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
     }
     out.push(b'{');
@@ -645,7 +651,7 @@ pub fn rank(
 
     // Rows as rhai maps (all datasets are sorted by staff ID, same IDs).
     let sources: Vec<&Dataset> = inputs.values().collect();
-    let mut rows: Vec<rhai::Map> = (0..n)
+    let rows: Vec<rhai::Map> = (0..n)
         .into_par_iter()
         .map(|i| {
             let mut m = rhai::Map::new();
@@ -658,6 +664,8 @@ pub fn rank(
             m
         })
         .collect();
+    // Each row is handed to scripts as a read-only shared `Row`: no copy per call.
+    let shared: Vec<Arc<rhai::Map>> = rows.into_par_iter().map(Arc::new).collect();
     let first = inputs.values().next();
     let staff_ids: Vec<StaffId> = first
         .map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect())
@@ -667,12 +675,14 @@ pub fn rank(
     let derived: Vec<rhai::Map> = if pkg.has_derive {
         par_eval(n, |i| {
             let sid = staff_ids[i].as_str();
-            let out = ctx.call("derive", sid, || vec![Dynamic::from_map(rows[i].clone())])?;
+            let out = ctx.call("derive", sid, || {
+                vec![Dynamic::from(ScriptRow(Arc::clone(&shared[i])))]
+            })?;
             let m = out.try_cast::<rhai::Map>().ok_or_else(|| {
                 ctx.bad_return("derive", sid, "something other than a map".into())
             })?;
             for (k, v) in &m {
-                if rows[i].contains_key(k) || !crate::schema::is_identifier(k) {
+                if shared[i].contains_key(k) || !crate::schema::is_identifier(k) {
                     return Err(ctx.bad_return(
                         "derive",
                         sid,
@@ -692,11 +702,21 @@ pub fn rank(
     } else {
         vec![rhai::Map::new(); n]
     };
-    for (r, d) in rows.iter_mut().zip(derived.iter()) {
-        for (k, v) in d {
-            r.insert(k.clone(), v.clone());
-        }
-    }
+    let rows: Vec<Arc<rhai::Map>> = if pkg.has_derive {
+        shared
+            .into_par_iter()
+            .zip(derived.par_iter())
+            .map(|(r, d)| {
+                let mut m = Arc::try_unwrap(r).unwrap_or_else(|a| (*a).clone());
+                for (k, v) in d {
+                    m.insert(k.clone(), v.clone());
+                }
+                Arc::new(m)
+            })
+            .collect()
+    } else {
+        shared
+    };
 
     // cohort statistics over numeric fields
     let mut numeric: BTreeSet<String> = pkg
@@ -773,7 +793,7 @@ pub fn rank(
         let sid = staff_ids[i].as_str();
         let out = ctx.call("score", sid, || {
             vec![
-                Dynamic::from_map(rows[i].clone()),
+                Dynamic::from(ScriptRow(Arc::clone(&rows[i]))),
                 Dynamic::from(cohort.clone()),
             ]
         })?;
@@ -795,7 +815,9 @@ pub fn rank(
         }
         let mut explain = Vec::with_capacity(1024);
         match m.get("explain") {
-            Some(e) => write_dyn(e, &mut explain).map_err(|msg| ctx.bad_return("score", sid, msg))?,
+            Some(e) => {
+                write_dyn(e, &mut explain).map_err(|msg| ctx.bad_return("score", sid, msg))?
+            }
             None => explain.extend_from_slice(b"null"),
         }
         Ok(Scored { scores, explain })
@@ -915,7 +937,7 @@ pub fn rank(
             );
             standing.insert("n".into(), Dynamic::from_int(n_int));
             vec![
-                Dynamic::from_map(rows[i].clone()),
+                Dynamic::from(ScriptRow(Arc::clone(&rows[i]))),
                 Dynamic::from_map(scores_map),
                 Dynamic::from_map(standing),
                 Dynamic::from(cohort.clone()),
@@ -984,7 +1006,9 @@ pub fn rank(
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
         for (di, ci, name) in &input_order {
-            let Some(v) = &sources[*di].rows()[i].values[*ci] else { continue };
+            let Some(v) = &sources[*di].rows()[i].values[*ci] else {
+                continue;
+            };
             if !first {
                 e.push(b',');
             }
@@ -1067,7 +1091,7 @@ pub fn rank(
         package_hash: pkg.hash_hex(),
         period: *period,
         inputs: inputs
-            .iter()
+            .par_iter()
             .map(|(s, d)| {
                 (
                     s.clone(),
@@ -1077,6 +1101,8 @@ pub fn rank(
                     },
                 )
             })
+            .collect::<Vec<_>>()
+            .into_iter()
             .collect(),
         engine_version: ENGINE_VERSION.to_owned(),
         limits: pkg.limits,

@@ -105,6 +105,12 @@ pub struct CohortStats {
 #[derive(Debug, Clone)]
 pub struct Cohort(pub Arc<CohortStats>);
 
+/// The `row` scripts see: a staff member's joined fields, read-only and
+/// shared (no copy per call). `row.field` and `row["field"]` read a field;
+/// a field that does not exist is an error.
+#[derive(Debug, Clone)]
+pub struct ScriptRow(pub Arc<rhai::Map>);
+
 fn runtime(msg: impl Into<String>) -> Box<EvalAltResult> {
     Box::new(EvalAltResult::ErrorRuntime(
         Dynamic::from(msg.into()),
@@ -239,6 +245,14 @@ pub fn build_engine(limits: &Limits) -> Engine {
         num(&x, "dec")
     });
 
+    e.register_type_with_name::<ScriptRow>("Row");
+    e.register_indexer_get(
+        |r: &mut ScriptRow, field: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+            r.0.get(field)
+                .cloned()
+                .ok_or_else(|| runtime(format!("row has no field `{field}`")))
+        },
+    );
     e.register_type_with_name::<Cohort>("Cohort");
     e.register_get("n", |c: &mut Cohort| -> INT {
         INT::try_from(c.0.n).unwrap_or(INT::MAX)

@@ -267,3 +267,12 @@ fn required_functions_must_exist() {
     let e = RulePackage::from_files(files).unwrap_err();
     assert!(e.to_string().contains("fn classify"), "{e}");
 }
+
+#[test]
+fn rows_are_read_only() {
+    let e = run("fn score(row, cohort) {\n  row.x = 5;\n  #{ total: 1 }\n}");
+    match &e {
+        EvalError::Script(f) => assert_eq!((f.line, f.staff_id.as_str()), (2, "A1"), "{e}"),
+        other => panic!("{other}"),
+    }
+}
