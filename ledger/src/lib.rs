@@ -8,7 +8,8 @@
 //! - [`merkle`]: pure RFC 6962/9162 tree functions (also for results trees);
 //! - [`note`]: C2SP signed-note, tlog-checkpoint and tlog-proof;
 //! - [`storage`], [`ledger`]: the stored log (sled or in memory);
-//! - [`verify`], [`bundle`]: whole-log verification and audit bundles.
+//! - [`verify`], [`bundle`]: whole-log verification and audit bundles;
+//! - [`receipt`]: staff receipts and salted results-tree leaves.
 //!
 //! The byte-level formats are specified in `FORMAT.md`.
 //!
@@ -43,6 +44,7 @@ pub mod keys;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod receipt;
 pub mod registry;
 pub mod storage;
 pub mod verify;

@@ -11,7 +11,7 @@ use rankproof_ledger::{bundle, SecretKey, VerifierKey};
 
 use super::keys::write_secret_key;
 use super::ledger::{self as ledger_cmd, open, ExportArgs, InitArgs, VerifyArgs};
-use super::receipt::{self, verify_receipt};
+use super::receipt;
 use super::{flow, rank};
 use crate::exit::{fail, CmdResult};
 
@@ -215,7 +215,7 @@ pub fn run(a: DemoArgs) -> CmdResult {
         "A copy of the receipt with the grade edited ({}):",
         forged_path.display()
     ));
-    match verify_receipt(forged.as_bytes(), &log_vkey) {
+    match rankproof_ledger::receipt::verify(forged.as_bytes(), &log_vkey) {
         Ok(_) => fail!("the forged receipt verified: this is a bug"),
         Err(e) => say(&format!("REJECTED: {e:#}")),
     }

@@ -4,18 +4,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use rankproof_ledger::{leaf_hash, merkle, Entry, Hash, Kind, TlogProof, VerifierKey};
-use serde_json::{json, Value};
+use rankproof_ledger::{merkle, receipt, Entry, Hash};
+use serde_json::Value;
 
 use super::keys::parse_vkey_arg;
 use super::ledger::open;
 use super::workflow::{self, body_hash, body_str, find_ranking, Materials};
 use crate::exit::{fail, finding, CmdResult};
-
-/// Format tag of a receipt file.
-pub const RECEIPT_FORMAT: &str = "rankproof-receipt/v1";
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptCommand {
@@ -79,7 +76,7 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
     let leaves: Vec<Hash> = results
         .iter()
         .zip(&salts)
-        .map(|(r, s)| leaf_hash(&workflow::salted_leaf_data(r, s)))
+        .map(|(r, s)| receipt::salted_leaf(r, s))
         .collect();
     if merkle::root(&leaves).to_hex() != body_str(e, "results_root")? {
         return Err(finding(anyhow!(
@@ -90,27 +87,24 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
     let signer = l
         .registry()
         .key(e.signer())
-        .map(|k| k.key.to_string())
+        .map(|k| k.key.clone())
         .ok_or_else(|| anyhow!("the ranking's signer {} is not in the registry", e.signer()))?;
-    let proof = l.tlog_proof(e.seq(), None)?.to_text();
+    let proof = l.tlog_proof(e.seq(), None)?;
     let grant = grant_of(&entries, e)?;
-    let grant_proof = l.tlog_proof(grant.seq(), None)?.to_text();
+    let grant_proof = l.tlog_proof(grant.seq(), None)?;
     let make = |idx: usize| -> anyhow::Result<Vec<u8>> {
         let path = merkle::inclusion_proof(&leaves, idx as u64)?;
-        let receipt = json!({
-            "format": RECEIPT_FORMAT,
-            "entry": String::from_utf8_lossy(e.bytes()),
-            "proof": proof,
-            "signer": signer,
-            "grant": {"entry": String::from_utf8_lossy(grant.bytes()), "proof": grant_proof},
-            "result": results[idx],
-            "salt": hex::encode(salts[idx]),
-            "leaf_index": idx,
-            "path": path.iter().map(Hash::to_hex).collect::<Vec<_>>(),
-        });
-        let mut out = serde_json::to_vec_pretty(&receipt)?;
-        out.push(b'\n');
-        Ok(out)
+        Ok(receipt::encode(&receipt::ReceiptParts {
+            entry: e,
+            proof: &proof,
+            signer: &signer,
+            grant,
+            grant_proof: &grant_proof,
+            result: &results[idx],
+            salt: salts[idx],
+            leaf_index: idx as u64,
+            path: &path,
+        }))
     };
     if a.all {
         fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
@@ -157,12 +151,13 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
 /// The `key.grant` entry that made the ranking's signer an operator before
 /// the ranking (the latest such grant).
 fn grant_of<'a>(entries: &'a [Entry], ranking: &Entry) -> anyhow::Result<&'a Entry> {
-    entries[..usize::try_from(ranking.seq())
+    let end = usize::try_from(ranking.seq())
         .unwrap_or(usize::MAX)
-        .min(entries.len())]
+        .min(entries.len());
+    entries[..end]
         .iter()
         .rev()
-        .find(|g| g.kind() == Kind::KeyGrant && grant_matches(g, ranking.signer()))
+        .find(|g| receipt::is_operator_grant(g, ranking.signer()))
         .ok_or_else(|| {
             anyhow!(
                 "no operator grant for {} before entry {}",
@@ -172,137 +167,19 @@ fn grant_of<'a>(entries: &'a [Entry], ranking: &Entry) -> anyhow::Result<&'a Ent
         })
 }
 
-fn grant_matches(g: &Entry, signer: &str) -> bool {
-    let role = g.body().get("role").and_then(Value::as_str);
-    let vkey = g
+fn verify(a: VerifyArgs) -> CmdResult {
+    let log_key = parse_vkey_arg(&a.log_vkey)?;
+    let bytes = fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let v = receipt::verify(&bytes, &log_key)
+        .map_err(|e| finding(anyhow!("receipt {}: {e}", a.file.display())))?;
+    let period = v
+        .entry
         .body()
-        .get("vkey")
+        .get("period")
         .and_then(Value::as_str)
-        .and_then(|s| VerifierKey::parse(s).ok());
-    role == Some("operator") && vkey.is_some_and(|k| k.handle() == signer)
-}
-
-/// A verified receipt: what the staff member may rely on.
-pub struct VerifiedReceipt {
-    pub result: Value,
-    pub ranking_seq: u64,
-    pub period: String,
-    pub rules: String,
-    pub log_size: u64,
-    pub operator: String,
-}
-
-/// Verify a receipt's bytes against the log key. Every check is listed in
-/// FORMAT.md; the first that fails is returned.
-pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> anyhow::Result<VerifiedReceipt> {
-    let r: Value = serde_json::from_slice(bytes).context("the receipt is not JSON")?;
-    let field = |k: &str| -> anyhow::Result<&Value> {
-        r.get(k).ok_or_else(|| anyhow!("the receipt has no `{k}`"))
-    };
-    let text = |k: &str| -> anyhow::Result<&str> {
-        field(k)?
-            .as_str()
-            .ok_or_else(|| anyhow!("`{k}` is not a string"))
-    };
-    if text("format")? != RECEIPT_FORMAT {
-        bail!("not a {RECEIPT_FORMAT} receipt");
-    }
-    // 1. The ranking entry is in the log the log key signed.
-    let entry = Entry::parse(text("entry")?.as_bytes()).context("`entry`")?;
-    if entry.kind() != Kind::RankingPublish {
-        bail!(
-            "`entry` is a {} entry, not ranking.publish",
-            entry.kind().as_str()
-        );
-    }
-    let proof = TlogProof::parse(text("proof")?).context("`proof`")?;
-    if proof.index != entry.seq() {
-        bail!(
-            "`proof` is for index {}, the entry is {}",
-            proof.index,
-            entry.seq()
-        );
-    }
-    let cp = proof
-        .verify(&entry.leaf_hash(), log_key)
-        .context("the ranking entry is not proven in the log's signed checkpoint")?;
-    // 2. The entry's signature is the operator's, and the log granted that
-    //    key the operator role before the ranking.
-    let signer = VerifierKey::parse(text("signer")?).context("`signer`")?;
-    if signer.handle() != entry.signer() {
-        bail!(
-            "`signer` is {}, the entry names {}",
-            signer.handle(),
-            entry.signer()
-        );
-    }
-    let msg = entry.signing_bytes()?;
-    if !signer.verify(&msg, entry.signature()) {
-        bail!(
-            "the ranking entry's signature does not verify under {}",
-            signer.handle()
-        );
-    }
-    let grant = field("grant")?;
-    let gtext = grant
-        .get("entry")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("`grant.entry` missing"))?;
-    let gentry = Entry::parse(gtext.as_bytes()).context("`grant.entry`")?;
-    let gproof = TlogProof::parse(
-        grant
-            .get("proof")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("`grant.proof` missing"))?,
-    )
-    .context("`grant.proof`")?;
-    if gproof.index != gentry.seq() || gentry.seq() >= entry.seq() {
-        bail!("the grant is not an earlier entry of the log");
-    }
-    if gproof.checkpoint != proof.checkpoint {
-        bail!("the grant is proven against a different checkpoint");
-    }
-    gproof
-        .verify(&gentry.leaf_hash(), log_key)
-        .context("the grant entry is not proven in the log")?;
-    if gentry.kind() != Kind::KeyGrant || !grant_matches(&gentry, entry.signer()) {
-        bail!(
-            "the grant entry does not grant the operator role to {}",
-            entry.signer()
-        );
-    }
-    // 3. The staff member's salted result is a leaf of the ranking's results tree.
-    let result = field("result")?;
-    let salt: [u8; 32] = hex::decode(text("salt")?)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow!("`salt` is not 32 bytes of hex"))?;
-    let idx = field("leaf_index")?
-        .as_u64()
-        .ok_or_else(|| anyhow!("`leaf_index` is not an integer"))?;
-    let path = field("path")?
-        .as_array()
-        .ok_or_else(|| anyhow!("`path` is not an array"))?
-        .iter()
-        .map(|h| {
-            h.as_str()
-                .and_then(Hash::from_hex)
-                .ok_or_else(|| anyhow!("`path` holds a value that is not a hash"))
-        })
-        .collect::<anyhow::Result<Vec<Hash>>>()?;
-    let n = entry
-        .body()
-        .get("n")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| anyhow!("the ranking entry has no n"))?;
-    let root = body_hash(&entry, "results_root")?;
-    let leaf = leaf_hash(&workflow::salted_leaf_data(result, &salt));
-    merkle::verify_inclusion(idx, n, &leaf, &path, &root)
-        .map_err(|e| anyhow!("the result is not the published one: {e}"))?;
-    if result.get("position").and_then(Value::as_u64) != Some(idx + 1) {
-        bail!("the result's position does not match its place in the results tree");
-    }
-    let rules = entry
+        .unwrap_or("?");
+    let rules = v
+        .entry
         .body()
         .get("rules")
         .map(|r| {
@@ -313,21 +190,6 @@ pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> anyhow::Result<Ver
             )
         })
         .unwrap_or_default();
-    Ok(VerifiedReceipt {
-        result: result.clone(),
-        ranking_seq: entry.seq(),
-        period: body_str(&entry, "period")?.to_string(),
-        rules,
-        log_size: cp.checkpoint().size,
-        operator: signer.handle(),
-    })
-}
-
-fn verify(a: VerifyArgs) -> CmdResult {
-    let log_key = parse_vkey_arg(&a.log_vkey)?;
-    let bytes = fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let v = verify_receipt(&bytes, &log_key)
-        .map_err(|e| finding(anyhow!("receipt {}: {e:#}", a.file.display())))?;
     let s = |k: &str| match v.result.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(x) => x.to_string(),
@@ -343,7 +205,10 @@ fn verify(a: VerifyArgs) -> CmdResult {
     );
     println!(
         "  ranking {} for {} under {}, signed by operator {}",
-        v.ranking_seq, v.period, v.rules, v.operator
+        v.entry.seq(),
+        period,
+        rules,
+        v.operator.handle()
     );
     println!(
         "  sales {}  customer {}  teamwork {}  total {}",

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use rand_core::{OsRng, RngCore};
 use rankproof_engine::{Dataset, Period, Ranking, RulePackage, SourceName};
-use rankproof_ledger::{bundle, leaf_hash, merkle, Entry, Hash, Kind, Ledger, Storage};
+use rankproof_ledger::{bundle, merkle, Entry, Hash, Kind, Ledger, Storage};
 use serde_json::{json, Map, Value};
 
 /// Format tag of the salts blob of a published ranking.
@@ -317,12 +317,6 @@ pub fn canonical(v: &Value) -> Vec<u8> {
     rankproof_ledger::jcs::to_vec(v).unwrap_or_default()
 }
 
-/// The data of a staff member's leaf in the results tree:
-/// JCS `{"result": <staff result>, "salt": hex}`.
-pub fn salted_leaf_data(result: &Value, salt: &[u8; 32]) -> Vec<u8> {
-    canonical(&json!({"result": result, "salt": hex::encode(salt)}))
-}
-
 /// The leaf hashes of a ranking's results tree, in position order.
 pub fn results_leaves(ranking: &Ranking, salts: &[[u8; 32]]) -> anyhow::Result<Vec<Hash>> {
     if salts.len() != ranking.results.len() {
@@ -332,7 +326,7 @@ pub fn results_leaves(ranking: &Ranking, salts: &[[u8; 32]]) -> anyhow::Result<V
         .results
         .iter()
         .zip(salts)
-        .map(|(r, s)| leaf_hash(&salted_leaf_data(&r.to_json(), s)))
+        .map(|(r, s)| rankproof_ledger::receipt::salted_leaf(&r.to_json(), s))
         .collect())
 }
 
