@@ -65,7 +65,27 @@ pub enum Command {
     Gen(cmd::rank::GenArgs),
 }
 
+/// A closed stdout (`rankproof log | head`) ends the process quietly, as
+/// for any Unix tool killed by SIGPIPE; every other panic is a bug and keeps
+/// the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Key(c) => cmd::keys::run(&cli.ledger, c),
