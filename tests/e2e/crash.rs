@@ -242,3 +242,114 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
     );
     assert!(interrupted > 0, "no run was actually interrupted");
 }
+
+/// Two writers at once: each either succeeds or gets "ledger in use"
+/// (exit 2); the ledger verifies and holds exactly the successful appends.
+#[test]
+fn concurrent_writers_one_wins_nothing_corrupts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    key(dir, "race.example/log", "log.key");
+    let admin = key(dir, "admin", "admin.key");
+    let steward = key(dir, "steward", "steward.key");
+    let hr = key(dir, "hr", "hr.key");
+    run_ok(
+        dir,
+        &[
+            "init",
+            "--origin",
+            "race.example/log",
+            "--log-key",
+            "log.key",
+            "--admin",
+            &admin,
+        ],
+    );
+    for (role, k) in [("hr", &hr), ("steward", &steward)] {
+        run_ok(
+            dir,
+            &[
+                "key",
+                "grant",
+                "--signer",
+                "admin.key",
+                "--role",
+                role,
+                "--vkey",
+                k,
+            ],
+        );
+    }
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/marketing-v1");
+    run_ok(
+        dir,
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            rules.to_str().expect("utf-8"),
+        ],
+    );
+    for c in 0..6 {
+        run_ok(
+            dir,
+            &[
+                "gen",
+                "--n",
+                "300",
+                "--seed",
+                &(c + 1).to_string(),
+                "--out",
+                &format!("c{c}"),
+            ],
+        );
+    }
+    let (mut wins, mut refused) = (0usize, 0usize);
+    for round in 0..6 {
+        let before = verified_entries(dir).len();
+        let spawn = |source: &str| {
+            Command::new(env!("CARGO_BIN_EXE_rankproof"))
+                .args([
+                    "input",
+                    "record",
+                    "--signer",
+                    "steward.key",
+                    "--period",
+                    "2025-Q1",
+                    "--source",
+                    source,
+                    &format!("c{round}/{source}.csv"),
+                ])
+                .current_dir(dir)
+                .env_remove("RANKPROOF_LEDGER")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        };
+        let a = spawn("crm");
+        let b = spawn("survey");
+        let mut ok_now = 0;
+        for child in [a, b] {
+            let o = child.wait_with_output().expect("wait");
+            match o.status.code() {
+                Some(0) => ok_now += 1,
+                Some(2) => {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    assert!(err.contains("ledger in use"), "round {round}: {err}");
+                    refused += 1;
+                }
+                other => panic!("round {round}: exit {other:?}"),
+            }
+        }
+        wins += ok_now;
+        assert!(ok_now >= 1, "round {round}: neither writer won");
+        assert_eq!(
+            verified_entries(dir).len(),
+            before + ok_now,
+            "round {round}"
+        );
+    }
+    eprintln!("concurrent writers: {wins} appends won, {refused} refused as in use");
+}

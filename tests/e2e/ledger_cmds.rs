@@ -400,9 +400,34 @@ fn rollback_is_detected_with_a_trusted_checkpoint() {
 fn second_process_gets_ledger_in_use() {
     let (d, _, _, _) = setup();
     let p = d.path();
-    let _held = rankproof_ledger::SledStorage::open(&p.join("ledger/db")).unwrap();
-    let err = fails(p, &["log"], 2);
+    let held = rankproof_ledger::SledStorage::open(&p.join("ledger/db")).unwrap();
+    // A reader waits for the writer (here: up to 1 s), then says why it gave up.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rankproof"))
+        .arg("log")
+        .current_dir(p)
+        .env_remove("RANKPROOF_LEDGER")
+        .env("RANKPROOF_LOCK_WAIT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("waiting up to 1 s"), "{err}");
     assert!(err.contains("ledger in use by another process"), "{err}");
+    // A reader that starts while the writer holds the ledger succeeds once
+    // the writer is done.
+    let reader = std::process::Command::new(env!("CARGO_BIN_EXE_rankproof"))
+        .args(["verify"])
+        .current_dir(p)
+        .env_remove("RANKPROOF_LEDGER")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    drop(held);
+    let o = reader.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _held = rankproof_ledger::SledStorage::open(&p.join("ledger/db")).unwrap();
     let err = fails(
         p,
         &[

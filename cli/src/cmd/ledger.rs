@@ -86,13 +86,53 @@ pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
             dir.display()
         );
     }
-    let storage = SledStorage::open(&db)?;
+    // Readers wait for a writer to finish (sled allows one process at a
+    // time); writers fail at once with "ledger in use" (open_for_append).
+    let wait = std::env::var("RANKPROOF_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_secs)
+        .unwrap_or(READER_WAIT);
+    let storage = open_storage(&db, wait)?;
     Ok(Ledger::open(storage)?)
+}
+
+/// How long a read-only command waits for another process's lock (override
+/// with `RANKPROOF_LOCK_WAIT`, in seconds).
+const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Open the sled database, waiting up to `wait` while another process
+/// holds it.
+fn open_storage(db: &Path, wait: std::time::Duration) -> anyhow::Result<SledStorage> {
+    let start = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match SledStorage::open(db) {
+            Err(rankproof_ledger::StorageError::InUse(_)) if start.elapsed() < wait => {
+                if !told {
+                    eprintln!(
+                        "rankproof: the ledger is in use by another process; waiting up to {} s",
+                        wait.as_secs()
+                    );
+                    told = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Open the ledger at `dir` with its log key attached, ready to append.
 pub fn open_for_append(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
-    let mut l = open(dir)?;
+    let db = dir.join(DB_DIR);
+    if !db.is_dir() {
+        bail!(
+            "no ledger at {}; create one with `rankproof init` or pass --ledger DIR",
+            dir.display()
+        );
+    }
+    let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?)?;
     let pointer = dir.join(LOG_KEY_FILE);
     let key_path =
         fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
