@@ -579,7 +579,35 @@ struct Scored {
 }
 
 /// Compute a ranking from a package and one dataset per declared source.
+///
+/// Scripts run on a pool of as many threads as the caller's rayon pool has
+/// (`rayon::current_num_threads()`, so `ThreadPool::install` and
+/// `RAYON_NUM_THREADS` choose the parallelism), each with a stack of
+/// [`SCRIPT_STACK_BYTES`] so that the deepest recursion a package may allow
+/// (`max_call_levels` ≤ 64) is stopped by the limit, never by a native
+/// stack overflow. The result does not depend on the thread count.
 pub fn rank(
+    pkg: &RulePackage,
+    inputs: &BTreeMap<SourceName, Dataset>,
+    period: &Period,
+) -> Result<Ranking, EvalError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .stack_size(SCRIPT_STACK_BYTES)
+        .thread_name(|i| format!("rankproof-script-{i}"))
+        .build();
+    match pool {
+        Ok(pool) => pool.install(|| rank_in_pool(pkg, inputs, period)),
+        // Could not start threads: evaluate on the current pool instead.
+        Err(_) => rank_in_pool(pkg, inputs, period),
+    }
+}
+
+/// Stack size of the script threads (reserved address space, touched only
+/// as deep as scripts actually recurse).
+pub const SCRIPT_STACK_BYTES: usize = 256 << 20;
+
+fn rank_in_pool(
     pkg: &RulePackage,
     inputs: &BTreeMap<SourceName, Dataset>,
     period: &Period,

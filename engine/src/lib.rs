@@ -19,6 +19,7 @@
 pub mod dataset;
 pub mod decimal;
 mod eval;
+pub mod fuzzing;
 pub mod jcs;
 pub mod package;
 pub mod period;

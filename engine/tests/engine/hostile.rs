@@ -276,3 +276,57 @@ fn rows_are_read_only() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn recursion_at_the_ceiling_is_stopped_without_overflowing_the_stack() {
+    // The highest max_call_levels a manifest may ask for, in a debug build,
+    // on rayon worker threads.
+    let mut files = BTreeMap::new();
+    files.insert(
+        "package.toml".to_owned(),
+        MANIFEST
+            .replace("max_call_levels = 16", "max_call_levels = 64")
+            .into_bytes(),
+    );
+    files.insert(
+        "policy.rhai".to_owned(),
+        format!("fn f(n) {{ let a = [n, n + 1]; let m = #{{ a: a }}; f(n + 1) + m.a[0] }}\nfn score(row, cohort) {{\n  #{{ total: f(0) }}\n}}\n{CLASSIFY}").into_bytes(),
+    );
+    let pkg = RulePackage::from_files(files).unwrap();
+    let schema = pkg.source("main").unwrap();
+    let body: String = std::iter::once("staff_id,x\n".to_owned())
+        .chain((0..64).map(|i| format!("A{i:02},1\n")))
+        .collect();
+    let ds = Dataset::parse(schema, "main.csv", body.as_bytes()).unwrap();
+    let inputs = BTreeMap::from([(schema.source.clone(), ds)]);
+    let e = rank(&pkg, &inputs, &"2025-Q1".parse().unwrap()).unwrap_err();
+    match &e {
+        EvalError::Script(f) => {
+            assert_eq!(f.limit, Some(("max_call_levels".to_owned(), 64)), "{e}")
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn expressions_at_the_depth_ceiling_compile_without_overflowing_the_stack() {
+    let mut files = BTreeMap::new();
+    let manifest = MANIFEST
+        .replace("max_expr_depth = 64", "max_expr_depth = 256")
+        .replace(
+            "max_function_expr_depth = 32",
+            "max_function_expr_depth = 256",
+        );
+    files.insert("package.toml".to_owned(), manifest.into_bytes());
+    let deep = format!(
+        "fn score(row, cohort) {{ #{{ total: {}1{} }} }}\n{CLASSIFY}",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    files.insert("policy.rhai".to_owned(), deep.into_bytes());
+    let e = RulePackage::from_files(files).unwrap_err();
+    assert!(
+        e.to_string().contains("max_function_expr_depth = 256"),
+        "{e}"
+    );
+}

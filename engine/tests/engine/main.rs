@@ -4,6 +4,7 @@
 mod common;
 mod datasets;
 mod determinism;
+mod fuzz_seeds;
 mod hostile;
 mod marketing;
 mod packages;
