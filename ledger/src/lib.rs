@@ -9,7 +9,8 @@
 //! - [`note`]: C2SP signed-note, tlog-checkpoint and tlog-proof;
 //! - [`storage`], [`ledger`]: the stored log (sled or in memory);
 //! - [`verify`], [`bundle`]: whole-log verification and audit bundles;
-//! - [`receipt`]: staff receipts and salted results-tree leaves.
+//! - [`receipt`]: staff receipts and salted results-tree leaves;
+//! - [`fuzzing`]: entry points for fuzzers and their regression tests.
 //!
 //! The byte-level formats are specified in `FORMAT.md`.
 //!
@@ -38,6 +39,7 @@
 
 pub mod bundle;
 pub mod entry;
+pub mod fuzzing;
 pub mod hash;
 pub mod jcs;
 pub mod keys;
