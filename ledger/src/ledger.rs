@@ -599,7 +599,61 @@ impl<S: Storage> Ledger<S> {
             .ok()
             .flatten()
             .unwrap_or_default();
-        verify::verify_log(entries, &blob, &cp, None, trusted)
+        let report = verify::verify_log(entries, &blob, &cp, None, trusted)?;
+        self.verify_store(report.size)?;
+        Ok(report)
+    }
+
+    /// Check the stored proof structures against the entries: every
+    /// complete-subtree node and every leaf-hash tile must be present and
+    /// equal to what the entries give (a torn write that lost one would
+    /// otherwise only show when a proof is served).
+    fn verify_store(&self, size: u64) -> Result<(), VerifyError> {
+        let read = |e: StorageError| VerifyError::Read(e.to_string());
+        let store = |what: String, problem: &'static str| VerifyError::Store { what, problem };
+        let mut level: Vec<Hash> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        for seq in 0..size {
+            let bytes = self
+                .entry_bytes(seq)
+                .map_err(|e| VerifyError::Read(e.to_string()))?;
+            level.push(crate::hash::leaf_hash(&bytes));
+        }
+        for (t, chunk) in level.chunks(TILE_LEAVES as usize).enumerate() {
+            let want: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
+            match self.storage.get(&tile_key(t as u64)).map_err(read)? {
+                None => return Err(store(format!("leaf-hash tile {t}"), "missing")),
+                Some(got) if got != want => {
+                    return Err(store(format!("leaf-hash tile {t}"), "wrong"))
+                }
+                Some(_) => {}
+            }
+        }
+        let check_level = |height: u8, hashes: &[Hash]| -> Result<(), VerifyError> {
+            for (index, h) in hashes.iter().enumerate() {
+                let what = || format!("tree node (level {height}, index {index})");
+                match self
+                    .storage
+                    .get(&node_key(height, index as u64))
+                    .map_err(read)?
+                {
+                    None => return Err(store(what(), "missing")),
+                    Some(got) if got != h.0 => return Err(store(what(), "wrong")),
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        };
+        let mut height: u8 = 0;
+        check_level(height, &level)?;
+        while level.len() > 1 {
+            level = level
+                .chunks_exact(2)
+                .map(|pair| crate::hash::node_hash(&pair[0], &pair[1]))
+                .collect();
+            height += 1;
+            check_level(height, &level)?;
+        }
+        Ok(())
     }
 
     fn nodes(&self) -> CachedNodes<'_, S> {

@@ -119,6 +119,15 @@ pub enum VerifyError {
     /// Reading entries or blobs failed.
     #[error("read failed: {0}")]
     Read(String),
+    /// A stored proof structure (tree node or leaf-hash tile) is missing or
+    /// disagrees with the entries: proofs served from it would be wrong.
+    #[error("stored {what} is {problem}; the entries themselves verify")]
+    Store {
+        /// Which structure, e.g. `tree node (level 3, index 5)`.
+        what: String,
+        /// `missing` or `wrong`.
+        problem: &'static str,
+    },
 }
 
 /// What a successful verification established.

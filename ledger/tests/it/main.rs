@@ -5,6 +5,7 @@
 mod authz;
 mod fuzz_seeds;
 mod model;
+mod powerloss;
 mod proofs;
 mod tamper;
 mod vectors;

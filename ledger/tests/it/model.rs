@@ -152,7 +152,7 @@ proptest! {
                 Op::Reopen => {
                     let Fixture { log, admin, hr, steward, operator, reviewer, ledger } = f;
                     drop(ledger);
-                    let mut ledger = Ledger::open(SledStorage::open(&path).unwrap()).unwrap();
+                    let mut ledger = Ledger::open(reopen(&path)).unwrap();
                     ledger.attach_log_key(log.clone()).unwrap();
                     f = Fixture { log, admin, hr, steward, operator, reviewer, ledger };
                 }
@@ -241,4 +241,19 @@ fn proofs_from_cached_upper_levels_match_the_pure_functions() {
             }
         }
     }
+}
+
+/// Reopen the sled store. Dropping a `sled::Db` releases its file lock when
+/// its last internal handle goes, which on a loaded machine can trail the
+/// drop by a moment: retry briefly on "in use".
+fn reopen(path: &std::path::Path) -> SledStorage {
+    for _ in 0..200 {
+        match SledStorage::open(path) {
+            Err(rankproof_ledger::StorageError::InUse(_)) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the sled store stayed locked after its handle was dropped")
 }
