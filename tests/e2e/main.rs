@@ -3,6 +3,7 @@
 
 mod crash;
 mod engine_cmds;
+mod hostile;
 mod ledger_cmds;
 mod support;
 mod workflow;
