@@ -349,34 +349,47 @@ impl Ranking {
 
     /// The canonical result document (RFC 8785 JCS; see RULES.md).
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024 + self.results.len() * 2048);
+        // INVARIANT: writing to a Vec cannot fail.
+        let _ = self.write_canonical(&mut out);
+        out
+    }
+
+    /// Stream the canonical result document to `w`, one staff record at a
+    /// time (the whole document never has to be in memory).
+    pub fn write_canonical(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let header = self.header();
         let mut m: Vec<(&str, Piece<'_>)> =
             header.iter().map(|(k, v)| (*k, Piece::Json(v))).collect();
         m.push(("results", Piece::Str("")));
         m.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
-        let mut out = Vec::with_capacity(1024 + self.results.len() * 2048);
-        out.push(b'{');
+        let mut buf = Vec::with_capacity(64 * 1024);
+        buf.push(b'{');
         for (i, (k, v)) in m.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                buf.push(b',');
             }
-            jcs::write_str(k, &mut out);
-            out.push(b':');
+            jcs::write_str(k, &mut buf);
+            buf.push(b':');
             if *k == "results" {
-                out.push(b'[');
+                buf.push(b'[');
                 for (j, r) in self.results.iter().enumerate() {
                     if j > 0 {
-                        out.push(b',');
+                        buf.push(b',');
                     }
-                    r.write_jcs(&mut out);
+                    r.write_jcs(&mut buf);
+                    if buf.len() >= 60 * 1024 {
+                        w.write_all(&buf)?;
+                        buf.clear();
+                    }
                 }
-                out.push(b']');
+                buf.push(b']');
             } else {
-                write_piece(v, &mut out);
+                write_piece(v, &mut buf);
             }
         }
-        out.push(b'}');
-        out
+        buf.push(b'}');
+        w.write_all(&buf)
     }
 
     /// The result document as a `serde_json::Value`.
@@ -385,8 +398,22 @@ impl Ranking {
         serde_json::from_slice(&self.canonical_bytes()).unwrap_or_default()
     }
 
+    /// SHA-256 of the canonical bytes (streamed, not materialised).
     pub fn sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.canonical_bytes()).into()
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hashing(Sha256::new());
+        // INVARIANT: the hashing writer never fails.
+        let _ = self.write_canonical(&mut h);
+        h.0.finalize().into()
     }
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())

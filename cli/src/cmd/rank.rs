@@ -71,17 +71,18 @@ pub fn run(ledger: &Path, a: RankArgs) -> CmdResult {
         }
     }
     let ranking = rankproof_engine::rank(&pkg, &inputs, &period)?;
-    let out = match a.format {
-        Format::Json => {
-            let mut b = ranking.canonical_bytes();
-            b.push(b'\n');
-            b
-        }
-        Format::Csv => csv(&ranking).into_bytes(),
-        Format::Table => table(&ranking).into_bytes(),
-    };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(&out).context("cannot write to stdout")?;
+    drop(inputs);
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match a.format {
+        // The canonical document, streamed record by record, plus a newline.
+        Format::Json => ranking
+            .write_canonical(&mut stdout)
+            .and_then(|()| stdout.write_all(b"\n")),
+        Format::Csv => stdout.write_all(csv(&ranking).as_bytes()),
+        Format::Table => stdout.write_all(table(&ranking).as_bytes()),
+    }
+    .and_then(|()| stdout.flush())
+    .context("cannot write to stdout")?;
     Ok(())
 }
 
