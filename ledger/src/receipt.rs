@@ -76,6 +76,20 @@ pub fn salted_leaf(result: &Value, salt: &[u8; 32]) -> Hash {
     leaf_hash(&salted_leaf_data(result, salt))
 }
 
+/// The same leaf hash from the result's JCS bytes, without building a JSON
+/// value: `{"result":` ‖ result ‖ `,"salt":"` ‖ hex(salt) ‖ `"}` is the
+/// JCS form of the leaf object ("result" sorts before "salt"). `result_jcs`
+/// must already be canonical.
+pub fn salted_leaf_canonical(result_jcs: &[u8], salt: &[u8; 32]) -> Hash {
+    let mut data = Vec::with_capacity(result_jcs.len() + 96);
+    data.extend_from_slice(b"{\"result\":");
+    data.extend_from_slice(result_jcs);
+    data.extend_from_slice(b",\"salt\":\"");
+    data.extend_from_slice(hex::encode(salt).as_bytes());
+    data.extend_from_slice(b"\"}");
+    leaf_hash(&data)
+}
+
 /// Everything a receipt holds.
 #[derive(Debug, Clone)]
 pub struct ReceiptParts<'a> {
@@ -292,4 +306,23 @@ pub fn verify(bytes: &[u8], log_key: &VerifierKey) -> Result<VerifiedReceipt, Re
         operator: signer,
         log_size: cp.checkpoint().size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn canonical_and_value_leaves_agree() {
+        let result = json!({"staff_id": "E1", "name": "王芳", "total": "87.5",
+                            "rank": 3, "explain": {"b": [1, "x"], "a": null}});
+        let jcs = crate::jcs::to_vec(&result).unwrap();
+        let salt = [7u8; 32];
+        assert_eq!(
+            salted_leaf(&result, &salt),
+            salted_leaf_canonical(&jcs, &salt)
+        );
+    }
 }

@@ -99,11 +99,17 @@ fn from_ledger(ledger: &Path, a: &RankArgs) -> CmdResult {
     let (ranking, id) = crate::cmd::flow::rank_from_ledger(ledger, period, &a.rules, publish)?;
     let out = match a.format {
         Format::Json => {
-            let mut doc = ranking.to_json();
-            if let (Some(id), Some(obj)) = (id, doc.as_object_mut()) {
-                obj.insert("ranking".into(), id.into());
+            // The canonical document, with the ranking's ID as a first member
+            // when it was published.
+            let doc = ranking.canonical_bytes();
+            let mut b = Vec::with_capacity(doc.len() + 32);
+            match id {
+                Some(id) => {
+                    b.extend_from_slice(format!("{{\"ranking\":{id},").as_bytes());
+                    b.extend_from_slice(doc.get(1..).unwrap_or_default());
+                }
+                None => b.extend_from_slice(&doc),
             }
-            let mut b = serde_json::to_vec(&doc).context("encoding the result")?;
             b.push(b'\n');
             b
         }

@@ -326,7 +326,7 @@ pub fn results_leaves(ranking: &Ranking, salts: &[[u8; 32]]) -> anyhow::Result<V
         .results
         .iter()
         .zip(salts)
-        .map(|(r, s)| rankproof_ledger::receipt::salted_leaf(&r.to_json(), s))
+        .map(|(r, s)| rankproof_ledger::receipt::salted_leaf_canonical(&r.canonical_bytes(), s))
         .collect())
 }
 
