@@ -1,0 +1,786 @@
+#!/usr/bin/env python3
+"""Independent verifier for rankproof audit bundles (FORMAT.md §1-§8, §11).
+
+    python3 verify_bundle.py DIR --log-vkey VKEY [--trusted CHECKPOINT_FILE]
+
+Written from FORMAT.md only (no rankproof code), Python 3.11 standard library.
+Exit 0: everything verified, a summary is printed. Exit 1: the first problem
+is printed on stderr ("entry N: ..." for entry problems). Exit 2: bad
+invocation (unknown option, unparseable --log-vkey, unreadable DIR).
+
+The helpers here (keys, entries, notes, Merkle tree, tlog-proof) are also used
+by verify_receipt.py.
+"""
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ed25519  # noqa: E402
+import jcs  # noqa: E402
+
+
+class VerifyError(Exception):
+    """A verification failure; str() is the message printed."""
+
+
+def fail(msg):
+    raise VerifyError(msg)
+
+
+# ----------------------------------------------------------------- §1 basics
+
+def H(*parts):
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p)
+    return h.digest()
+
+
+HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+HEX8 = re.compile(r"[0-9a-f]{8}\Z")
+DECIMAL = re.compile(r"(0|[1-9][0-9]*)\Z")
+ZERO_HASH = "0" * 64
+
+
+def is_hex_hash(s):
+    return isinstance(s, str) and HEX64.match(s) is not None
+
+
+def b64decode_strict(s):
+    """RFC 4648 §4 base64 with padding; rejects anything but the canonical
+    encoding (non-alphabet bytes, missing padding, non-zero trailing bits)."""
+    if not isinstance(s, str) or not s.isascii():
+        raise ValueError("not ASCII base64")
+    try:
+        raw = base64.b64decode(s, validate=True)
+    except Exception as e:  # binascii.Error
+        raise ValueError("bad base64: %s" % e)
+    if base64.b64encode(raw).decode("ascii") != s:
+        raise ValueError("non-canonical base64")
+    return raw
+
+
+def parse_decimal(s):
+    if not isinstance(s, str) or DECIMAL.match(s) is None:
+        raise ValueError("not a canonical decimal: %r" % (s,))
+    return int(s)
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# ------------------------------------------------------------------- §2 keys
+
+# Unicode White_Space property (PropList.txt)
+_WHITE_SPACE = set([0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680,
+                    0x2028, 0x2029, 0x202F, 0x205F, 0x3000] + list(range(0x2000, 0x200B)))
+
+
+def valid_key_name(name):
+    if not isinstance(name, str) or name == "":
+        return False
+    for ch in name:
+        c = ord(ch)
+        if ch == "+" or c in _WHITE_SPACE or c < 0x20 or 0x7F <= c <= 0x9F:
+            return False
+        if 0xD800 <= c <= 0xDFFF:
+            return False
+    return True
+
+
+def key_id(name, pub):
+    return H(name.encode("utf-8"), b"\x0a\x01", pub)[:4]
+
+
+class VKey:
+    __slots__ = ("text", "name", "kid", "pub")
+
+    def __init__(self, text, name, kid, pub):
+        self.text, self.name, self.kid, self.pub = text, name, kid, pub
+
+    @property
+    def handle(self):
+        return self.name + "+" + self.kid.hex()
+
+    def __repr__(self):
+        return "VKey(%s)" % self.text
+
+
+def parse_vkey(text):
+    """§2.3: name "+" hex(key_id) "+" base64(0x01 || pubkey), every check."""
+    if not isinstance(text, str):
+        raise ValueError("verifier key is not a string")
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise ValueError("verifier key %r: not name+keyid+key" % text)
+    name, hid, b64 = parts
+    if not valid_key_name(name):
+        raise ValueError("verifier key %r: invalid key name" % text)
+    if HEX8.match(hid) is None:
+        raise ValueError("verifier key %r: key ID is not 8 lowercase hex digits" % text)
+    try:
+        raw = b64decode_strict(b64)
+    except ValueError as e:
+        raise ValueError("verifier key %r: %s" % (text, e))
+    if len(raw) != 33:
+        raise ValueError("verifier key %r: key material is %d bytes, not 33" % (text, len(raw)))
+    if raw[0] != 0x01:
+        raise ValueError("verifier key %r: type byte 0x%02x is not Ed25519 (0x01)" % (text, raw[0]))
+    pub = raw[1:]
+    if key_id(name, pub).hex() != hid:
+        raise ValueError("verifier key %r: key ID does not match the key" % text)
+    pt = ed25519.point_decompress(pub)
+    if pt is None:
+        raise ValueError("verifier key %r: not a canonical curve point" % text)
+    if ed25519.has_small_order(pt):
+        raise ValueError("verifier key %r: weak key (small order)" % text)
+    return VKey(text, name, bytes.fromhex(hid), pub)
+
+
+def valid_handle(s):
+    if not isinstance(s, str):
+        return False
+    i = s.rfind("+")
+    return i > 0 and valid_key_name(s[:i]) and HEX8.match(s[i + 1:]) is not None
+
+
+# ---------------------------------------------------------------- §3 entries
+
+ROLES = ("admin", "hr", "steward", "operator", "reviewer")
+KIND_ROLE = {
+    "genesis": None,
+    "key.grant": "admin",
+    "key.revoke": "admin",
+    "rules.publish": "hr",
+    "input.record": "steward",
+    "ranking.publish": "operator",
+    "appeal.file": "reviewer",
+    "appeal.decide": "reviewer",
+    "calibration.adjust": "reviewer",
+}
+ENTRY_MEMBERS = {"blobs", "body", "kind", "prev", "seq", "sig", "signer"}
+ENTRY_PREFIX = b"rankproof/entry/v1\n"
+MAX_ENTRY = 65536
+
+
+class Entry:
+    __slots__ = ("raw", "obj", "sig")
+
+    def __init__(self, raw, obj, sig):
+        self.raw, self.obj, self.sig = raw, obj, sig
+
+    def __getattr__(self, name):
+        try:
+            return self.obj[name]
+        except KeyError:
+            raise AttributeError(name)
+
+    @property
+    def leaf(self):
+        return leaf_hash(self.raw)
+
+    def signed_message(self):
+        o = dict(self.obj)
+        del o["sig"]
+        return ENTRY_PREFIX + jcs.canonicalize(o)
+
+
+def leaf_hash(entry_bytes):
+    return H(b"\x00", entry_bytes)
+
+
+def parse_entry(raw):
+    """§3.1 / §8 step 1.1: parse entry bytes, check members, types, JCS form and
+    size. Raises ValueError with a reason."""
+    if not isinstance(raw, (bytes, bytearray)):
+        raise ValueError("entry is not bytes")
+    raw = bytes(raw)
+    if len(raw) >= MAX_ENTRY:
+        raise ValueError("entry is %d bytes, must be shorter than 65536" % len(raw))
+    try:
+        obj, canonical = jcs.is_canonical(raw)
+    except (ValueError, jcs.JCSError) as e:
+        raise ValueError("not valid JSON / not canonicalizable: %s" % e)
+    if not isinstance(obj, dict):
+        raise ValueError("entry is not a JSON object")
+    if set(obj) != ENTRY_MEMBERS:
+        missing = ENTRY_MEMBERS - set(obj)
+        extra = set(obj) - ENTRY_MEMBERS
+        raise ValueError("entry members wrong (missing %s, unexpected %s)"
+                         % (sorted(missing), sorted(extra)))
+    if not canonical:
+        raise ValueError("entry bytes are not the JCS canonical form")
+    blobs = obj["blobs"]
+    if not isinstance(blobs, list) or not all(is_hex_hash(b) for b in blobs):
+        raise ValueError("blobs is not an array of hex hashes")
+    for a, b in zip(blobs, blobs[1:]):
+        if not a < b:
+            raise ValueError("blobs not sorted ascending without duplicates")
+    if not isinstance(obj["body"], dict):
+        raise ValueError("body is not an object")
+    if not isinstance(obj["kind"], str) or obj["kind"] not in KIND_ROLE:
+        raise ValueError("unknown kind %r" % (obj["kind"],))
+    if not is_hex_hash(obj["prev"]):
+        raise ValueError("prev is not a hex hash")
+    if not is_int(obj["seq"]) or obj["seq"] < 0:
+        raise ValueError("seq is not a non-negative integer")
+    try:
+        sig = b64decode_strict(obj["sig"])
+    except ValueError as e:
+        raise ValueError("sig: %s" % e)
+    if len(sig) != 64:
+        raise ValueError("sig is %d bytes, not 64" % len(sig))
+    if not valid_handle(obj["signer"]):
+        raise ValueError("signer %r is not a key handle" % (obj["signer"],))
+    return Entry(raw, obj, sig)
+
+
+def entry_sig_ok(entry, pub):
+    return ed25519.verify(pub, entry.signed_message(), entry.sig)
+
+
+# ------------------------------------------------------------ §4 Merkle tree
+
+def mth(leaves):
+    """RFC 6962 §2.1 Merkle tree hash over a list of 32-byte leaf hashes."""
+    n = len(leaves)
+    if n == 0:
+        return H(b"")
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return H(b"\x01", mth(leaves[:k]), mth(leaves[k:]))
+
+
+def verify_inclusion(leaf, index, size, path, root):
+    """RFC 9162 §2.1.3.2; the proof must have exactly the expected length."""
+    if not (0 <= index < size):
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = H(b"\x01", p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = H(b"\x01", r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+# ------------------------------------------------------------ §5 checkpoints
+
+EM_DASH = "\u2014"
+
+
+class Checkpoint:
+    __slots__ = ("note", "origin", "size", "root", "ext")
+
+    def __init__(self, note, origin, size, root, ext):
+        self.note, self.origin, self.size, self.root, self.ext = note, origin, size, root, ext
+
+
+def parse_checkpoint(note, log_key):
+    """Verify a signed-note checkpoint under log_key (a VKey). Returns a
+    Checkpoint or raises ValueError."""
+    if isinstance(note, (bytes, bytearray)):
+        try:
+            note = bytes(note).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("checkpoint is not UTF-8")
+    if "\r" in note:
+        raise ValueError("checkpoint contains a carriage return")
+    i = note.rfind("\n\n")
+    if i < 0:
+        raise ValueError("checkpoint has no blank line before the signatures")
+    text, sigs = note[:i + 1], note[i + 2:]
+    if sigs == "" or not sigs.endswith("\n"):
+        raise ValueError("checkpoint signature block is empty or not newline-terminated")
+    good = 0
+    seen = set()
+    for line in sigs[:-1].split("\n"):
+        if not line.startswith(EM_DASH + " "):
+            raise ValueError("malformed signature line %r" % line)
+        rest = line[2:].split(" ")
+        if len(rest) != 2 or not valid_key_name(rest[0]):
+            raise ValueError("malformed signature line %r" % line)
+        name, b64 = rest
+        try:
+            blob = b64decode_strict(b64)
+        except ValueError as e:
+            raise ValueError("signature line %r: %s" % (line, e))
+        if len(blob) < 5:
+            raise ValueError("signature line %r: too short" % line)
+        if name != log_key.name or blob[:4] != log_key.kid:
+            continue  # unknown key (e.g. a witness cosignature): ignored
+        if log_key.handle in seen:
+            raise ValueError("two signatures by the log key")
+        seen.add(log_key.handle)
+        if len(blob) != 68 or not ed25519.verify(log_key.pub, text.encode("utf-8"), blob[4:]):
+            raise ValueError("the log key's signature on the checkpoint does not verify")
+        good += 1
+    if good == 0:
+        raise ValueError("checkpoint has no signature by the log key %s" % log_key.handle)
+    lines = text[:-1].split("\n")
+    if len(lines) < 3:
+        raise ValueError("checkpoint text has fewer than 3 lines")
+    origin, size_s, root_s = lines[0], lines[1], lines[2]
+    if origin == "":
+        raise ValueError("checkpoint origin is empty")
+    if origin != log_key.name:
+        raise ValueError("checkpoint origin %r is not the log key's name %r" % (origin, log_key.name))
+    try:
+        size = parse_decimal(size_s)
+    except ValueError:
+        raise ValueError("checkpoint size %r is not a decimal" % size_s)
+    try:
+        root = b64decode_strict(root_s)
+    except ValueError as e:
+        raise ValueError("checkpoint root: %s" % e)
+    if len(root) != 32:
+        raise ValueError("checkpoint root is %d bytes, not 32" % len(root))
+    ext = lines[3:]
+    if any(x == "" for x in ext):
+        raise ValueError("checkpoint has an empty extension line")
+    return Checkpoint(note, origin, size, root, ext)
+
+
+# ------------------------------------------------------------- §6 tlog-proof
+
+class TlogProof:
+    __slots__ = ("index", "path", "checkpoint")
+
+    def __init__(self, index, path, checkpoint):
+        self.index, self.path, self.checkpoint = index, path, checkpoint
+
+
+def parse_tlog_proof(text, log_key):
+    """Parse a c2sp tlog-proof and verify its checkpoint (not yet the
+    inclusion: see TlogProof + verify_inclusion)."""
+    if not isinstance(text, str):
+        raise ValueError("tlog-proof is not a string")
+    head = "c2sp.org/tlog-proof@v1\n"
+    if not text.startswith(head):
+        raise ValueError("tlog-proof does not start with c2sp.org/tlog-proof@v1")
+    rest = text[len(head):]
+    j = rest.find("\n\n")
+    if j < 0:
+        raise ValueError("tlog-proof has no blank line before the checkpoint")
+    lines = rest[:j].split("\n")
+    note = rest[j + 2:]
+    if lines and lines[0].startswith("extra "):
+        try:
+            b64decode_strict(lines[0][6:])
+        except ValueError as e:
+            raise ValueError("tlog-proof extra line: %s" % e)
+        lines = lines[1:]
+    if not lines or not lines[0].startswith("index "):
+        raise ValueError("tlog-proof has no index line")
+    try:
+        index = parse_decimal(lines[0][6:])
+    except ValueError:
+        raise ValueError("tlog-proof index %r is not a decimal" % lines[0][6:])
+    path = []
+    for ln in lines[1:]:
+        try:
+            h = b64decode_strict(ln)
+        except ValueError as e:
+            raise ValueError("tlog-proof hash line %r: %s" % (ln, e))
+        if len(h) != 32:
+            raise ValueError("tlog-proof hash line %r is not 32 bytes" % ln)
+        path.append(h)
+    cp = parse_checkpoint(note, log_key)
+    return TlogProof(index, path, cp)
+
+
+# ------------------------------------------------------- §3.5 the registry
+
+class KeyState:
+    def __init__(self, vkey):
+        self.vkey = vkey
+        self.roles = {}       # role -> grant seq
+        self.revoked = None   # revoke seq
+
+
+class Registry:
+    def __init__(self, log_key):
+        self.log_key = log_key
+        self.keys = {}  # handle -> KeyState
+
+    def is_log_key(self, vk):
+        return vk.pub == self.log_key.pub or vk.handle == self.log_key.handle
+
+    def keys_text(self):
+        out = ["log " + self.log_key.text + "\n"]
+        for handle in sorted(self.keys, key=lambda h: h.encode("utf-8")):
+            ks = self.keys[handle]
+            line = "key " + ks.vkey.text
+            for role in ROLES:
+                if role in ks.roles:
+                    line += " %s@%d" % (role, ks.roles[role])
+            if ks.revoked is not None:
+                line += " revoked@%d" % ks.revoked
+            out.append(line + "\n")
+        return "".join(out)
+
+
+def _exact_members(body, names, what):
+    if set(body) != set(names):
+        fail("%s body must have exactly the members %s, has %s" % (what, sorted(names), sorted(body)))
+
+
+def check_genesis(e, log_key, reg):
+    b = e.body
+    if e.kind != "genesis":
+        fail("entry 0 is %r, not genesis" % e.kind)
+    _exact_members(b, ("admins", "log_vkey", "origin"), "genesis")
+    if b["log_vkey"] != log_key.text:
+        fail("genesis log_vkey %r is not the given log key %r" % (b["log_vkey"], log_key.text))
+    if b["origin"] != log_key.name:
+        fail("genesis origin %r is not the log key's name %r" % (b["origin"], log_key.name))
+    if e.signer != log_key.handle:
+        fail("genesis signer %r is not the log key's handle %r" % (e.signer, log_key.handle))
+    if e.blobs:
+        fail("genesis has blobs")
+    admins = b["admins"]
+    if not isinstance(admins, list) or not admins:
+        fail("genesis admins is not a non-empty array")
+    for a in admins:
+        try:
+            vk = parse_vkey(a)
+        except ValueError as ex:
+            fail("genesis admin: %s" % ex)
+        if reg.is_log_key(vk):
+            fail("genesis admin %s is the log key" % a)
+        if vk.handle in reg.keys:
+            fail("genesis admins not distinct (handle %s twice)" % vk.handle)
+        ks = KeyState(vk)
+        ks.roles["admin"] = 0
+        reg.keys[vk.handle] = ks
+    if not entry_sig_ok(e, log_key.pub):
+        fail("signature does not verify")
+
+
+def authorize(e, reg):
+    """§3.5: the signer is registered, not revoked, holds the kind's role."""
+    if e.kind == "genesis":
+        fail("genesis is allowed only as entry 0")
+    ks = reg.keys.get(e.signer)
+    if ks is None:
+        if e.signer == reg.log_key.handle:
+            fail("signed by the log key, which holds no roles")
+        fail("signer %s is not a registered key" % e.signer)
+    if ks.revoked is not None:
+        fail("signer %s was revoked at entry %d" % (e.signer, ks.revoked))
+    role = KIND_ROLE[e.kind]
+    if role not in ks.roles:
+        fail("signer %s does not hold role %s needed for %s" % (e.signer, role, e.kind))
+    return ks
+
+
+def check_key_body(e, reg):
+    """§3.4.2 / §3.4.3 validity; returns a closure applying the update."""
+    b = e.body
+    if e.kind == "key.grant":
+        _exact_members(b, ("effective_from", "role", "vkey"), "key.grant")
+    else:
+        _exact_members(b, ("effective_from", "vkey"), "key.revoke")
+    if not is_int(b["effective_from"]) or b["effective_from"] != e.seq + 1:
+        fail("%s effective_from %r is not seq+1 = %d" % (e.kind, b["effective_from"], e.seq + 1))
+    try:
+        vk = parse_vkey(b["vkey"])
+    except ValueError as ex:
+        fail("%s: %s" % (e.kind, ex))
+    existing = reg.keys.get(vk.handle)
+    if e.kind == "key.grant":
+        role = b["role"]
+        if role not in ROLES:
+            fail("key.grant of unknown role %r" % (role,))
+        if reg.is_log_key(vk):
+            fail("key.grant to the log key")
+        if existing is not None:
+            if existing.vkey.pub != vk.pub or existing.vkey.text != vk.text:
+                fail("key.grant: %s has the same handle as a different registered key" % vk.handle)
+            if existing.revoked is not None:
+                fail("key.grant: %s was revoked at entry %d" % (vk.handle, existing.revoked))
+            if role in existing.roles:
+                fail("key.grant: %s already holds %s" % (vk.handle, role))
+
+        def apply():
+            ks = reg.keys.setdefault(vk.handle, KeyState(vk))
+            ks.roles[role] = e.seq
+        return apply
+    if existing is None or existing.vkey.pub != vk.pub or existing.vkey.text != vk.text:
+        fail("key.revoke: %s is not a registered key" % vk.text)
+    if existing.revoked is not None:
+        fail("key.revoke: %s already revoked at entry %d" % (vk.handle, existing.revoked))
+
+    def apply():
+        existing.revoked = e.seq
+    return apply
+
+
+# ------------------------------------------------- §11 ranking.publish checks
+
+SALTS_FORMAT = "rankproof-salts/1"
+
+
+def results_leaf(result, salt):
+    return H(b"\x00", jcs.canonicalize({"result": result, "salt": salt}))
+
+
+def check_ranking(e, blob_bytes, entries):
+    """§11.3/§11.4: salts blob parses, results tree root matches results_root.
+    Returns a summary dict."""
+    b = e.body
+    for m in ("period", "rules", "inputs", "result", "salts", "results_root", "n"):
+        if m not in b:
+            fail("ranking.publish body has no %s" % m)
+    for m in ("result", "salts", "results_root"):
+        if not is_hex_hash(b[m]):
+            fail("ranking.publish %s is not a hex hash" % m)
+    n = b["n"]
+    if not is_int(n) or n < 0:
+        fail("ranking.publish n is not a non-negative integer")
+    for m in ("result", "salts"):
+        if b[m] not in e.blobs:
+            fail("ranking.publish %s %s is not one of the entry's blobs" % (m, b[m]))
+    # rules / inputs cross references (§11.3)
+    rules = b["rules"]
+    if not isinstance(rules, dict) or not is_int(rules.get("entry")):
+        fail("ranking.publish rules is not an object with an integer entry")
+    re_ = rules["entry"]
+    if not (0 <= re_ < e.seq) or entries[re_].kind != "rules.publish":
+        fail("ranking.publish rules.entry %r is not an earlier rules.publish" % re_)
+    rb = entries[re_].body
+    for m in ("name", "version", "package_hash"):
+        if rules.get(m) != rb.get(m):
+            fail("ranking.publish rules.%s %r differs from entry %d's %r" % (m, rules.get(m), re_, rb.get(m)))
+    if not isinstance(b["inputs"], dict):
+        fail("ranking.publish inputs is not an object")
+    for src, inp in b["inputs"].items():
+        if not isinstance(inp, dict) or not is_int(inp.get("entry")):
+            fail("ranking.publish inputs.%s has no integer entry" % src)
+        ie = inp["entry"]
+        if not (0 <= ie < e.seq) or entries[ie].kind != "input.record":
+            fail("ranking.publish inputs.%s.entry %r is not an earlier input.record" % (src, ie))
+        ib = entries[ie].body
+        if ib.get("source") != src or ib.get("dataset") != inp.get("dataset") or ib.get("period") != b["period"]:
+            fail("ranking.publish inputs.%s does not match input.record entry %d (source/dataset/period)" % (src, ie))
+    # salts document
+    sraw = blob_bytes(b["salts"])
+    try:
+        sdoc, canon = jcs.is_canonical(sraw)
+    except (ValueError, jcs.JCSError) as ex:
+        fail("salts blob does not parse: %s" % ex)
+    if not canon:
+        fail("salts blob is not canonical JSON")
+    if not isinstance(sdoc, dict) or set(sdoc) != {"format", "salts"} or sdoc["format"] != SALTS_FORMAT:
+        fail("salts blob is not a %s document" % SALTS_FORMAT)
+    salts = sdoc["salts"]
+    if not isinstance(salts, list) or not all(is_hex_hash(s) for s in salts):
+        fail("salts blob: salts is not an array of 64-hex strings")
+    # result document
+    rraw = blob_bytes(b["result"])
+    try:
+        rdoc, canon = jcs.is_canonical(rraw)
+    except (ValueError, jcs.JCSError) as ex:
+        fail("result document blob does not parse: %s" % ex)
+    if not canon:
+        fail("result document blob is not canonical JSON")
+    if not isinstance(rdoc, dict) or not isinstance(rdoc.get("results"), list):
+        fail("result document has no results array")
+    results = rdoc["results"]
+    if not (len(results) == len(salts) == n):
+        fail("ranking.publish n = %d but the result document has %d results and the salts document %d salts"
+             % (n, len(results), len(salts)))
+    if "n" in rdoc and rdoc["n"] != n:
+        fail("result document n %r differs from the entry's n %d" % (rdoc["n"], n))
+    for i, r in enumerate(results):
+        if not isinstance(r, dict) or r.get("position") != i + 1:
+            fail("result document results[%d] does not have position %d" % (i, i + 1))
+    root = mth([results_leaf(r, s) for r, s in zip(results, salts)])
+    if root.hex() != b["results_root"]:
+        fail("results_root %s does not match the results tree recomputed from the result document and salts (%s)"
+             % (b["results_root"], root.hex()))
+    return {"seq": e.seq, "period": b["period"],
+            "rules": "%s@%s" % (rules.get("name"), rules.get("version")), "n": n,
+            "results_root": b["results_root"], "result": b["result"]}
+
+
+# ------------------------------------------------------------- §8 the bundle
+
+def read_bytes(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as ex:
+        fail("%s: cannot read %s (%s)" % (what, path, ex.strerror))
+
+
+def verify_bundle(d, log_vkey_text, trusted_path=None):
+    try:
+        log_key = parse_vkey(log_vkey_text)
+    except ValueError as ex:
+        raise UsageError("--log-vkey: %s" % ex)
+
+    data = read_bytes(os.path.join(d, "entries.jsonl"), "entries.jsonl")
+    if data == b"":
+        fail("entries.jsonl is empty (no genesis)")
+    if not data.endswith(b"\n"):
+        fail("entries.jsonl: last line does not end in \\n")
+    lines = data[:-1].split(b"\n")
+
+    blob_cache = {}
+
+    def blob_bytes(hx):
+        if hx not in blob_cache:
+            p = os.path.join(d, "blobs", hx)
+            try:
+                with open(p, "rb") as f:
+                    blob_cache[hx] = f.read()
+            except OSError:
+                blob_cache[hx] = None
+        return blob_cache[hx]
+
+    reg = Registry(log_key)
+    entries = []
+    leaves = []
+    rankings = []
+    blob_refs = 0
+    for i, raw in enumerate(lines):
+        try:
+            try:
+                e = parse_entry(raw)                                   # 1.1
+            except ValueError as ex:
+                fail(str(ex))
+            if e.seq != i:                                              # 1.2
+                fail("seq is %d, expected %d (entry dropped, duplicated or reordered)" % (e.seq, i))
+            want_prev = leaves[-1].hex() if leaves else ZERO_HASH       # 1.3
+            if e.prev != want_prev:
+                fail("prev %s is not the leaf hash of entry %d (%s)" % (e.prev, i - 1, want_prev) if i
+                     else "prev of entry 0 is not 64 zeros")
+            apply = None
+            if i == 0:                                                  # 1.4
+                check_genesis(e, log_key, reg)  # also checks the signature
+                signer_pub = log_key.pub
+            else:
+                ks = authorize(e, reg)
+                signer_pub = ks.vkey.pub
+                if e.kind in ("key.grant", "key.revoke"):
+                    apply = check_key_body(e, reg)
+            for hx in e.blobs:                                          # 1.5
+                blob_refs += 1
+                content = blob_bytes(hx)
+                if content is None:
+                    fail("blob %s is missing from the bundle" % hx)
+                if hashlib.sha256(content).hexdigest() != hx:
+                    fail("blob %s does not hash to its name" % hx)
+            if not entry_sig_ok(e, signer_pub):                         # 1.6
+                fail("signature does not verify")
+            if apply is not None:
+                apply()
+            entries.append(e)
+            leaves.append(leaf_hash(raw))
+        except VerifyError as ex:
+            raise VerifyError("entry %d: %s" % (i, ex))
+        # §11: a published ranking's salts and results tree (its references
+        # point to earlier, already verified entries)
+        if e.kind == "ranking.publish":
+            try:
+                rankings.append(check_ranking(e, blob_bytes, entries))
+            except VerifyError as ex:
+                raise VerifyError("entry %d (ranking.publish): %s" % (e.seq, ex))
+
+    # step 2: the checkpoint
+    note = read_bytes(os.path.join(d, "checkpoint"), "checkpoint")
+    try:
+        cp = parse_checkpoint(note, log_key)
+    except ValueError as ex:
+        fail("checkpoint: %s" % ex)
+    if cp.size != len(entries):
+        fail("checkpoint: size %d but the bundle has %d entries" % (cp.size, len(entries)))
+    root = mth(leaves)
+    if cp.root != root:
+        fail("checkpoint: root %s is not the Merkle tree hash of the entries (%s)" % (cp.root.hex(), root.hex()))
+
+    # step 3: trusted older checkpoint
+    if trusted_path is not None:
+        tnote = read_bytes(trusted_path, "trusted checkpoint")
+        try:
+            t = parse_checkpoint(tnote, log_key)
+        except ValueError as ex:
+            fail("trusted checkpoint: %s" % ex)
+        if t.size > cp.size:
+            fail("trusted checkpoint: size %d is larger than the bundle's %d (rollback)" % (t.size, cp.size))
+        if mth(leaves[:t.size]) != t.root:
+            fail("trusted checkpoint: root of the first %d entries differs (history rewritten)" % t.size)
+
+    # step 4: keys file
+    keys = read_bytes(os.path.join(d, "keys"), "keys")
+    want = reg.keys_text().encode("utf-8")
+    if keys != want:
+        kl, wl = keys.splitlines(True), want.splitlines(True)
+        for j in range(max(len(kl), len(wl))):
+            a = kl[j] if j < len(kl) else b"<end of file>"
+            w = wl[j] if j < len(wl) else b"<end of file>"
+            if a != w:
+                fail("keys: line %d is %r, the replayed registry gives %r"
+                     % (j + 1, a.decode("utf-8", "replace"), w.decode("utf-8", "replace")))
+        fail("keys file does not match the replayed registry")  # pragma: no cover
+
+    return {"origin": log_key.name, "entries": len(entries), "root": root.hex(),
+            "blob_refs": blob_refs, "rankings": rankings,
+            "trusted": None if trusted_path is None else t.size}
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Verify a rankproof audit bundle (FORMAT.md §8).")
+    ap.add_argument("dir")
+    ap.add_argument("--log-vkey", required=True)
+    ap.add_argument("--trusted")
+    a = ap.parse_args(argv)
+    if not os.path.isdir(a.dir):
+        print("error: %s is not a directory" % a.dir, file=sys.stderr)
+        return 2
+    try:
+        s = verify_bundle(a.dir, a.log_vkey, a.trusted)
+    except UsageError as ex:
+        print("error: %s" % ex, file=sys.stderr)
+        return 2
+    except VerifyError as ex:
+        print("FAILED: %s" % ex, file=sys.stderr)
+        return 1
+    print("ok: bundle %s verified" % a.dir)
+    print("origin:   %s" % s["origin"])
+    print("entries:  %d" % s["entries"])
+    print("root:     %s" % s["root"])
+    print("blob references checked: %d" % s["blob_refs"])
+    if s["trusted"] is not None:
+        print("trusted checkpoint (size %d) is a prefix of this log" % s["trusted"])
+    print("rankings: %d" % len(s["rankings"]))
+    for r in s["rankings"]:
+        print("  ranking %d: %s %s, n = %d, results_root %s matches the result document and salts"
+              % (r["seq"], r["period"], r["rules"], r["n"], r["results_root"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Independent verifier for rankproof staff receipts (FORMAT.md §12).
+
+    python3 verify_receipt.py FILE --log-vkey VKEY
+
+Runs FORMAT.md §12's checks 1-6 in order. Exit 0: prints the person's result
+(staff_id, name, total, rank, grade, bonus_multiplier). Exit 1: prints
+"FAILED: check N (...): reason" on stderr. Exit 2: bad invocation (unknown
+option, unparseable --log-vkey, unreadable FILE).
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jcs  # noqa: E402
+from verify_bundle import (  # noqa: E402
+    UsageError, VerifyError, entry_sig_ok, fail, is_hex_hash, is_int, leaf_hash,
+    parse_entry, parse_tlog_proof, parse_vkey, results_leaf, verify_inclusion)
+
+RECEIPT_FORMAT = "rankproof-receipt/v1"
+MEMBERS = {"format", "entry", "proof", "signer", "grant", "result", "salt", "leaf_index", "path"}
+
+CHECKS = {
+    1: "format and entry",
+    2: "entry in the log",
+    3: "operator signature",
+    4: "operator grant",
+    5: "result in the results tree",
+    6: "position",
+}
+
+
+class CheckFailed(VerifyError):
+    def __init__(self, n, msg):
+        super().__init__("check %d (%s): %s" % (n, CHECKS[n], msg))
+        self.check = n
+
+
+def _proven_entry(entry_bytes, proof_text, log_key, what):
+    """§6: checkpoint verifies under the log key and the entry is included at
+    proof.index. Returns the TlogProof."""
+    try:
+        tp = parse_tlog_proof(proof_text, log_key)
+    except ValueError as ex:
+        fail("%s: %s" % (what, ex))
+    if not verify_inclusion(leaf_hash(entry_bytes), tp.index, tp.checkpoint.size,
+                            tp.path, tp.checkpoint.root):
+        fail("%s: the entry is not included at index %d in the checkpoint's tree (size %d)"
+             % (what, tp.index, tp.checkpoint.size))
+    return tp
+
+
+def verify_receipt(rec, log_vkey_text):
+    try:
+        log_key = parse_vkey(log_vkey_text)
+    except ValueError as ex:
+        raise UsageError("--log-vkey: %s" % ex)
+
+    def check(n, fn):
+        try:
+            return fn()
+        except VerifyError as ex:
+            raise CheckFailed(n, str(ex))
+
+    # 1. format; entry parses as an entry of kind ranking.publish
+    def c1():
+        if not isinstance(rec, dict):
+            fail("the receipt is not a JSON object")
+        if rec.get("format") != RECEIPT_FORMAT:
+            fail("format is %r, not %r" % (rec.get("format"), RECEIPT_FORMAT))
+        if set(rec) != MEMBERS:
+            fail("receipt members wrong (missing %s, unexpected %s)"
+                 % (sorted(MEMBERS - set(rec)), sorted(set(rec) - MEMBERS)))
+        if not isinstance(rec["entry"], str):
+            fail("entry is not a string")
+        try:
+            e = parse_entry(rec["entry"].encode("utf-8"))
+        except (ValueError, UnicodeEncodeError) as ex:
+            fail("entry: %s" % ex)
+        if e.kind != "ranking.publish":
+            fail("entry is a %s, not a ranking.publish" % e.kind)
+        return e
+    e = check(1, c1)
+
+    # 2. proof.index == entry.seq; checkpoint under the log key; inclusion
+    def c2():
+        try:
+            tp = parse_tlog_proof(rec["proof"], log_key)
+        except ValueError as ex:
+            fail("proof: %s" % ex)
+        if tp.index != e.seq:
+            fail("proof index %d is not the entry's seq %d" % (tp.index, e.seq))
+        return _proven_entry(e.raw, rec["proof"], log_key, "proof")
+    tp = check(2, c2)
+
+    # 3. signer's handle == entry.signer; entry.sig verifies strictly
+    def c3():
+        try:
+            vk = parse_vkey(rec["signer"])
+        except ValueError as ex:
+            fail("signer: %s" % ex)
+        if vk.handle != e.signer:
+            fail("signer %s is not the entry's signer %s" % (vk.handle, e.signer))
+        if not entry_sig_ok(e, vk.pub):
+            fail("the entry's signature does not verify under %s" % vk.handle)
+        return vk
+    vk = check(3, c3)
+
+    # 4. grant.entry: key.grant of operator to signer, earlier, proven against
+    #    the same checkpoint
+    def c4():
+        g = rec["grant"]
+        if not isinstance(g, dict) or set(g) != {"entry", "proof"}:
+            fail("grant is not an object with exactly entry and proof")
+        if not isinstance(g["entry"], str):
+            fail("grant.entry is not a string")
+        try:
+            ge = parse_entry(g["entry"].encode("utf-8"))
+        except (ValueError, UnicodeEncodeError) as ex:
+            fail("grant.entry: %s" % ex)
+        if ge.kind != "key.grant":
+            fail("grant.entry is a %s, not a key.grant" % ge.kind)
+        gb = ge.body
+        if gb.get("role") != "operator":
+            fail("grant.entry grants %r, not operator" % (gb.get("role"),))
+        if gb.get("vkey") != vk.text:
+            fail("grant.entry grants to %r, not to the signer %s" % (gb.get("vkey"), vk.text))
+        if gb.get("effective_from") != ge.seq + 1:
+            fail("grant.entry effective_from is not its seq+1")
+        if not ge.seq < e.seq:
+            fail("grant.entry seq %d is not smaller than the ranking's %d" % (ge.seq, e.seq))
+        gp = _proven_entry(ge.raw, g["proof"], log_key, "grant.proof")
+        if gp.index != ge.seq:
+            fail("grant.proof index %d is not grant.entry's seq %d" % (gp.index, ge.seq))
+        if gp.checkpoint.note != tp.checkpoint.note:
+            fail("grant.proof is against a different checkpoint than proof")
+    check(4, c4)
+
+    # 5. leaf from result and salt at leaf_index, tree of size n, exact length
+    def c5():
+        b = e.body
+        res, salt, idx, path = rec["result"], rec["salt"], rec["leaf_index"], rec["path"]
+        if not isinstance(res, dict):
+            fail("result is not an object")
+        if not is_hex_hash(salt):
+            fail("salt is not 64 lowercase hex digits")
+        if not is_int(idx) or idx < 0:
+            fail("leaf_index is not a non-negative integer")
+        if not isinstance(path, list) or not all(is_hex_hash(p) for p in path):
+            fail("path is not an array of hex hashes")
+        n, root = b.get("n"), b.get("results_root")
+        if not is_int(n) or n < 1:
+            fail("entry.body.n is not a positive integer")
+        if not is_hex_hash(root):
+            fail("entry.body.results_root is not a hex hash")
+        try:
+            leaf = results_leaf(res, salt)
+        except jcs.JCSError as ex:
+            fail("result cannot be canonicalized: %s" % ex)
+        if not verify_inclusion(leaf, idx, n, [bytes.fromhex(p) for p in path], bytes.fromhex(root)):
+            fail("the result and salt are not included at leaf_index %d of the results tree "
+                 "(size %d, root %s)" % (idx, n, root))
+    check(5, c5)
+
+    # 6. result.position == leaf_index + 1
+    def c6():
+        pos = rec["result"].get("position")
+        if not is_int(pos) or pos != rec["leaf_index"] + 1:
+            fail("result.position %r is not leaf_index + 1 = %d" % (pos, rec["leaf_index"] + 1))
+    check(6, c6)
+
+    return e, vk, tp
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Verify a rankproof staff receipt (FORMAT.md §12).")
+    ap.add_argument("file")
+    ap.add_argument("--log-vkey", required=True)
+    a = ap.parse_args(argv)
+    try:
+        with open(a.file, "rb") as f:
+            data = f.read()
+    except OSError as ex:
+        print("error: cannot read %s: %s" % (a.file, ex.strerror), file=sys.stderr)
+        return 2
+    try:
+        try:
+            rec = jcs.parse(data)
+        except (ValueError, jcs.JCSError) as ex:
+            raise CheckFailed(1, "the receipt is not valid JSON: %s" % ex)
+        e, vk, tp = verify_receipt(rec, a.log_vkey)
+    except UsageError as ex:
+        print("error: %s" % ex, file=sys.stderr)
+        return 2
+    except VerifyError as ex:
+        print("FAILED: %s" % ex, file=sys.stderr)
+        return 1
+    r = rec["result"]
+    b = e.body
+    rules = b.get("rules") if isinstance(b.get("rules"), dict) else {}
+    print("receipt OK: %s" % a.file)
+    for k in ("staff_id", "name", "total", "rank", "grade", "bonus_multiplier"):
+        v = r.get(k)
+        print("%-17s %s" % (k + ":", v if isinstance(v, str) else jcs.canonicalize(v).decode("utf-8")))
+    print("ranking %d for %s under %s@%s, signed by operator %s"
+          % (e.seq, b.get("period"), rules.get("name"), rules.get("version"), vk.handle))
+    print("proven in the log %s at size %d" % (tp.checkpoint.origin, tp.checkpoint.size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
