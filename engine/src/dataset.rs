@@ -12,7 +12,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use crate::decimal::{canonical, parse_integer, parse_strict, MAX_SAFE_INTEGER};
+use crate::decimal::{canonical, is_safe_integer, parse_integer, parse_strict};
 use crate::schema::{ColumnType, SourceSchema, StaffId};
 
 /// The `format` tag of a canonical dataset.
@@ -460,7 +460,7 @@ fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset,
                     }
                 }
                 serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) if i.abs() <= MAX_SAFE_INTEGER => Some(RawCell::Int(i)),
+                    Some(i) if is_safe_integer(i) => Some(RawCell::Int(i)),
                     _ => return Err(bad("a JSON number must be a safe integer; write decimals as strings, e.g. \"0.95\"")),
                 },
                 _ => return Err(bad("expected a string or a number")),

@@ -65,7 +65,7 @@ pub fn parse_integer(s: &str) -> Result<i64, String> {
         ));
     }
     match s.parse::<i64>() {
-        Ok(v) if v.abs() <= MAX_SAFE_INTEGER => Ok(v),
+        Ok(v) if is_safe_integer(v) => Ok(v),
         _ => Err(format!(
             "`{s}` is outside the integer range ±{MAX_SAFE_INTEGER}"
         )),
@@ -74,6 +74,12 @@ pub fn parse_integer(s: &str) -> Result<i64, String> {
 
 /// 2^53 − 1, the largest integer every JSON implementation keeps exact.
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
+/// Whether `i` is within ±[`MAX_SAFE_INTEGER`]. (Compared as a range, not
+/// through `abs`: `i64::MIN` has no absolute value.)
+pub fn is_safe_integer(i: i64) -> bool {
+    (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&i)
+}
 
 #[cfg(test)]
 mod tests {

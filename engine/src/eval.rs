@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::dataset::{Dataset, Value};
-use crate::decimal::{canonical, ratio, rhu, MAX_SAFE_INTEGER};
+use crate::decimal::{canonical, is_safe_integer, ratio, rhu};
 use crate::jcs::{self, Json};
 use crate::package::{Direction, OrderKey, RulePackage};
 use crate::period::Period;
@@ -429,7 +429,7 @@ pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
     } else if let Ok(b) = d.as_bool() {
         out.extend_from_slice(if b { b"true" } else { b"false" });
     } else if let Ok(i) = d.as_int() {
-        if i.abs() <= MAX_SAFE_INTEGER {
+        if is_safe_integer(i) {
             jcs::write_int(i, out);
         } else {
             jcs::write_str(&i.to_string(), out);

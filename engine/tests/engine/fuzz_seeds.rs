@@ -192,3 +192,39 @@ fn fuzz_seeds_dataset() {
 fn fuzz_seeds_manifest() {
     campaign("manifest", 0x3a41_fe57_0000_0001, manifest);
 }
+
+/// i64::MIN has no absolute value: the safe-integer range checks of CSV
+/// integers and JSON numbers must not negate it (overflow panic in debug
+/// builds, and a wrapped, accepted out-of-range value in release builds).
+#[test]
+fn regression_i64_min_is_refused_not_negated() {
+    let pkg = marketing();
+    let survey = pkg.source("survey").unwrap();
+    let oa = pkg.source("oa").unwrap();
+    let csv =
+        "staff_id,csat,nps,complaints,complaints_resolved_72h\nE1,4,-9223372036854775808,0,0\n";
+    let e = rankproof_engine::Dataset::parse(survey, "s.csv", csv.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("outside the integer range"), "{e}");
+    let json = r#"[{"staff_id":"E1","collaboration":-9223372036854775808,"knowledge_shares":0,"mentoring":"1","innovations_adopted":0,"training_score":"1"}]"#;
+    let e = rankproof_engine::Dataset::parse(oa, "o.json", json.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("safe integer"), "{e}");
+    for input in [csv.as_bytes(), json.as_bytes()] {
+        dataset(input);
+    }
+}
+
+/// The same for a script value: an explanation holding `i64::MIN` is
+/// written as a decimal string like any integer beyond ±(2^53 − 1).
+#[test]
+fn regression_script_i64_min_is_written_as_string() {
+    let pkg = crate::hostile::load(
+        "fn score(row, cohort) { let m = -9223372036854775807 - 1; #{ total: 1, explain: #{ min: m } } }",
+    )
+    .unwrap();
+    let schema = pkg.source("main").unwrap();
+    let ds = rankproof_engine::Dataset::parse(schema, "main.csv", b"staff_id,x\nA1,1\n").unwrap();
+    let inputs = std::collections::BTreeMap::from([(schema.source.clone(), ds)]);
+    let r = rankproof_engine::rank(&pkg, &inputs, &"2025-Q1".parse().unwrap()).unwrap();
+    let bytes = String::from_utf8(r.canonical_bytes()).unwrap();
+    assert!(bytes.contains(r#""min":"-9223372036854775808""#), "{bytes}");
+}
