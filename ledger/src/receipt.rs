@@ -160,6 +160,32 @@ pub fn is_operator_grant(g: &Entry, handle: &str) -> bool {
         && vkey.is_some_and(|k| k.handle() == handle)
 }
 
+/// The members of a receipt, all required, no others.
+const MEMBERS: [&str; 9] = [
+    "entry",
+    "format",
+    "grant",
+    "leaf_index",
+    "path",
+    "proof",
+    "result",
+    "salt",
+    "signer",
+];
+
+fn exact_members(v: &Value, what: &str, names: &[&str]) -> Result<(), ReceiptError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| malformed(format!("{what} is not an object")))?;
+    if let Some(extra) = obj.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(malformed(format!("{what} has an unknown member `{extra}`")));
+    }
+    if let Some(missing) = names.iter().find(|n| !obj.contains_key(**n)) {
+        return Err(malformed(format!("{what} has no `{missing}`")));
+    }
+    Ok(())
+}
+
 fn text<'a>(v: &'a Value, k: &str) -> Result<&'a str, ReceiptError> {
     v.get(k)
         .and_then(Value::as_str)
@@ -182,6 +208,12 @@ pub fn verify(bytes: &[u8], log_key: &VerifierKey) -> Result<VerifiedReceipt, Re
     if text(&r, "format")? != RECEIPT_FORMAT {
         return Err(malformed(format!("not a {RECEIPT_FORMAT} receipt")));
     }
+    exact_members(&r, "the receipt", &MEMBERS)?;
+    exact_members(
+        r.get("grant").unwrap_or(&Value::Null),
+        "`grant`",
+        &["entry", "proof"],
+    )?;
     // 1–2. The ranking entry is in the log the log key signed.
     let entry = entry_at("entry", text(&r, "entry")?)?;
     if entry.kind() != Kind::RankingPublish {
@@ -260,10 +292,10 @@ pub fn verify(bytes: &[u8], log_key: &VerifierKey) -> Result<VerifiedReceipt, Re
         .get("result")
         .and_then(Value::as_object)
         .ok_or_else(|| malformed("`result` is missing or not an object"))?;
-    let salt: [u8; 32] = hex::decode(text(&r, "salt")?)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| malformed("`salt` is not 32 bytes of hex"))?;
+    let salt_hex = text(&r, "salt")?;
+    let salt: [u8; 32] = Hash::from_hex(salt_hex)
+        .map(|h| h.0)
+        .ok_or_else(|| malformed("`salt` is not 32 bytes of lowercase hex"))?;
     let idx = r
         .get("leaf_index")
         .and_then(Value::as_u64)

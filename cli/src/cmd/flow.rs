@@ -586,16 +586,12 @@ pub fn explain(ledger: &Path, a: ExplainArgs) -> CmdResult {
     let l = open(ledger)?;
     let entries = l.all_entries()?;
     let e = find_ranking(&entries, &a.ranking)?;
-    let doc: Value = serde_json::from_slice(&l.blob_bytes(&body_hash(e, "result")?)?)
-        .context("the published result is not JSON")?;
-    let r = doc
-        .get("results")
-        .and_then(Value::as_array)
-        .and_then(|rs| {
-            rs.iter()
-                .find(|r| r.get("staff_id").and_then(Value::as_str) == Some(a.staff.as_str()))
-        })
+    let published = workflow::PublishedResults::load(&l, e).map_err(finding)?;
+    let idx = published
+        .find(&a.staff)
         .ok_or_else(|| anyhow!("staff {} is not in ranking {}", a.staff, e.seq()))?;
+    let record = published.record(idx)?;
+    let r = &record;
     if a.json {
         println!("{}", serde_json::to_string_pretty(r)?);
         return Ok(());
@@ -617,15 +613,7 @@ pub fn explain(ledger: &Path, a: ExplainArgs) -> CmdResult {
         s("team"),
         e.seq(),
         body_str(e, "period")?,
-        doc.pointer("/package/name")
-            .and_then(Value::as_str)
-            .map(|n| format!(
-                "{n}@{}",
-                doc.pointer("/package/version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-            ))
-            .unwrap_or_default()
+        published.package
     )?;
     writeln!(
         out,
@@ -633,7 +621,7 @@ pub fn explain(ledger: &Path, a: ExplainArgs) -> CmdResult {
         s("total"),
         s("position"),
         s("rank"),
-        doc.get("n").map(Value::to_string).unwrap_or_default(),
+        published.n,
         s("grade"),
         s("bonus_multiplier")
     )?;

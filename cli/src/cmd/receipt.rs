@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use rankproof_ledger::{merkle, receipt, Entry, Hash};
+use rankproof_ledger::{merkle, receipt, Entry};
 use serde_json::Value;
 
 use super::keys::parse_vkey_arg;
 use super::ledger::open;
-use super::workflow::{self, body_hash, body_str, find_ranking, Materials};
-use crate::exit::{fail, finding, CmdResult};
+use super::workflow::{self, find_ranking, Materials};
+use crate::exit::{finding, CmdResult};
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptCommand {
@@ -58,32 +58,7 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
     let l = open(ledger)?;
     let entries = l.all_entries()?;
     let e = find_ranking(&entries, &a.ranking)?;
-    let doc: Value = serde_json::from_slice(&l.blob_bytes(&body_hash(e, "result")?)?)
-        .context("the published result is not JSON")?;
-    let salts = workflow::parse_salts(&l.blob_bytes(&body_hash(e, "salts")?)?)?;
-    let results = doc
-        .get("results")
-        .and_then(Value::as_array)
-        .ok_or_else(|| anyhow!("the published result has no results"))?;
-    if results.len() != salts.len() {
-        fail!(
-            "ranking {}: {} results but {} salts",
-            e.seq(),
-            results.len(),
-            salts.len()
-        );
-    }
-    let leaves: Vec<Hash> = results
-        .iter()
-        .zip(&salts)
-        .map(|(r, s)| receipt::salted_leaf(r, s))
-        .collect();
-    if merkle::root(&leaves).to_hex() != body_str(e, "results_root")? {
-        return Err(finding(anyhow!(
-            "ranking {}: the stored results do not match the published results root",
-            e.seq()
-        )));
-    }
+    let published = workflow::PublishedResults::load(&l, e).map_err(finding)?;
     let signer = l
         .registry()
         .key(e.signer())
@@ -93,26 +68,24 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
     let grant = grant_of(&entries, e)?;
     let grant_proof = l.tlog_proof(grant.seq(), None)?;
     let make = |idx: usize| -> anyhow::Result<Vec<u8>> {
-        let path = merkle::inclusion_proof(&leaves, idx as u64)?;
+        let path = merkle::inclusion_proof(&published.leaves, idx as u64)?;
+        let result = published.record(idx)?;
         Ok(receipt::encode(&receipt::ReceiptParts {
             entry: e,
             proof: &proof,
             signer: &signer,
             grant,
             grant_proof: &grant_proof,
-            result: &results[idx],
-            salt: salts[idx],
+            result: &result,
+            salt: published.salts[idx],
             leaf_index: idx as u64,
             path: &path,
         }))
     };
     if a.all {
         fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-        for (idx, r) in results.iter().enumerate() {
-            let id = r
-                .get("staff_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+        for idx in 0..published.len() {
+            let id = published.staff_id(idx).unwrap_or_default();
             let safe: String = id
                 .chars()
                 .map(|c| {
@@ -128,16 +101,15 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
         }
         println!(
             "wrote {} receipts for ranking {} to {}",
-            results.len(),
+            published.len(),
             e.seq(),
             a.out.display()
         );
         return Ok(());
     }
     let staff = a.staff.as_deref().unwrap_or_default();
-    let idx = results
-        .iter()
-        .position(|r| r.get("staff_id").and_then(Value::as_str) == Some(staff))
+    let idx = published
+        .find(staff)
         .ok_or_else(|| anyhow!("staff {staff} is not in ranking {}", e.seq()))?;
     fs::write(&a.out, make(idx)?).with_context(|| format!("writing {}", a.out.display()))?;
     println!(

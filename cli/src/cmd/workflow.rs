@@ -452,3 +452,115 @@ pub fn ranking_publish_body(
     b.insert("n".into(), (ranking.results.len() as u64).into());
     b
 }
+
+/// A published ranking's stored results: each staff record's raw JCS bytes
+/// (in position order), the recorded salts, and the results-tree leaves,
+/// already checked against the entry's `results_root`.
+pub struct PublishedResults {
+    /// The result document blob.
+    doc: Vec<u8>,
+    /// Byte ranges of the staff records within `doc`.
+    spans: Vec<std::ops::Range<usize>>,
+    pub salts: Vec<[u8; 32]>,
+    pub leaves: Vec<Hash>,
+    pub package: String,
+    pub n: u64,
+}
+
+impl PublishedResults {
+    /// Load and check the results of ranking entry `e`. A mismatch with
+    /// the signed `results_root` is an error naming the ranking.
+    pub fn load(m: &dyn Materials, e: &Entry) -> anyhow::Result<PublishedResults> {
+        #[derive(serde::Deserialize)]
+        struct Package<'a> {
+            name: &'a str,
+            version: &'a str,
+        }
+        #[derive(serde::Deserialize)]
+        struct Doc<'a> {
+            #[serde(borrow)]
+            package: Package<'a>,
+            n: u64,
+            #[serde(borrow)]
+            results: Vec<&'a serde_json::value::RawValue>,
+        }
+        let doc = m.blob_bytes(&body_hash(e, "result")?)?;
+        let salts = parse_salts(&m.blob_bytes(&body_hash(e, "salts")?)?)?;
+        let (spans, package, n) = {
+            let parsed: Doc<'_> = serde_json::from_slice(&doc)
+                .with_context(|| format!("ranking {}: the published result", e.seq()))?;
+            let base = doc.as_ptr() as usize;
+            let spans = parsed
+                .results
+                .iter()
+                .map(|r| {
+                    let start = r.get().as_ptr() as usize - base;
+                    start..start + r.get().len()
+                })
+                .collect::<Vec<_>>();
+            let package = format!("{}@{}", parsed.package.name, parsed.package.version);
+            (spans, package, parsed.n)
+        };
+        if spans.len() != salts.len() {
+            bail!(
+                "ranking {}: {} results but {} salts",
+                e.seq(),
+                spans.len(),
+                salts.len()
+            );
+        }
+        let leaves: Vec<Hash> = spans
+            .iter()
+            .zip(&salts)
+            .map(|(r, s)| rankproof_ledger::receipt::salted_leaf_canonical(&doc[r.clone()], s))
+            .collect();
+        if merkle::root(&leaves).to_hex() != body_str(e, "results_root")? {
+            bail!(
+                "ranking {}: the stored results do not match the published results root",
+                e.seq()
+            );
+        }
+        Ok(PublishedResults {
+            doc,
+            spans,
+            salts,
+            leaves,
+            package,
+            n,
+        })
+    }
+
+    /// Number of staff.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The raw JCS bytes of the record at `idx` (position − 1).
+    pub fn raw(&self, idx: usize) -> &[u8] {
+        self.spans
+            .get(idx)
+            .and_then(|r| self.doc.get(r.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The record at `idx` as JSON.
+    pub fn record(&self, idx: usize) -> anyhow::Result<Value> {
+        serde_json::from_slice(self.raw(idx)).context("a published staff record")
+    }
+
+    /// The staff ID of the record at `idx`.
+    pub fn staff_id(&self, idx: usize) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            staff_id: String,
+        }
+        serde_json::from_slice::<Id>(self.raw(idx))
+            .ok()
+            .map(|i| i.staff_id)
+    }
+
+    /// The index of a staff member's record.
+    pub fn find(&self, staff: &str) -> Option<usize> {
+        (0..self.len()).find(|&i| self.staff_id(i).as_deref() == Some(staff))
+    }
+}
