@@ -4,6 +4,7 @@
 mod crash;
 mod engine_cmds;
 mod hostile;
+mod independent;
 mod ledger_cmds;
 mod support;
 mod workflow;
