@@ -668,3 +668,47 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The worked example of FORMAT.md §12.1 verifies with its log key, and any
+/// edit to it fails.
+#[test]
+fn receipt_worked_example_verifies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let example = repo().join("tests/e2e/data/receipt-example.json");
+    let key = "example.org/ranking-log+7a6378bf+AaO5HK7dOzRmLwRHsScj5v18uA/Qz5wR1kxK1mMnMdiN";
+    let shown = ok(
+        tmp.path(),
+        &[
+            "receipt",
+            "verify",
+            example.to_str().expect("utf-8"),
+            "--log-vkey",
+            key,
+        ],
+    );
+    assert!(
+        shown.contains("E000001") && shown.contains("唐洋"),
+        "{shown}"
+    );
+    let text = fs::read_to_string(&example).expect("example");
+    for (from, to) in [
+        ("\"grade\": \"A\"", "\"grade\": \"S\""),
+        ("\"total\": \"81.43\"", "\"total\": \"91.43\""),
+        ("\"leaf_index\": 0", "\"leaf_index\": 1"),
+    ] {
+        assert!(text.contains(from), "the example holds {from}");
+        let forged = tmp.path().join("forged.json");
+        fs::write(&forged, text.replacen(from, to, 1)).expect("write");
+        fails(
+            tmp.path(),
+            &[
+                "receipt",
+                "verify",
+                forged.to_str().expect("utf-8"),
+                "--log-vkey",
+                key,
+            ],
+            1,
+        );
+    }
+}
