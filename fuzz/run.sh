@@ -8,6 +8,7 @@
 # committed seeds (fuzz/seeds/<target>) plus its growing local corpus
 # (fuzz/corpus/<target>, git-ignored); crashers land in
 # fuzz/artifacts/<target>/ and the libFuzzer log in fuzz/artifacts/<target>.log.
+# Tokens in fuzz/dicts/<target>.dict are given to libFuzzer as a dictionary.
 # Prints one summary line per target and exits 1 if any target crashed.
 set -uo pipefail
 
@@ -32,10 +33,12 @@ for t in "${targets[@]}"; do
   log="artifacts/$t.log"
   touch "$log.start"
   echo "fuzzing $t for ${secs}s (log: fuzz/$log)" >&2
+  dict=()
+  [ -f "dicts/$t.dict" ] && dict=(-dict="dicts/$t.dict")
   # One process (no -jobs/-workers): the machine is shared.
   cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
     -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
-    -rss_limit_mb=2048 -max_len=16384 >"$log" 2>&1
+    -rss_limit_mb=2048 -max_len=16384 "${dict[@]}" >"$log" 2>&1
   rc=$?
   runs=$(grep -a 'stat::number_of_executed_units:' "$log" | tail -1 | awk '{print $2}')
   if [ -z "$runs" ]; then
