@@ -40,11 +40,14 @@ pub fn entry(data: &[u8]) {
     let Ok(e) = Entry::parse(data) else { return };
     assert_eq!(e.bytes(), data, "an accepted entry must be its own bytes");
     assert_eq!(e.leaf_hash(), crate::hash::leaf_hash(data));
+    // The signing bytes cut out of the canonical bytes are exactly the
+    // re-serialized unsigned entry.
     let signing = e.signing_bytes();
     assert!(
         signing.is_ok(),
         "signing bytes of a parsed entry: {signing:?}"
     );
+    assert_eq!(signing.ok(), e.unsigned().signing_bytes().ok());
     // Re-parsing the stored bytes gives the same entry.
     assert_eq!(Entry::parse(e.bytes()).ok().as_ref(), Some(&e));
 }
