@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The binary's allocator: scoring allocates and frees many small values
+/// (rhai maps, boxed decimals) on every thread, which the system allocator
+/// serves slowly. The engine library never chooses an allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Provable performance rankings: published rules, recorded data, a signed
 /// append-only ledger, and receipts every staff member can verify offline.
 #[derive(Debug, Parser)]
