@@ -61,20 +61,30 @@ pub fn dataset(pkg: &RulePackage, data: &[u8]) {
     }
 }
 
-/// The package loader with `data` as the manifest (next to `script`, the
-/// script it names is expected at `script_path`), then with `data` as the
-/// script (next to `manifest`). A package that loads hashes its files.
-pub fn manifest(manifest: &[u8], script_path: &str, script: &[u8], data: &[u8]) {
-    for files in [
-        package_files(data, script_path, script),
-        package_files(manifest, script_path, data),
-    ] {
-        let hash = package_hash(&files);
-        if let Ok(pkg) = RulePackage::from_files(files) {
-            assert_eq!(pkg.hash(), hash);
-            for s in pkg.sources().values() {
-                let _ = s.to_json();
-            }
+/// The smallest script a manifest can name: the required functions, empty.
+/// Fuzzing a manifest next to it keeps each run about the manifest, not
+/// about compiling a long script.
+pub const MINIMAL_SCRIPT: &[u8] =
+    b"fn score(row, cohort) { #{} }\nfn classify(row, scores, standing, cohort) { #{} }\n";
+
+/// The package loader with `data` as `package.toml`, next to
+/// [`MINIMAL_SCRIPT`] as `policy.rhai`. A package that loads hashes its files.
+pub fn manifest(data: &[u8]) {
+    load(package_files(data, "policy.rhai", MINIMAL_SCRIPT));
+}
+
+/// The package loader with `data` as the script `policy.rhai`, next to
+/// `manifest` (which names that script).
+pub fn script(manifest: &[u8], data: &[u8]) {
+    load(package_files(manifest, "policy.rhai", data));
+}
+
+fn load(files: BTreeMap<String, Vec<u8>>) {
+    let hash = package_hash(&files);
+    if let Ok(pkg) = RulePackage::from_files(files) {
+        assert_eq!(pkg.hash(), hash);
+        for s in pkg.sources().values() {
+            let _ = s.to_json();
         }
     }
 }

@@ -140,20 +140,9 @@ fn marketing() -> &'static RulePackage {
     PKG.get_or_init(|| package("marketing-v1"))
 }
 
-fn marketing_file(name: &str) -> &'static [u8] {
-    static FILES: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
-    let (m, s) = FILES.get_or_init(|| {
-        let dir = repo().join("rules/marketing-v1");
-        (
-            std::fs::read(dir.join("package.toml")).unwrap(),
-            std::fs::read(dir.join("policy.rhai")).unwrap(),
-        )
-    });
-    if name == "package.toml" {
-        m
-    } else {
-        s
-    }
+fn marketing_manifest() -> &'static [u8] {
+    static FILE: OnceLock<Vec<u8>> = OnceLock::new();
+    FILE.get_or_init(|| std::fs::read(repo().join("rules/marketing-v1/package.toml")).unwrap())
 }
 
 fn dataset(data: &[u8]) {
@@ -161,12 +150,8 @@ fn dataset(data: &[u8]) {
 }
 
 fn manifest(data: &[u8]) {
-    fuzzing::manifest(
-        marketing_file("package.toml"),
-        "policy.rhai",
-        marketing_file("policy.rhai"),
-        data,
-    );
+    fuzzing::manifest(data);
+    fuzzing::script(marketing_manifest(), data);
 }
 
 #[test]
@@ -227,4 +212,16 @@ fn regression_script_i64_min_is_written_as_string() {
     let r = rankproof_engine::rank(&pkg, &inputs, &"2025-Q1".parse().unwrap()).unwrap();
     let bytes = String::from_utf8(r.canonical_bytes()).unwrap();
     assert!(bytes.contains(r#""min":"-9223372036854775808""#), "{bytes}");
+}
+
+#[test]
+fn minimal_script_loads_with_every_manifest_seed() {
+    // Manifest mutations start from manifests that load next to the minimal
+    // script, so they reach every validation step.
+    for (name, bytes) in seeds("manifest") {
+        if name.ends_with(".toml") {
+            let files = fuzzing::package_files(&bytes, "policy.rhai", fuzzing::MINIMAL_SCRIPT);
+            RulePackage::from_files(files).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 }
