@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::rankproof;
+use crate::support::{ok, World};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -34,22 +34,11 @@ impl Rng {
     }
 }
 
-fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let o = rankproof(dir, args);
-    assert!(
-        o.status.success(),
-        "rankproof {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The entries of the ledger, after checking that it verifies.
 fn verified_entries(dir: &Path) -> Vec<Value> {
-    run_ok(dir, &["verify"]);
-    let v: Value = serde_json::from_str(&run_ok(dir, &["log", "--format", "json"]))
-        .expect("log --format json");
+    ok(dir, &["verify"]);
+    let v: Value =
+        serde_json::from_str(&ok(dir, &["log", "--format", "json"])).expect("log --format json");
     v.as_array().cloned().expect("an array of entries")
 }
 
@@ -77,69 +66,18 @@ fn kill_after(dir: &Path, args: &[&str], after: Duration) -> Option<bool> {
     None
 }
 
-fn key(dir: &Path, name: &str, file: &str) -> String {
-    run_ok(dir, &["key", "new", "--name", name, "--out", file])
-        .lines()
-        .last()
-        .expect("vkey")
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn sigkill_at_random_moments_leaves_only_whole_entries() {
     let kills = env_u64("RANKPROOF_CRASH_KILLS", 15);
     let seed = env_u64("RANKPROOF_CRASH_SEED", 1);
     eprintln!("crash campaign: {kills} kills, seed {seed}");
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    key(dir, "crash.example/log", "log.key");
-    let admin = key(dir, "admin", "admin.key");
-    let steward = key(dir, "steward", "steward.key");
-    let operator = key(dir, "operator", "operator.key");
-    let hr = key(dir, "hr", "hr.key");
-    run_ok(
-        dir,
-        &[
-            "init",
-            "--origin",
-            "crash.example/log",
-            "--log-key",
-            "log.key",
-            "--admin",
-            &admin,
-        ],
-    );
-    for (role, k) in [("hr", &hr), ("steward", &steward), ("operator", &operator)] {
-        run_ok(
-            dir,
-            &[
-                "key",
-                "grant",
-                "--signer",
-                "admin.key",
-                "--role",
-                role,
-                "--vkey",
-                k,
-            ],
-        );
-    }
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/marketing-v1");
-    run_ok(
-        dir,
-        &[
-            "rules",
-            "publish",
-            "--signer",
-            "hr.key",
-            rules.to_str().expect("utf-8"),
-        ],
-    );
+    let w = World::new("crash.example/log");
+    let dir = w.dir();
+    w.publish_rules("marketing-v1");
     // Four cohorts, so that successive records are real changes.
     for c in 0..4 {
-        run_ok(
+        ok(
             dir,
             &[
                 "gen",
@@ -173,7 +111,7 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
     for s in ["crm", "survey", "oa"] {
         let args = record(0, s);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_ok(dir, &args);
+        ok(dir, &args);
     }
     let record_time = t0.elapsed() / 3;
     let publish: Vec<&str> = vec![
@@ -187,7 +125,7 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
         "operator.key",
     ];
     let t1 = Instant::now();
-    run_ok(dir, &publish);
+    ok(dir, &publish);
     let publish_time = t1.elapsed();
 
     let mut entries = verified_entries(dir);
@@ -235,7 +173,7 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
         }
     }
     // The ledger is still fully usable: every ranking replays.
-    run_ok(dir, &["replay", "--all"]);
+    ok(dir, &["replay", "--all"]);
     eprintln!(
         "crash campaign: {kills} runs, {interrupted} killed mid-run ({appended_on_kill} of \
          those had committed), {finished} finished first; ledger verified after each"
@@ -247,52 +185,11 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
 /// (exit 2); the ledger verifies and holds exactly the successful appends.
 #[test]
 fn concurrent_writers_one_wins_nothing_corrupts() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    key(dir, "race.example/log", "log.key");
-    let admin = key(dir, "admin", "admin.key");
-    let steward = key(dir, "steward", "steward.key");
-    let hr = key(dir, "hr", "hr.key");
-    run_ok(
-        dir,
-        &[
-            "init",
-            "--origin",
-            "race.example/log",
-            "--log-key",
-            "log.key",
-            "--admin",
-            &admin,
-        ],
-    );
-    for (role, k) in [("hr", &hr), ("steward", &steward)] {
-        run_ok(
-            dir,
-            &[
-                "key",
-                "grant",
-                "--signer",
-                "admin.key",
-                "--role",
-                role,
-                "--vkey",
-                k,
-            ],
-        );
-    }
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/marketing-v1");
-    run_ok(
-        dir,
-        &[
-            "rules",
-            "publish",
-            "--signer",
-            "hr.key",
-            rules.to_str().expect("utf-8"),
-        ],
-    );
+    let w = World::new("race.example/log");
+    let dir = w.dir();
+    w.publish_rules("marketing-v1");
     for c in 0..6 {
-        run_ok(
+        ok(
             dir,
             &[
                 "gen",

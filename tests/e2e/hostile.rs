@@ -4,35 +4,8 @@
 //! refused, and the ledger does not change.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::support::rankproof;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for e in fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
+use crate::support::{copy_dir, rankproof, repo, text, World};
 
 /// (what, code placed at the start of `fn score`, words the error must hold)
 const HOSTILE: &[(&str, &str, &[&str])] = &[
@@ -78,48 +51,8 @@ const HOSTILE: &[(&str, &str, &[&str])] = &[
 
 #[test]
 fn hostile_scripts_are_stopped_and_never_published() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let new_key = |name: &str, file: &str| -> String {
-        let o = rankproof(dir, &["key", "new", "--name", name, "--out", file]);
-        assert!(o.status.success(), "{}", text(&o));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
-            .expect("vkey")
-            .trim()
-            .to_string()
-    };
-    new_key("hostile.example/log", "log.key");
-    let admin = new_key("admin", "admin.key");
-    let hr = new_key("hr", "hr.key");
-    let o = rankproof(
-        dir,
-        &[
-            "init",
-            "--origin",
-            "hostile.example/log",
-            "--log-key",
-            "log.key",
-            "--admin",
-            &admin,
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = rankproof(
-        dir,
-        &[
-            "key",
-            "grant",
-            "--signer",
-            "admin.key",
-            "--role",
-            "hr",
-            "--vkey",
-            &hr,
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let w = World::new("hostile.example/log");
+    let dir = w.dir();
     let log_before = rankproof(dir, &["log", "--format", "json"]).stdout;
 
     let original = repo().join("rules/marketing-v1");

@@ -4,45 +4,12 @@
 //! check receipts; and the failure paths, each leaving the ledger unchanged.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::rankproof;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = rankproof(dir, args);
-    assert!(
-        o.status.success(),
-        "rankproof {args:?} failed:\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    let o = rankproof(dir, args);
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "rankproof {args:?} should exit {code}:\n{}",
-        text(&o)
-    );
-    text(&o)
-}
+use crate::support::{copy_dir, fails, new_key, ok, rankproof, repo, text, World};
 
 fn log_len(dir: &Path) -> usize {
     let out = ok(dir, &["log", "--format", "json"]);
@@ -53,77 +20,12 @@ fn log_len(dir: &Path) -> usize {
         .expect("log lists entries")
 }
 
-struct World {
-    tmp: tempfile::TempDir,
-    log_vkey: String,
-}
-
-impl World {
-    fn dir(&self) -> &Path {
-        self.tmp.path()
-    }
-}
-
-fn key(dir: &Path, name: &str, file: &str) -> String {
-    ok(dir, &["key", "new", "--name", name, "--out", file])
-        .lines()
-        .last()
-        .expect("key new prints the vkey")
-        .trim()
-        .to_string()
-}
-
-/// Keys for every role, a ledger, and the grants.
 fn world() -> World {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let log_vkey = key(dir, "test.example/ledger", "log.key");
-    let admin = key(dir, "admin", "admin.key");
-    let hr = key(dir, "hr", "hr.key");
-    let steward = key(dir, "steward", "steward.key");
-    let operator = key(dir, "operator", "operator.key");
-    ok(
-        dir,
-        &[
-            "init",
-            "--origin",
-            "test.example/ledger",
-            "--log-key",
-            "log.key",
-            "--admin",
-            &admin,
-        ],
-    );
-    for (role, vkey) in [("hr", &hr), ("steward", &steward), ("operator", &operator)] {
-        ok(
-            dir,
-            &[
-                "key",
-                "grant",
-                "--signer",
-                "admin.key",
-                "--role",
-                role,
-                "--vkey",
-                vkey,
-            ],
-        );
-    }
-    World { tmp, log_vkey }
+    World::new("test.example/ledger")
 }
 
 fn publish_v1(w: &World) {
-    let v1 = repo().join("rules/marketing-v1");
-    ok(
-        w.dir(),
-        &[
-            "rules",
-            "publish",
-            "--signer",
-            "hr.key",
-            v1.to_str().expect("utf-8 path"),
-        ],
-    );
+    w.publish_rules("marketing-v1");
 }
 
 fn record(w: &World, period: &str, source: &str, file: &Path) -> Output {
@@ -292,7 +194,7 @@ fn publish_record_rank_verify_replay_receipt_journey() {
         1,
     );
     // The wrong log key.
-    let other_log = key(w.dir(), "test.example/ledger", "other-log.key");
+    let other_log = new_key(w.dir(), "test.example/ledger", "other-log.key");
     fails(
         w.dir(),
         &["receipt", "verify", "r.json", "--log-vkey", &other_log],
@@ -654,19 +556,6 @@ fn results_are_identical_at_any_thread_count() {
     let one = run("1");
     assert_eq!(one, run("4"));
     assert_eq!(one, run("7"));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for e in fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// The worked example of FORMAT.md §12.1 verifies with its log key, and any
