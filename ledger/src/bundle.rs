@@ -161,6 +161,15 @@ pub fn verify_bundle(
         Some(log_key),
         trusted,
     )?;
+    // Every line ends with "\n" (FORMAT.md §7). A last line without one is
+    // checked as an entry above (a cut inside it is named there); a whole
+    // entry whose newline was cut off is still a damaged file.
+    if !data.ends_with(b"\n") {
+        return Err(VerifyError::Entry {
+            seq: report.size - 1,
+            problem: verify::EntryProblem::Unterminated,
+        });
+    }
     if keys != keys_text(&report.registry).as_bytes() {
         return Err(VerifyError::KeysFile);
     }

@@ -60,6 +60,10 @@ pub enum EntryProblem {
     /// A blob's contents do not hash to its name.
     #[error("blob {0} does not match its hash")]
     BlobMismatch(Hash),
+    /// The entry's line in a bundle does not end with a newline (the file
+    /// was cut short, or written by something else).
+    #[error("its line in entries.jsonl does not end with a newline (file cut short?)")]
+    Unterminated,
 }
 
 /// Why verification failed.

@@ -5,6 +5,8 @@ mod crash;
 mod engine_cmds;
 mod hostile;
 mod independent;
+mod keys;
 mod ledger_cmds;
 mod support;
+mod tamper;
 mod workflow;

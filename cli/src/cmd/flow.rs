@@ -42,6 +42,9 @@ pub fn rules_publish(ledger: &Path, signer: &Path, dir: &Path) -> CmdResult {
     }
     let key = read_secret_key(signer)?;
     let mut l = open_for_append(ledger)?;
+    // The signer must be allowed to publish even when nothing gets written.
+    l.registry()
+        .authorize(&key.verifier().handle(), Kind::RulesPublish)?;
     let entries = l.all_entries()?;
     for e in rules_entries(&entries) {
         if package_id(e)? == pkg.id() {
@@ -251,6 +254,9 @@ fn input_record(ledger: &Path, a: InputRecordArgs) -> CmdResult {
     let raw =
         std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let mut l = open_for_append(ledger)?;
+    // The signer must be allowed to record even when nothing gets written.
+    l.registry()
+        .authorize(&key.verifier().handle(), Kind::InputRecord)?;
     let entries = l.all_entries()?;
     let rules = match &a.rules {
         Some(id) => find_package(&l, &entries, id)?,

@@ -113,6 +113,12 @@ pub fn run(ledger: &Path, c: KeyCommand) -> CmdResult {
 /// Parse a `--vkey` argument: a verifier key, or a file holding a public or
 /// secret key (only its public half is used).
 pub fn parse_vkey_arg(arg: &str) -> anyhow::Result<VerifierKey> {
+    if looks_secret(arg) {
+        bail!(
+            "a secret key was given where a verifier key is expected; pass the verifier key \
+             (`rankproof key show FILE` prints it) and keep the secret key in its file"
+        );
+    }
     match VerifierKey::parse(arg) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -129,6 +135,20 @@ pub fn parse_vkey_arg(arg: &str) -> anyhow::Result<VerifierKey> {
                 ))
             }
         }
+    }
+}
+
+/// Whether a command-line argument is secret key text (`PRIVATE+KEY+...`).
+fn looks_secret(arg: &str) -> bool {
+    arg.trim_start().starts_with("PRIVATE+KEY+")
+}
+
+/// An argument as it may be shown in a message: secret key text never is.
+pub fn shown(arg: &str) -> &str {
+    if looks_secret(arg) {
+        "<secret key text>"
+    } else {
+        arg
     }
 }
 
@@ -179,15 +199,22 @@ pub fn check_permissions(path: &Path) -> anyhow::Result<()> {
 /// Read a secret key file (permissions checked). The key never appears in
 /// error messages.
 pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
-    check_permissions(path)?;
     let text =
         fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?;
+    // A public key file may be readable by anyone: say what it is instead.
+    // Anything else is checked like a secret key file before it is used.
     match KeyFile::parse(&text) {
-        Ok(KeyFile::Secret(k)) => Ok(k),
         Ok(KeyFile::Public(_)) => bail!(
             "{} holds a public (verifier) key; a secret key file is needed to sign",
             path.display()
         ),
-        Err(e) => Err(anyhow!("{}: {e}", path.display())),
+        Ok(KeyFile::Secret(k)) => {
+            check_permissions(path)?;
+            Ok(k)
+        }
+        Err(e) => {
+            check_permissions(path)?;
+            Err(anyhow!("{}: {e}", path.display()))
+        }
     }
 }

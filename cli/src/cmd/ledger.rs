@@ -15,7 +15,7 @@ use rankproof_ledger::{
 use serde_json::{json, Value};
 use unicode_width::UnicodeWidthStr;
 
-use super::keys::{parse_vkey_arg, read_secret_key};
+use super::keys::{parse_vkey_arg, read_secret_key, shown};
 use crate::exit::{finding, CmdResult};
 
 /// Return a bad-input failure (exit 2) from a command.
@@ -156,7 +156,7 @@ pub fn init(ledger: &Path, a: InitArgs) -> CmdResult {
     let admins = a
         .admins
         .iter()
-        .map(|s| parse_vkey_arg(s).with_context(|| format!("--admin {s}")))
+        .map(|s| parse_vkey_arg(s).with_context(|| format!("--admin {}", shown(s))))
         .collect::<anyhow::Result<Vec<VerifierKey>>>()?;
     let key_path = fs::canonicalize(&a.log_key)
         .with_context(|| format!("resolving {}", a.log_key.display()))?;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests unwrap freely
 
 mod authz;
+mod bundle_lines;
 mod fuzz_seeds;
 mod model;
 mod powerloss;
