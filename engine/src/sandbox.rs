@@ -245,6 +245,8 @@ pub fn build_engine(limits: &Limits) -> Engine {
         num(&x, "dec")
     });
 
+    register_typed_helpers(&mut e);
+
     e.register_type_with_name::<ScriptRow>("Row");
     e.register_indexer_get(
         |r: &mut ScriptRow, field: &str| -> Result<Dynamic, Box<EvalAltResult>> {
@@ -288,6 +290,75 @@ pub fn build_engine(limits: &Limits) -> Engine {
         },
     );
     e
+}
+
+/// `ratio` on two numbers already converted to decimals.
+fn ratio_of(a: Decimal, b: Decimal) -> Result<Decimal, Box<EvalAltResult>> {
+    ratio_dec(a, b).ok_or_else(|| {
+        runtime(if b.is_zero() {
+            "ratio: division by zero".to_owned()
+        } else {
+            "ratio: quotient overflows".to_owned()
+        })
+    })
+}
+
+/// `cut` on two numbers already converted to decimals.
+fn cut_of(p: Decimal, n: Decimal) -> Result<INT, Box<EvalAltResult>> {
+    let v = rhu_dec(p * n, 0);
+    INT::try_from(v).map_err(|_| runtime("cut: result out of integer range"))
+}
+
+/// Exactly typed versions of the numeric helpers, next to the `Dynamic`
+/// ones registered above. Same results: each converts its arguments as
+/// `num` does (integers exactly to decimals) and runs the same code. They
+/// only spare rhai the search through `Dynamic` parameter permutations on
+/// every call, and the argument type dispatch; arguments of any other type
+/// still reach the `Dynamic` versions and their error messages.
+fn register_typed_helpers(e: &mut Engine) {
+    let d = Decimal::from;
+    e.register_fn("ratio", ratio_of);
+    e.register_fn("ratio", move |a: INT, b: Decimal| ratio_of(d(a), b));
+    e.register_fn("ratio", move |a: Decimal, b: INT| ratio_of(a, d(b)));
+    e.register_fn("ratio", move |a: INT, b: INT| ratio_of(d(a), d(b)));
+
+    e.register_fn(
+        "rhu",
+        |x: Decimal, p: INT| -> Result<Decimal, Box<EvalAltResult>> { Ok(rhu_dec(x, places(p)?)) },
+    );
+    e.register_fn(
+        "rhu",
+        move |x: INT, p: INT| -> Result<Decimal, Box<EvalAltResult>> {
+            Ok(rhu_dec(d(x), places(p)?))
+        },
+    );
+
+    e.register_fn(
+        "clamp",
+        |x: Decimal, lo: Decimal, hi: Decimal| -> Result<Decimal, Box<EvalAltResult>> {
+            if lo > hi {
+                return Err(runtime("clamp: lo is greater than hi"));
+            }
+            Ok(x.max(lo).min(hi))
+        },
+    );
+
+    e.register_fn("min", |a: INT, b: INT| -> INT { a.min(b) });
+    e.register_fn("min", |a: Decimal, b: Decimal| -> Decimal { a.min(b) });
+    e.register_fn("min", move |a: INT, b: Decimal| -> Decimal { d(a).min(b) });
+    e.register_fn("min", move |a: Decimal, b: INT| -> Decimal { a.min(d(b)) });
+    e.register_fn("max", |a: INT, b: INT| -> INT { a.max(b) });
+    e.register_fn("max", |a: Decimal, b: Decimal| -> Decimal { a.max(b) });
+    e.register_fn("max", move |a: INT, b: Decimal| -> Decimal { d(a).max(b) });
+    e.register_fn("max", move |a: Decimal, b: INT| -> Decimal { a.max(d(b)) });
+
+    e.register_fn("cut", cut_of);
+    e.register_fn("cut", move |p: Decimal, n: INT| cut_of(p, d(n)));
+    e.register_fn("cut", move |p: INT, n: Decimal| cut_of(d(p), n));
+    e.register_fn("cut", move |p: INT, n: INT| cut_of(d(p), d(n)));
+
+    e.register_fn("dec", |x: Decimal| -> Decimal { x });
+    e.register_fn("dec", move |x: INT| -> Decimal { d(x) });
 }
 
 /// Re-run one call on a fresh engine that records the position of every
