@@ -230,7 +230,7 @@ impl Dataset {
                 out.push(b':');
                 match v {
                     Value::Text(t) => write_str(t, &mut out),
-                    Value::Decimal(d) => write_str(&canonical(d), &mut out),
+                    Value::Decimal(d) => crate::decimal::write_canonical_json(d, &mut out),
                     Value::Integer(i) => write_int(*i, &mut out),
                 }
             }

@@ -12,12 +12,63 @@ pub const MAX_SCALE: u32 = 28;
 
 /// The canonical decimal string of `d` (`"87.5"`, `"0"`, `"-3"`).
 pub fn canonical(d: &Decimal) -> String {
+    let mut out = Vec::with_capacity(32);
+    write_canonical(d, &mut out);
+    // INVARIANT: write_canonical writes only ASCII digits, `-` and `.`.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Append the canonical decimal string of `d` (what [`canonical`] returns)
+/// without going through `Display` or a temporary string: the sign, the
+/// digits of the normalized mantissa and the point `scale` digits from the
+/// right (`0.` and leading zeros when the mantissa is shorter).
+pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
     let n = d.normalize();
     if n.is_zero() {
-        "0".to_owned()
-    } else {
-        n.to_string()
+        out.push(b'0');
+        return;
     }
+    let m = n.mantissa();
+    // A 96-bit mantissa has at most 29 digits.
+    let mut digits = [0u8; 40];
+    let mut i = digits.len();
+    let mut u = m.unsigned_abs();
+    while u > u128::from(u64::MAX) {
+        i -= 1;
+        digits[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+    }
+    let mut v = u as u64;
+    while v > 0 {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let ds = &digits[i..];
+    let scale = n.scale() as usize;
+    if m < 0 {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        out.extend_from_slice(ds);
+    } else if ds.len() > scale {
+        let (int, frac) = ds.split_at(ds.len() - scale);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (scale - ds.len()), b'0');
+        out.extend_from_slice(ds);
+    }
+}
+
+/// Append the canonical decimal string of `d` as a JSON string (JCS: it
+/// has nothing to escape).
+pub fn write_canonical_json(d: &Decimal, out: &mut Vec<u8>) {
+    out.push(b'"');
+    write_canonical(d, out);
+    out.push(b'"');
 }
 
 /// Round half up (away from zero at exactly .5) to `places` decimal places.
@@ -88,6 +139,61 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    /// The former definition of `canonical`, through `Display`.
+    fn canonical_by_display(d: &Decimal) -> String {
+        let n = d.normalize();
+        if n.is_zero() {
+            "0".to_owned()
+        } else {
+            n.to_string()
+        }
+    }
+
+    #[test]
+    fn canonical_writer_agrees_with_display() {
+        let mut cases = vec![
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::ZERO,
+            d("-0.000"),
+            d("0.0000000000000000000000000001"),
+            d("-0.0000000000000000000000000001"),
+            d("7922816251426433759354395033.5"),
+            d("18446744073709551615"),
+            d("18446744073709551616"),
+            d("-18446744073709551617.5"),
+            d("100"),
+            d("0.5"),
+            d("-12.340"),
+        ];
+        // A deterministic spread of mantissas (small to 96 bits) and scales.
+        let mut x: u128 = 0x9E37_79B9_7F4A_7C15;
+        for k in 0..20_000u32 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let bits = 1 + (k % 96);
+            let mant = (x >> 32) & ((1u128 << bits) - 1);
+            let (lo, mid, hi) = (mant as u32, (mant >> 32) as u32, (mant >> 64) as u32);
+            cases.push(Decimal::from_parts(lo, mid, hi, k % 3 == 0, (k / 7) % 29));
+        }
+        for c in &cases {
+            let mut out = Vec::new();
+            write_canonical(c, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                canonical_by_display(c),
+                "{c:?}"
+            );
+            assert_eq!(canonical(c), canonical_by_display(c));
+            let mut j = Vec::new();
+            write_canonical_json(c, &mut j);
+            let mut k = Vec::new();
+            crate::jcs::write_str(&canonical_by_display(c), &mut k);
+            assert_eq!(j, k);
+        }
     }
 
     #[test]

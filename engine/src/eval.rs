@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::dataset::{Dataset, Value};
-use crate::decimal::{canonical, is_safe_integer, ratio, rhu};
+use crate::decimal::{canonical, is_safe_integer, ratio, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
 use crate::package::{Direction, OrderKey, RulePackage};
 use crate::period::Period;
@@ -435,7 +435,7 @@ pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
             jcs::write_str(&i.to_string(), out);
         }
     } else if let Ok(x) = d.as_decimal() {
-        jcs::write_str(&canonical(&x), out);
+        write_canonical_json(&x, out);
     } else if let Some(st) = d.read_lock::<rhai::ImmutableString>() {
         jcs::write_str(&st, out);
     } else if let Some(a) = d.read_lock::<rhai::Array>() {
@@ -460,16 +460,23 @@ pub(crate) fn write_dyn(d: &Dynamic, out: &mut Vec<u8>) -> Result<(), String> {
 
 /// Write a script map as a JCS object (members in UTF-16 order of names).
 fn write_dyn_map(m: &rhai::Map, out: &mut Vec<u8>) -> Result<(), String> {
-    let mut members: Vec<(&str, &Dynamic)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    // rhai maps iterate in byte order; re-sort only if it could differ.
-    if members
-        .iter()
-        .any(|(k, _)| k.chars().any(|c| c >= '\u{E000}'))
-    {
+    // rhai maps iterate in byte order, which is UTF-16 order unless a key
+    // has a character from U+E000 up (UTF-8 lead byte 0xEE or more): only
+    // then re-sort.
+    if m.keys().any(|k| k.bytes().any(|b| b >= 0xEE)) {
+        let mut members: Vec<(&str, &Dynamic)> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
         members.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
+        return write_members_dyn(members.into_iter(), out);
     }
+    write_members_dyn(m.iter().map(|(k, v)| (k.as_str(), v)), out)
+}
+
+fn write_members_dyn<'a>(
+    members: impl Iterator<Item = (&'a str, &'a Dynamic)>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     out.push(b'{');
-    for (i, (k, v)) in members.iter().enumerate() {
+    for (i, (k, v)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -1072,7 +1079,7 @@ fn rank_in_pool(
             e.push(b':');
             match v {
                 Value::Text(t) => jcs::write_str(t, &mut e),
-                Value::Decimal(d) => jcs::write_str(&canonical(d), &mut e),
+                Value::Decimal(d) => write_canonical_json(d, &mut e),
                 Value::Integer(x) => jcs::write_int(*x, &mut e),
             }
         }
@@ -1087,7 +1094,7 @@ fn rank_in_pool(
             }
             jcs::write_str(name, &mut e);
             e.push(b':');
-            jcs::write_str(&canonical(v), &mut e);
+            write_canonical_json(v, &mut e);
         }
         e.extend_from_slice(b"}}");
         // INVARIANT: every piece written is UTF-8 (strings come from &str).
