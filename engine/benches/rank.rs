@@ -11,6 +11,10 @@ mod plain;
 
 use std::time::Instant;
 
+// The same allocator as the `rankproof` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let n: usize = std::env::var("RANKPROOF_BENCH_N")
         .ok()
