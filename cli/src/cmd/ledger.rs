@@ -87,7 +87,7 @@ pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
         );
     }
     // Readers wait for a writer to finish (sled allows one process at a
-    // time); writers fail at once with "ledger in use" (open_for_append).
+    // time); writers give up after a short grace (open_for_append).
     let wait = std::env::var("RANKPROOF_LOCK_WAIT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -101,6 +101,13 @@ pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
 /// with `RANKPROOF_LOCK_WAIT`, in seconds).
 const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a writer waits before "ledger in use": long enough for a lock
+/// that is being released (sled drops it when its last internal handle
+/// goes, a moment after the database is closed, which matters when one
+/// process opens the ledger several times, as `demo` does), short enough
+/// that a second writer is told at once in human terms.
+const WRITER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Open the sled database, waiting up to `wait` while another process
 /// holds it.
 fn open_storage(db: &Path, wait: std::time::Duration) -> anyhow::Result<SledStorage> {
@@ -109,14 +116,16 @@ fn open_storage(db: &Path, wait: std::time::Duration) -> anyhow::Result<SledStor
     loop {
         match SledStorage::open(db) {
             Err(rankproof_ledger::StorageError::InUse(_)) if start.elapsed() < wait => {
-                if !told {
+                // A lock being released goes within milliseconds: only a
+                // real holder is worth a message.
+                if !told && start.elapsed() >= std::time::Duration::from_millis(300) {
                     eprintln!(
                         "rankproof: the ledger is in use by another process; waiting up to {} s",
                         wait.as_secs()
                     );
                     told = true;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
             other => return Ok(other?),
         }
@@ -132,7 +141,7 @@ pub fn open_for_append(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
             dir.display()
         );
     }
-    let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?)?;
+    let mut l = Ledger::open(open_storage(&db, WRITER_GRACE)?)?;
     let pointer = dir.join(LOG_KEY_FILE);
     let key_path =
         fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
