@@ -21,14 +21,10 @@ use rankproof_ledger::{
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::support::rankproof;
+use crate::support::{rankproof, repo};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const ORIGIN: &str = "keys.example/ledger";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn v1() -> String {
     repo()

@@ -40,8 +40,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 use std::time::Instant;
 
 use rankproof_ledger::bundle::{split_lines, verify_bundle};
@@ -52,54 +51,10 @@ use rankproof_ledger::{
     VerifyReport,
 };
 
-use crate::support::rankproof;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = rankproof(dir, args);
-    assert!(
-        o.status.success(),
-        "rankproof {args:?} failed:\n{}",
-        text(&o)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use crate::support::{env_u64, ok, rankproof, repo, text, Rng};
 
 fn full() -> bool {
     std::env::var("RANKPROOF_TAMPER_FULL").is_ok_and(|v| v == "1")
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const ORIGIN: &str = "tamper.example/ledger";
