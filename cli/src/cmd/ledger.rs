@@ -87,7 +87,7 @@ pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
         );
     }
     // Readers wait for a writer to finish (sled allows one process at a
-    // time); writers give up after a short grace (open_for_append).
+    // time); writers fail at once with "ledger in use" (open_for_append).
     let wait = std::env::var("RANKPROOF_LOCK_WAIT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -101,16 +101,24 @@ pub fn open(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
 /// with `RANKPROOF_LOCK_WAIT`, in seconds).
 const READER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How long a writer waits before "ledger in use": long enough for a lock
-/// that is being released (sled drops it when its last internal handle
-/// goes, a moment after the database is closed, which matters when one
-/// process opens the ledger several times, as `demo` does), short enough
-/// that a second writer is told at once in human terms.
-const WRITER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Whether this process has already opened (and closed) the ledger. sled
+/// releases its lock when its last internal handle goes, a moment after the
+/// database is closed; a process that opens the ledger again (as `demo`
+/// does) waits for its own lock, not for another process.
+static OPENED_BEFORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long a reopen in the same process waits for its own lock release.
+const OWN_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Open the sled database, waiting up to `wait` while another process
 /// holds it.
 fn open_storage(db: &Path, wait: std::time::Duration) -> anyhow::Result<SledStorage> {
+    use std::sync::atomic::Ordering;
+    let wait = if OPENED_BEFORE.load(Ordering::Relaxed) {
+        wait.max(OWN_RELEASE_WAIT)
+    } else {
+        wait
+    };
     let start = std::time::Instant::now();
     let mut told = false;
     loop {
@@ -127,7 +135,11 @@ fn open_storage(db: &Path, wait: std::time::Duration) -> anyhow::Result<SledStor
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            other => return Ok(other?),
+            other => {
+                let storage = other?;
+                OPENED_BEFORE.store(true, Ordering::Relaxed);
+                return Ok(storage);
+            }
         }
     }
 }
@@ -141,7 +153,7 @@ pub fn open_for_append(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
             dir.display()
         );
     }
-    let mut l = Ledger::open(open_storage(&db, WRITER_GRACE)?)?;
+    let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?)?;
     let pointer = dir.join(LOG_KEY_FILE);
     let key_path =
         fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
