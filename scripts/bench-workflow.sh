@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Time the whole workflow on a synthetic cohort of N staff (default 100000):
+# record three sources, rank and publish, verify, replay, issue and verify a
+# receipt. Builds the release binary first. Usage: scripts/bench-workflow.sh [N]
+set -euo pipefail
+N=${1:-100000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release -p rankproof-cli --manifest-path "$ROOT/Cargo.toml" >/dev/null
+R="$ROOT/target/release/rankproof"
+W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-bench.XXXX")
+cd "$W"
+t() { local what=$1; shift; /usr/bin/time -f "$what: %e s wall, %U s user, peak %M KB" "$@"; }
+$R gen --n "$N" --seed 1 --out c >/dev/null
+$R key new --name bench.example/log --out log.key >/dev/null
+A=$($R key new --name admin --out admin.key | tail -1)
+HR=$($R key new --name hr --out hr.key | tail -1)
+ST=$($R key new --name steward --out st.key | tail -1)
+OP=$($R key new --name operator --out op.key | tail -1)
+$R init --origin bench.example/log --log-key log.key --admin "$A" >/dev/null
+$R key grant --signer admin.key --role hr --vkey "$HR" >/dev/null
+$R key grant --signer admin.key --role steward --vkey "$ST" >/dev/null
+$R key grant --signer admin.key --role operator --vkey "$OP" >/dev/null
+$R rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
+for s in crm survey oa; do
+  t "input record $s" $R input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
+done
+t "rank --publish" $R rank --period 2025-Q1 --rules marketing@1.0.0 --publish --signer op.key --format csv > out.csv
+t "verify" $R verify >/dev/null
+t "replay --all" $R replay --all >/dev/null
+ID=$(sed -n 2p out.csv | cut -d, -f1)
+t "receipt issue" $R receipt issue --ranking 8 --staff "$ID" --out r.json >/dev/null
+LV=$($R key show log.key | sed -n 's/^vkey: *//p')
+t "receipt verify" $R receipt verify r.json --log-vkey "$LV" >/dev/null
+t "dry run from files" $R rank --rules "$ROOT/rules/marketing-v1" --period 2025-Q1 \
+  --input crm=c/crm.csv --input survey=c/survey.csv --input oa=c/oa.csv --format csv >/dev/null
+echo "ledger size: $(du -sh ledger | cut -f1)   (work directory $W)"
