@@ -3,6 +3,7 @@
 
 mod cmd;
 mod exit;
+mod progress;
 mod table;
 
 use std::path::PathBuf;

@@ -305,7 +305,10 @@ fn input_record(ledger: &Path, a: InputRecordArgs) -> CmdResult {
         )
     })?;
     let label = a.file.display().to_string();
-    let d = Dataset::parse(schema, &label, &raw)?;
+    let d = {
+        let _p = crate::progress::Phase::start(format!("validating {label}"));
+        Dataset::parse(schema, &label, &raw)?
+    };
     let previous = current_inputs(&entries, &period)
         .get(&a.source)
         .map(|e| (*e).clone());
@@ -344,7 +347,10 @@ fn input_record(ledger: &Path, a: InputRecordArgs) -> CmdResult {
             .map(|p| Value::from(p.seq()))
             .unwrap_or(Value::Null),
     );
-    let added = l.append(Kind::InputRecord, body, vec![canonical, raw], &key)?;
+    let added = {
+        let _p = crate::progress::Phase::start("writing to the ledger");
+        l.append(Kind::InputRecord, body, vec![canonical, raw], &key)?
+    };
     println!(
         "recorded {}/{} as entry {}: {} rows, dataset {}",
         period,
@@ -384,11 +390,19 @@ pub fn rank_from_ledger(
     if !published.package.is_effective(&period) {
         bail!("{rules} is not in effect for period {period}");
     }
-    let inputs = gather_inputs(&l, &entries, published, &period, None)?;
-    let ranking = rankproof_engine::rank(&inputs.rules.package, &inputs.datasets, &period)?;
+    let inputs = {
+        let _p = crate::progress::Phase::start("reading the recorded datasets");
+        gather_inputs(&l, &entries, published, &period, None)?
+    };
+    let ranking = {
+        let n = inputs.datasets.values().next().map_or(0, Dataset::n_rows);
+        let _p = crate::progress::Phase::start(format!("scoring {n} staff"));
+        rankproof_engine::rank(&inputs.rules.package, &inputs.datasets, &period)?
+    };
     let Some(key) = key else {
         return Ok((ranking, None));
     };
+    let _p = crate::progress::Phase::start("publishing to the ledger");
     let result = ranking.canonical_bytes();
     let salts = workflow::fresh_salts(ranking.results.len());
     let salts_blob = workflow::salts_blob(&salts);
@@ -459,6 +473,7 @@ pub fn replay(ledger: &Path, a: ReplayArgs) -> CmdResult {
     }
     let mut bad = 0;
     for e in targets {
+        let _p = crate::progress::Phase::start(format!("replaying ranking {}", e.seq()));
         match replay_one(m.as_ref(), &entries, e) {
             Ok(()) => {}
             Err(problems) => {

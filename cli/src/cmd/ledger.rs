@@ -353,7 +353,10 @@ pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
                 dir.display()
             );
         }
-        let report = bundle::verify_bundle(dir, &vkey, trusted.as_deref()).map_err(finding)?;
+        let report = {
+            let _p = crate::progress::Phase::start(format!("verifying bundle {}", dir.display()));
+            bundle::verify_bundle(dir, &vkey, trusted.as_deref()).map_err(finding)?
+        };
         print_report(&report, &format!("bundle {}", dir.display()));
         return Ok(());
     }
@@ -375,7 +378,10 @@ pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
             Err(e) => return Err(e.into()),
         },
     };
-    let report = l.verify(trusted.as_deref()).map_err(finding)?;
+    let report = {
+        let _p = crate::progress::Phase::start(format!("verifying {} entries", l.len()));
+        l.verify(trusted.as_deref()).map_err(finding)?
+    };
     print_report(&report, &format!("ledger {}", ledger.display()));
     Ok(())
 }
