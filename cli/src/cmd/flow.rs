@@ -22,6 +22,25 @@ use super::workflow::{
 use crate::exit::{fail, finding, CmdResult};
 use crate::table::Table;
 
+/// Check that `key` may sign an entry of `kind` now: the same check an
+/// append makes (role, revocation, and the registered key is this key, not
+/// another with the same handle), for the paths that end without appending.
+fn authorize<S: rankproof_ledger::Storage>(
+    l: &rankproof_ledger::Ledger<S>,
+    key: &rankproof_ledger::SecretKey,
+    kind: Kind,
+) -> anyhow::Result<()> {
+    let registered = l.registry().authorize(&key.verifier().handle(), kind)?;
+    if registered != key.verifier() {
+        bail!(
+            "{} is not the key registered under {}; nothing was written",
+            key.verifier(),
+            key.verifier().handle()
+        );
+    }
+    Ok(())
+}
+
 /// `rankproof rules publish --signer FILE DIR`.
 pub fn rules_publish(ledger: &Path, signer: &Path, dir: &Path) -> CmdResult {
     let pkg = load_package(dir)?;
@@ -43,8 +62,7 @@ pub fn rules_publish(ledger: &Path, signer: &Path, dir: &Path) -> CmdResult {
     let key = read_secret_key(signer)?;
     let mut l = open_for_append(ledger)?;
     // The signer must be allowed to publish even when nothing gets written.
-    l.registry()
-        .authorize(&key.verifier().handle(), Kind::RulesPublish)?;
+    authorize(&l, &key, Kind::RulesPublish)?;
     let entries = l.all_entries()?;
     for e in rules_entries(&entries) {
         if package_id(e)? == pkg.id() {
@@ -255,8 +273,7 @@ fn input_record(ledger: &Path, a: InputRecordArgs) -> CmdResult {
         std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
     let mut l = open_for_append(ledger)?;
     // The signer must be allowed to record even when nothing gets written.
-    l.registry()
-        .authorize(&key.verifier().handle(), Kind::InputRecord)?;
+    authorize(&l, &key, Kind::InputRecord)?;
     let entries = l.all_entries()?;
     let rules = match &a.rules {
         Some(id) => find_package(&l, &entries, id)?,
