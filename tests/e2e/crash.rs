@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{env_u64, ok, Rng, World};
+use crate::support::{env_u64, ok, publish_args, Rng, World};
 
 /// The entries of the ledger, after checking that it verifies.
 fn verified_entries(dir: &Path) -> Vec<Value> {
@@ -95,16 +95,7 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
         ok(dir, &args);
     }
     let record_time = t0.elapsed() / 3;
-    let publish: Vec<&str> = vec![
-        "rank",
-        "--period",
-        "2025-Q1",
-        "--rules",
-        "marketing@1.0.0",
-        "--publish",
-        "--signer",
-        "operator.key",
-    ];
+    let publish: Vec<&str> = publish_args("operator.key").to_vec();
     let t1 = Instant::now();
     ok(dir, &publish);
     let publish_time = t1.elapsed();

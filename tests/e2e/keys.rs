@@ -21,7 +21,7 @@ use rankproof_ledger::{
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::support::{rankproof, repo};
+use crate::support::{publish_args, rankproof, repo};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const ORIGIN: &str = "keys.example/ledger";
@@ -212,21 +212,11 @@ fn args(v: &[String]) -> Vec<&str> {
 }
 
 fn rank_publish(signer: &str) -> Vec<String> {
-    [
-        "rank",
-        "--period",
-        "2025-Q1",
-        "--rules",
-        "marketing@1.0.0",
-        "--publish",
-        "--signer",
-        signer,
-        "--format",
-        "json",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
+    publish_args(signer)
+        .iter()
+        .chain(&["--format", "json"])
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 #[test]

@@ -167,3 +167,18 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// `rank --period 2025-Q1 --rules marketing@1.0.0 --publish --signer KEY`:
+/// publish the example period's ranking.
+pub fn publish_args(signer: &str) -> [&str; 8] {
+    [
+        "rank",
+        "--period",
+        "2025-Q1",
+        "--rules",
+        "marketing@1.0.0",
+        "--publish",
+        "--signer",
+        signer,
+    ]
+}

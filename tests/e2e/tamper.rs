@@ -51,7 +51,7 @@ use rankproof_ledger::{
     VerifyReport,
 };
 
-use crate::support::{env_u64, ok, rankproof, repo, text, Rng};
+use crate::support::{env_u64, ok, publish_args, rankproof, repo, text, Rng};
 
 fn full() -> bool {
     std::env::var("RANKPROOF_TAMPER_FULL").is_ok_and(|v| v == "1")
@@ -162,18 +162,7 @@ fn build(dir: &Path, survey_csv: &Path) -> Built {
     }
     ok(
         dir,
-        &[
-            "rank",
-            "--period",
-            "2025-Q1",
-            "--rules",
-            "marketing@1.0.0",
-            "--publish",
-            "--signer",
-            "operator.key",
-            "--format",
-            "json",
-        ],
+        &[&publish_args("operator.key")[..], &["--format", "json"]].concat(),
     );
     checkpoints.push(checkpoint_now(dir));
     Built {

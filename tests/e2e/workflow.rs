@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{copy_dir, fails, new_key, ok, rankproof, repo, text, World};
+use crate::support::{copy_dir, fails, new_key, ok, publish_args, rankproof, repo, text, World};
 
 fn log_len(dir: &Path) -> usize {
     let out = ok(dir, &["log", "--format", "json"]);
@@ -56,18 +56,7 @@ fn record_examples(w: &World) {
 fn publish_ranking(w: &World) -> Value {
     let out = ok(
         w.dir(),
-        &[
-            "rank",
-            "--period",
-            "2025-Q1",
-            "--rules",
-            "marketing@1.0.0",
-            "--publish",
-            "--signer",
-            "operator.key",
-            "--format",
-            "json",
-        ],
+        &[&publish_args("operator.key")[..], &["--format", "json"]].concat(),
     );
     serde_json::from_str(&out).expect("rank --format json prints JSON")
 }
@@ -368,39 +357,13 @@ fn refusals_write_nothing() {
     let o = record(&w, "2025-Q1", "crm", &repo().join("examples/crm.csv"));
     assert!(o.status.success(), "{}", text(&o));
     let n = log_len(w.dir());
-    fails(
-        w.dir(),
-        &[
-            "rank",
-            "--period",
-            "2025-Q1",
-            "--rules",
-            "marketing@1.0.0",
-            "--publish",
-            "--signer",
-            "operator.key",
-        ],
-        2,
-    );
+    fails(w.dir(), &publish_args("operator.key"), 2);
     // The wrong role cannot publish a ranking even when inputs are complete.
     for s in ["survey", "oa"] {
         let o = record(&w, "2025-Q1", s, &repo().join(format!("examples/{s}.csv")));
         assert!(o.status.success(), "{}", text(&o));
     }
-    fails(
-        w.dir(),
-        &[
-            "rank",
-            "--period",
-            "2025-Q1",
-            "--rules",
-            "marketing@1.0.0",
-            "--publish",
-            "--signer",
-            "hr.key",
-        ],
-        2,
-    );
+    fails(w.dir(), &publish_args("hr.key"), 2);
     assert_eq!(log_len(w.dir()), n + 2);
 }
 
