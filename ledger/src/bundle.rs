@@ -7,13 +7,16 @@
 //! DIR/keys            the log key and every registered key with its roles
 //! ```
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use crate::files::FileError;
 use crate::hash::Hash;
 use crate::keys::VerifierKey;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, MAX_BLOB_BYTES};
 use crate::registry::Registry;
 use crate::storage::Storage;
 use crate::verify::{self, VerifyError, VerifyReport};
@@ -119,8 +122,77 @@ pub fn export<S: Storage>(ledger: &Ledger<S>, dir: &Path) -> Result<ExportSummar
     })
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    fs::read(path).map_err(|e| VerifyError::Read(format!("{}: {e}", path.display())))
+/// Largest `entries.jsonl` a bundle verification reads.
+pub const MAX_ENTRIES_FILE_BYTES: u64 = 4 << 30;
+/// Largest `checkpoint` file (a signed note with cosignatures).
+pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 20;
+/// Largest `keys` file.
+pub const MAX_KEYS_FILE_BYTES: u64 = 64 << 20;
+
+fn read(path: &Path, max: u64) -> Result<Vec<u8>, VerifyError> {
+    crate::files::read_regular_file(path, max).map_err(file_problem)
+}
+
+fn file_problem(e: FileError) -> VerifyError {
+    if e.is_finding() {
+        VerifyError::Damaged(e.to_string())
+    } else {
+        VerifyError::Read(e.to_string())
+    }
+}
+
+/// Every file in `blobs/` must be a regular file named by the hex SHA-256
+/// of a blob some entry references (checked after the entries, so the
+/// missing and damaged blobs are named first).
+fn check_blobs_dir(blobs_dir: &Path, referenced: &BTreeSet<Hash>) -> Result<(), VerifyError> {
+    let damaged = |why: String| VerifyError::Damaged(why);
+    let shown = blobs_dir.display();
+    match fs::symlink_metadata(blobs_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if referenced.is_empty() {
+                Ok(())
+            } else {
+                Err(damaged(format!("{shown} is missing")))
+            };
+        }
+        Err(e) => return Err(VerifyError::Read(format!("{shown}: {e}"))),
+        Ok(m) if !m.file_type().is_dir() => {
+            return Err(damaged(format!(
+                "{shown} is {}, not a directory",
+                crate::files::describe(m.file_type())
+            )))
+        }
+        Ok(_) => {}
+    }
+    let it = fs::read_dir(blobs_dir).map_err(|e| VerifyError::Read(format!("{shown}: {e}")))?;
+    for item in it {
+        let item = item.map_err(|e| VerifyError::Read(format!("{shown}: {e}")))?;
+        let name = item.file_name();
+        let path = item.path();
+        let t = item
+            .file_type()
+            .map_err(|e| VerifyError::Read(format!("{}: {e}", path.display())))?;
+        if !t.is_file() {
+            return Err(damaged(format!(
+                "{} is {}; blobs/ holds only regular files",
+                path.display(),
+                crate::files::describe(t)
+            )));
+        }
+        let hash = name.to_str().and_then(Hash::from_hex).ok_or_else(|| {
+            damaged(format!(
+                "{} is not named by a blob hash (64 lowercase hex digits); remove it",
+                path.display()
+            ))
+        })?;
+        if !referenced.contains(&hash) {
+            return Err(damaged(format!(
+                "{} is not referenced by any entry; remove it",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Split `entries.jsonl` into lines; each line must end with "\n".
@@ -141,16 +213,18 @@ pub fn verify_bundle(
     log_key: &VerifierKey,
     trusted: Option<&[u8]>,
 ) -> Result<VerifyReport, VerifyError> {
-    let data = read(&dir.join("entries.jsonl"))?;
-    let checkpoint = read(&dir.join("checkpoint"))?;
-    let keys = read(&dir.join("keys"))?;
+    let data = read(&dir.join("entries.jsonl"), MAX_ENTRIES_FILE_BYTES)?;
+    let checkpoint = read(&dir.join("checkpoint"), MAX_CHECKPOINT_BYTES)?;
+    let keys = read(&dir.join("keys"), MAX_KEYS_FILE_BYTES)?;
     let blobs_dir = dir.join("blobs");
+    let referenced = RefCell::new(BTreeSet::new());
     let blob = |h: &Hash| -> Result<Option<Vec<u8>>, VerifyError> {
+        referenced.borrow_mut().insert(*h);
         let path = blobs_dir.join(h.to_hex());
-        match fs::read(&path) {
+        match crate::files::read_regular_file(&path, MAX_BLOB_BYTES) {
             Ok(d) => Ok(Some(d)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(VerifyError::Read(format!("{}: {e}", path.display()))),
+            Err(FileError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(file_problem(e)),
         }
     };
     let lines = split_lines(&data);
@@ -173,5 +247,6 @@ pub fn verify_bundle(
     if keys != keys_text(&report.registry).as_bytes() {
         return Err(VerifyError::KeysFile);
     }
+    check_blobs_dir(&blobs_dir, &referenced.borrow())?;
     Ok(report)
 }

@@ -38,6 +38,67 @@ pub enum KeyError {
     WeakKey,
 }
 
+/// Why a command-line verifier-key argument was refused. No variant holds
+/// or prints any part of the argument: it may be secret key text in some
+/// disguise (prefix removed, quoted, lowercased, BOM-prefixed, padded).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyArgError {
+    /// The argument is, or looks like, secret key text.
+    #[error(
+        "a secret key was given where a verifier key is expected; pass the verifier key \
+         (`rankproof key show FILE` prints it) and keep the secret key in its file \
+         (the argument is not repeated here)"
+    )]
+    SecretKeyGiven,
+    /// Neither a verifier key nor a key file.
+    #[error(
+        "not a verifier key ({0}) nor a key file; expected name+hexkeyid+base64 as printed \
+         by `rankproof key new`, or the path of a key file (the argument is not repeated here)"
+    )]
+    NotAKey(KeyError),
+    /// The argument names a file that is not a usable key file.
+    #[error("key file {path}: {reason}")]
+    File {
+        /// The file, as given.
+        path: String,
+        /// What is wrong (never the file's contents).
+        reason: String,
+    },
+}
+
+/// Largest key file read for a key argument.
+pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// Whether `arg` is secret key text in any of the forms a person might
+/// paste: with or without the `PRIVATE+KEY+` prefix, in any letter case,
+/// quoted, with a byte-order mark or surrounding whitespace.
+pub fn looks_like_secret_key(arg: &str) -> bool {
+    let t = normalize_key_arg(arg);
+    let upper = t.to_ascii_uppercase();
+    if upper.starts_with("PRIVATE+KEY") || upper.starts_with("PRIVATE KEY") {
+        return true;
+    }
+    // The prefix removed: `name+hexkeyid+base64(0x01 ‖ seed)` has the shape
+    // of a verifier key, but the key ID matches the public key derived from
+    // the material read as a seed.
+    SecretKey::parse(&format!("PRIVATE+KEY+{t}")).is_ok()
+}
+
+/// The argument without byte-order marks, surrounding whitespace and quotes.
+fn normalize_key_arg(arg: &str) -> &str {
+    let mut t = arg;
+    loop {
+        let next = t
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c.is_control())
+            .trim_matches(|c| matches!(c, '"' | '\'' | '`' | '\u{201c}' | '\u{201d}' | '\u{2018}' | '\u{2019}'));
+        if next.len() == t.len() {
+            return t;
+        }
+        t = next;
+    }
+}
+
 /// A 4-byte key ID.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyId(pub [u8; 4]);
@@ -172,6 +233,38 @@ impl VerifierKey {
             id,
             public,
         })
+    }
+
+    /// Parse a command-line argument naming a verifier key: the key text
+    /// itself or the path of a key file (a verifier key file, or a secret
+    /// key file whose public half is taken). Secret key text in any form is
+    /// refused, and no error ever contains the argument or a file's
+    /// contents.
+    pub fn parse_arg(arg: &str) -> Result<VerifierKey, KeyArgError> {
+        if looks_like_secret_key(arg) {
+            return Err(KeyArgError::SecretKeyGiven);
+        }
+        let err = match VerifierKey::parse(arg) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let path = std::path::Path::new(arg);
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(KeyArgError::NotAKey(err));
+        }
+        let file_err = |reason: String| KeyArgError::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let bytes = crate::files::read_regular_file(path, MAX_KEY_FILE_BYTES)
+            .map_err(|e| file_err(e.reason()))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| file_err("not UTF-8 text".into()))?
+            .trim_start_matches('\u{feff}')
+            .trim();
+        KeyFile::parse(text)
+            .map(|kf| kf.verifier().clone())
+            .map_err(|e| file_err(e.to_string()))
     }
 
     /// The key name.

@@ -6,11 +6,16 @@
 //! - `n` ‖ level (u8) ‖ index (u64 BE) → 32-byte hash of a complete subtree;
 //! - `t` ‖ tile (u64 BE) → the leaf hashes of leaves `[256·tile, 256·tile+256)`
 //!   concatenated (proofs read one tile instead of eight nodes);
-//! - `m/size` → u64 BE; `m/checkpoint` → signed note; `m/keyseqs` → JSON
-//!   array of the seqs of `genesis`/`key.*` entries (to rebuild the registry).
+//! - `m/size` → u64 BE; `m/checkpoint` → signed note.
 //!
 //! Every append writes the entry, its new blobs, its tree nodes and the new
 //! signed checkpoint in one commit.
+//!
+//! Opening a ledger authenticates what appends rely on: the leaf hashes of
+//! the tiles must give the root the log key signed, every entry must hash to
+//! its leaf, and the registry (who may append what) is replayed from those
+//! entries themselves. No index a file edit could change decides
+//! authorization.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -29,7 +34,10 @@ use crate::verify::{self, VerifyError, VerifyReport};
 
 const META_SIZE: &[u8] = b"m/size";
 const META_CHECKPOINT: &[u8] = b"m/checkpoint";
-const META_KEYSEQS: &[u8] = b"m/keyseqs";
+
+/// Largest blob an entry may reference (1 GiB): appends refuse larger ones
+/// and bundle verification reads no more.
+pub const MAX_BLOB_BYTES: u64 = 1 << 30;
 
 /// Why a ledger operation failed. Nothing is written when an append fails.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +75,7 @@ pub enum LedgerError {
         /// The log key's name.
         key_name: String,
     },
-    /// Stored data is inconsistent.
+    /// Stored data is inconsistent or does not match the signed checkpoint.
     #[error("ledger storage is corrupt: {0}")]
     Corrupt(String),
     /// A checkpoint could not be signed or read.
@@ -76,6 +84,28 @@ pub enum LedgerError {
     /// A proof could not be built.
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// A blob is larger than [`MAX_BLOB_BYTES`].
+    #[error("a blob of {size} bytes is larger than the limit of {max} bytes")]
+    BlobTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl LedgerError {
+    /// Whether the error says the stored data is wrong (a finding for an
+    /// auditor: tampering or damage), as opposed to a refused request or a
+    /// failing environment (I/O, lock, missing key).
+    pub fn is_finding(&self) -> bool {
+        match self {
+            LedgerError::Corrupt(_) => true,
+            LedgerError::Storage(e) => e.is_finding(),
+            LedgerError::Proof(e) => matches!(e, ProofError::NodeUnavailable { .. }),
+            _ => false,
+        }
+    }
 }
 
 impl From<AuthError> for LedgerError {
@@ -235,7 +265,6 @@ pub struct Ledger<S: Storage> {
     range: CompactRange,
     last_leaf: Hash,
     checkpoint: SignedCheckpoint,
-    key_seqs: Vec<u64>,
     log_key: Option<SecretKey>,
     upper: OnceLock<NodeCache>,
 }
@@ -256,7 +285,6 @@ struct Pending {
     registry: Registry,
     range: CompactRange,
     last_leaf: Hash,
-    key_seqs: Vec<u64>,
     entries: Vec<Entry>,
 }
 
@@ -298,7 +326,6 @@ impl<S: Storage> Ledger<S> {
         writes.push((tile_key(0), entry.leaf_hash().0.to_vec()));
         writes.push((META_SIZE.to_vec(), 1u64.to_be_bytes().to_vec()));
         writes.push((META_CHECKPOINT.to_vec(), checkpoint.to_text().into_bytes()));
-        writes.push((META_KEYSEQS.to_vec(), b"[0]".to_vec()));
         storage.commit(writes)?;
         Ok(Ledger {
             storage,
@@ -306,59 +333,85 @@ impl<S: Storage> Ledger<S> {
             range,
             last_leaf: entry.leaf_hash(),
             checkpoint,
-            key_seqs: vec![0],
             log_key: Some(log_key.clone()),
             upper: OnceLock::new(),
         })
     }
 
     /// Open an existing ledger (read-only until a log key is attached).
+    ///
+    /// The stored state is authenticated before it is used: the leaf hashes
+    /// (tiles) must give the root of the checkpoint the log key signed,
+    /// every entry must hash to its leaf, and the registry is replayed from
+    /// the `genesis`/`key.*` entries found among them. Anything else is
+    /// [`LedgerError::Corrupt`]. This reads every entry once (no signature
+    /// checks: the signed root already fixes their bytes).
     pub fn open(storage: S) -> Result<Ledger<S>, LedgerError> {
+        let corrupt = |why: String| LedgerError::Corrupt(why);
         let size_bytes = storage.get(META_SIZE)?.ok_or(LedgerError::NotInitialized)?;
         let size = u64::from_be_bytes(
             size_bytes
                 .try_into()
-                .map_err(|_| LedgerError::Corrupt("size is not 8 bytes".into()))?,
+                .map_err(|_| corrupt("size is not 8 bytes".into()))?,
         );
-        let key_seqs: Vec<u64> = storage
-            .get(META_KEYSEQS)?
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| LedgerError::Corrupt("key entry index unreadable".into()))?;
-        let mut registry: Option<Registry> = None;
-        for &seq in &key_seqs {
-            let bytes = storage
-                .get(&entry_key(seq))?
-                .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} missing")))?;
-            let e = Entry::parse(&bytes)?;
-            match registry.as_mut() {
-                None => registry = Some(Registry::from_genesis(e.unsigned())?),
-                Some(r) => {
-                    r.set_next_seq(seq);
-                    r.admit(e.unsigned())?;
-                }
-            }
+        if size == 0 {
+            return Err(corrupt("size is 0 (no genesis entry)".into()));
         }
-        let mut registry =
-            registry.ok_or_else(|| LedgerError::Corrupt("no genesis entry".into()))?;
-        registry.set_next_seq(size);
-        let range = CompactRange::from_nodes(&StoredNodes(&storage), size)?;
-        let last_leaf = StoredNodes(&storage).node(0, size.saturating_sub(1))?;
+        let read_entry = |seq: u64| -> Result<Vec<u8>, LedgerError> {
+            storage
+                .get(&entry_key(seq))?
+                .ok_or_else(|| corrupt(format!("entry {seq} missing")))
+        };
+        let genesis_bytes = read_entry(0)?;
+        let genesis =
+            Entry::parse(&genesis_bytes).map_err(|e| corrupt(format!("entry 0: {e}")))?;
+        let mut registry = Registry::from_genesis(genesis.unsigned())
+            .map_err(|e| corrupt(format!("entry 0: {e}")))?;
         let cp_bytes = storage
             .get(META_CHECKPOINT)?
-            .ok_or_else(|| LedgerError::Corrupt("checkpoint missing".into()))?;
-        let checkpoint = SignedCheckpoint::open(&cp_bytes, registry.log_key())?;
+            .ok_or_else(|| corrupt("checkpoint missing".into()))?;
+        let checkpoint = SignedCheckpoint::open(&cp_bytes, registry.log_key())
+            .map_err(|e| corrupt(format!("stored checkpoint: {e}")))?;
+        let leaves = read_leaves(&storage, size)?;
+        let mut range = CompactRange::new();
+        for h in &leaves {
+            range.append(*h);
+        }
         if checkpoint.checkpoint().size != size || checkpoint.checkpoint().root != range.root() {
-            return Err(LedgerError::Corrupt(
-                "stored checkpoint does not match the stored tree".into(),
+            return Err(corrupt(
+                "stored leaf hashes do not match the signed checkpoint".into(),
             ));
         }
+        for (seq, leaf) in (0u64..).zip(&leaves) {
+            let bytes = if seq == 0 {
+                genesis_bytes.clone()
+            } else {
+                read_entry(seq)?
+            };
+            if crate::hash::leaf_hash(&bytes) != *leaf {
+                return Err(corrupt(format!(
+                    "entry {seq} does not match its leaf hash in the signed tree"
+                )));
+            }
+            if seq == 0 || !may_be_key_entry(&bytes) {
+                continue;
+            }
+            let e = Entry::parse(&bytes).map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
+            if matches!(e.kind(), Kind::KeyGrant | Kind::KeyRevoke) {
+                registry.set_next_seq(seq);
+                registry
+                    .admit(e.unsigned())
+                    .map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
+            }
+        }
+        registry.set_next_seq(size);
+        let last_leaf = leaves[leaves.len() - 1];
         Ok(Ledger {
             storage,
             registry,
             range,
             last_leaf,
             checkpoint,
-            key_seqs,
             log_key: None,
             upper: OnceLock::new(),
         })
@@ -435,7 +488,6 @@ impl<S: Storage> Ledger<S> {
             registry: self.registry.clone(),
             range: self.range.clone(),
             last_leaf: self.last_leaf,
-            key_seqs: self.key_seqs.clone(),
             entries: Vec::with_capacity(new.len()),
         };
         for n in new {
@@ -450,16 +502,10 @@ impl<S: Storage> Ledger<S> {
             .push((META_SIZE.to_vec(), p.range.size().to_be_bytes().to_vec()));
         p.writes
             .push((META_CHECKPOINT.to_vec(), checkpoint.to_text().into_bytes()));
-        if p.key_seqs.len() != self.key_seqs.len() {
-            let js =
-                serde_json::to_vec(&p.key_seqs).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
-            p.writes.push((META_KEYSEQS.to_vec(), js));
-        }
         self.storage.commit(p.writes)?;
         self.registry = p.registry;
         self.range = p.range;
         self.last_leaf = p.last_leaf;
-        self.key_seqs = p.key_seqs;
         self.checkpoint = checkpoint.clone();
         self.upper = OnceLock::new();
         Ok(p.entries
@@ -587,19 +633,30 @@ impl<S: Storage> Ledger<S> {
 
     /// Verify every entry, signature, role, link, blob and the checkpoint;
     /// with `trusted`, also that the log extends that older checkpoint.
+    ///
+    /// This trusts the genesis entry's log key: a replacement ledger with
+    /// another log key verifies too. An auditor who knows the log key uses
+    /// [`Ledger::verify_against`].
     pub fn verify(&self, trusted: Option<&[u8]>) -> Result<VerifyReport, VerifyError> {
-        let entries = (0..self.len()).map(|seq| {
-            self.entry_bytes(seq)
-                .map_err(|e| VerifyError::Read(e.to_string()))
-        });
-        let blob = |h: &Hash| self.blob(h).map_err(|e| VerifyError::Read(e.to_string()));
+        self.verify_against(None, trusted)
+    }
+
+    /// [`Ledger::verify`] against an expected log key: with `Some(key)` the
+    /// genesis entry must name exactly that key (compared in full), the
+    /// checkpoint must be signed by it, and `trusted` is opened with it.
+    pub fn verify_against(
+        &self,
+        log_key: Option<&VerifierKey>,
+        trusted: Option<&[u8]>,
+    ) -> Result<VerifyReport, VerifyError> {
+        let entries = (0..self.len()).map(|seq| self.entry_bytes(seq).map_err(verify_read));
+        let blob = |h: &Hash| self.blob(h).map_err(verify_read);
         let cp = self
             .storage
             .get(META_CHECKPOINT)
-            .ok()
-            .flatten()
+            .map_err(|e| verify_read(e.into()))?
             .unwrap_or_default();
-        let report = verify::verify_log(entries, &blob, &cp, None, trusted)?;
+        let report = verify::verify_log(entries, &blob, &cp, log_key, trusted)?;
         self.verify_store(report.size)?;
         Ok(report)
     }
@@ -609,13 +666,11 @@ impl<S: Storage> Ledger<S> {
     /// equal to what the entries give (a torn write that lost one would
     /// otherwise only show when a proof is served).
     fn verify_store(&self, size: u64) -> Result<(), VerifyError> {
-        let read = |e: StorageError| VerifyError::Read(e.to_string());
+        let read = |e: StorageError| verify_read(e.into());
         let store = |what: String, problem: &'static str| VerifyError::Store { what, problem };
         let mut level: Vec<Hash> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         for seq in 0..size {
-            let bytes = self
-                .entry_bytes(seq)
-                .map_err(|e| VerifyError::Read(e.to_string()))?;
+            let bytes = self.entry_bytes(seq).map_err(verify_read)?;
             level.push(crate::hash::leaf_hash(&bytes));
         }
         for (t, chunk) in level.chunks(TILE_LEAVES as usize).enumerate() {
@@ -672,6 +727,50 @@ impl<S: Storage> Ledger<S> {
     }
 }
 
+/// A ledger read error as a verification error: damaged data is a finding,
+/// a failing environment is not.
+fn verify_read(e: LedgerError) -> VerifyError {
+    if e.is_finding() {
+        VerifyError::Damaged(e.to_string())
+    } else {
+        VerifyError::Read(e.to_string())
+    }
+}
+
+/// Whether canonical entry bytes may be a `key.grant`/`key.revoke` entry.
+/// In JCS the top-level `kind` member follows `body` and precedes `prev`,
+/// so a key entry always contains this text; a body that happens to contain
+/// it too is parsed and found not to be one.
+fn may_be_key_entry(bytes: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"\"kind\":\"key.";
+    bytes.windows(NEEDLE.len()).any(|w| w == NEEDLE)
+}
+
+/// The leaf hashes of the first `size` entries, from the tiles: each tile
+/// must be whole (256 hashes) except the last, which holds the rest.
+fn read_leaves<S: Storage>(storage: &S, size: u64) -> Result<Vec<Hash>, LedgerError> {
+    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let n_tiles = size.div_ceil(TILE_LEAVES);
+    for t in 0..n_tiles {
+        let want = (size - t * TILE_LEAVES).min(TILE_LEAVES) * 32;
+        let bytes = storage
+            .get(&tile_key(t))?
+            .ok_or_else(|| LedgerError::Corrupt(format!("leaf-hash tile {t} missing")))?;
+        if bytes.len() as u64 != want {
+            return Err(LedgerError::Corrupt(format!(
+                "leaf-hash tile {t} is {} bytes, expected {want}",
+                bytes.len()
+            )));
+        }
+        for c in bytes.chunks_exact(32) {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            leaves.push(Hash(h));
+        }
+    }
+    Ok(leaves)
+}
+
 fn sign_checkpoint(
     log_key: &SecretKey,
     range: &CompactRange,
@@ -692,6 +791,12 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
         return Err(LedgerError::GenesisAppend);
     }
     let seq = p.range.size();
+    if let Some(big) = n.blobs.iter().find(|b| b.len() as u64 > MAX_BLOB_BYTES) {
+        return Err(LedgerError::BlobTooLarge {
+            size: big.len() as u64,
+            max: MAX_BLOB_BYTES,
+        });
+    }
     let mut hashes: Vec<Hash> = n.blobs.iter().map(|b| Hash::of(b)).collect();
     hashes.sort();
     hashes.dedup();
@@ -709,9 +814,6 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
     }
     let entry = unsigned.clone().sign(n.signer)?;
     p.registry.admit(&unsigned)?;
-    if matches!(n.kind, Kind::KeyGrant | Kind::KeyRevoke) {
-        p.key_seqs.push(seq);
-    }
     p.writes.push((entry_key(seq), entry.bytes().to_vec()));
     for b in n.blobs {
         p.writes.push((blob_key(&Hash::of(&b)), b));

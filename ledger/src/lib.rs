@@ -10,6 +10,7 @@
 //! - [`storage`], [`ledger`]: the stored log (sled or in memory);
 //! - [`verify`], [`bundle`]: whole-log verification and audit bundles;
 //! - [`receipt`]: staff receipts and salted results-tree leaves;
+//! - [`files`]: reading user-named files (no links, FIFOs or devices, bounded);
 //! - [`fuzzing`]: entry points for fuzzers and their regression tests.
 //!
 //! The byte-level formats are specified in `FORMAT.md`.
@@ -39,6 +40,7 @@
 
 pub mod bundle;
 pub mod entry;
+pub mod files;
 pub mod fuzzing;
 pub mod hash;
 pub mod jcs;
@@ -53,7 +55,8 @@ pub mod verify;
 
 pub use entry::{Entry, EntryError, Kind, Role, UnsignedEntry, ENTRY_SIG_PREFIX, MAX_ENTRY_BYTES};
 pub use hash::{leaf_hash, node_hash, Hash};
-pub use keys::{KeyError, KeyFile, KeyId, SecretKey, VerifierKey};
+pub use files::{read_regular_file, FileError};
+pub use keys::{KeyArgError, KeyError, KeyFile, KeyId, SecretKey, VerifierKey};
 pub use ledger::{AppendedEntry, Ledger, LedgerError, NewEntry};
 pub use note::{Checkpoint, Note, NoteError, SignedCheckpoint, TlogProof};
 pub use registry::{AuthError, KeyRecord, Registry};

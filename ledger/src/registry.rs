@@ -187,6 +187,12 @@ impl Registry {
             if key.handle() == log_key.handle() || key.public() == log_key.public() {
                 return Err(invalid(kind, "the log key cannot be an admin"));
             }
+            if key.name() == origin {
+                return Err(invalid(
+                    kind,
+                    format!("admin key is named {origin:?} like the log's origin; only the log key has that name"),
+                ));
+            }
             let handle = key.handle();
             let rec = KeyRecord {
                 key,
@@ -231,6 +237,14 @@ impl Registry {
             Some(r) if r.revoked_at.is_none() => r.roles.keys().copied().collect(),
             _ => BTreeSet::new(),
         }
+    }
+
+    /// How many unrevoked keys hold the admin role.
+    pub fn active_admins(&self) -> usize {
+        self.keys
+            .values()
+            .filter(|r| r.revoked_at.is_none() && r.roles.contains_key(&Role::Admin))
+            .count()
     }
 
     /// The signer's key if it may sign `kind` at the next position.
@@ -289,6 +303,16 @@ impl Registry {
                 if key.public() == self.log_key.public() || key.handle() == self.log_key.handle() {
                     return Err(invalid(kind, "the log key cannot hold roles"));
                 }
+                if key.name() == self.origin {
+                    return Err(invalid(
+                        kind,
+                        format!(
+                            "key is named {:?} like the log's origin; only the log key has that name, \
+                             give the key another name",
+                            self.origin
+                        ),
+                    ));
+                }
                 let handle = key.handle();
                 let mut rec = match self.keys.get(&handle) {
                     Some(r) if r.key != key => {
@@ -326,6 +350,13 @@ impl Registry {
                     Some(r) => r.clone(),
                     None => return Err(invalid(kind, "the key is not registered")),
                 };
+                if rec.roles.contains_key(&Role::Admin) && self.active_admins() <= 1 {
+                    return Err(invalid(
+                        kind,
+                        "the key is the last active admin; grant admin to another key first, \
+                         or no key could ever grant or revoke again",
+                    ));
+                }
                 rec.revoked_at = Some(e.seq);
                 Ok(Some((handle, rec)))
             }

@@ -15,6 +15,24 @@ pub enum StorageError {
     /// An I/O or database error.
     #[error("storage error: {0}")]
     Io(String),
+    /// The database reports its own files as corrupt.
+    #[error("storage is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    /// Whether the stored data itself is wrong (rather than the environment
+    /// failing to read it).
+    pub fn is_finding(&self) -> bool {
+        matches!(self, StorageError::Corrupt(_))
+    }
+}
+
+fn sled_err(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Corruption { .. } => StorageError::Corrupt(e.to_string()),
+        e => StorageError::Io(e.to_string()),
+    }
 }
 
 /// Key-value storage with atomic, durable batch commits.
@@ -87,7 +105,7 @@ impl SledStorage {
             {
                 Err(StorageError::InUse(path.to_owned()))
             }
-            Err(e) => Err(StorageError::Io(e.to_string())),
+            Err(e) => Err(sled_err(e)),
         }
     }
 }
@@ -97,7 +115,7 @@ impl Storage for SledStorage {
         self.db
             .get(key)
             .map(|v| v.map(|iv| iv.to_vec()))
-            .map_err(|e| StorageError::Io(e.to_string()))
+            .map_err(sled_err)
     }
 
     fn commit(&self, writes: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StorageError> {
@@ -107,10 +125,10 @@ impl Storage for SledStorage {
         }
         self.db
             .apply_batch(batch)
-            .map_err(|e| StorageError::Io(e.to_string()))?;
+            .map_err(sled_err)?;
         self.db
             .flush()
-            .map_err(|e| StorageError::Io(e.to_string()))?;
+            .map_err(sled_err)?;
         Ok(())
     }
 }

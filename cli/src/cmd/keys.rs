@@ -113,43 +113,7 @@ pub fn run(ledger: &Path, c: KeyCommand) -> CmdResult {
 /// Parse a `--vkey` argument: a verifier key, or a file holding a public or
 /// secret key (only its public half is used).
 pub fn parse_vkey_arg(arg: &str) -> anyhow::Result<VerifierKey> {
-    if looks_secret(arg) {
-        bail!(
-            "a secret key was given where a verifier key is expected; pass the verifier key \
-             (`rankproof key show FILE` prints it) and keep the secret key in its file"
-        );
-    }
-    match VerifierKey::parse(arg) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let path = Path::new(arg);
-            if path.is_file() {
-                let text = fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                let kf = KeyFile::parse(&text).with_context(|| format!("{}", path.display()))?;
-                Ok(kf.verifier().clone())
-            } else {
-                Err(anyhow!(
-                    "{arg:?} is not a verifier key ({e}) nor a key file; \
-                     expected name+hexkeyid+base64 as printed by `rankproof key new`"
-                ))
-            }
-        }
-    }
-}
-
-/// Whether a command-line argument is secret key text (`PRIVATE+KEY+...`).
-fn looks_secret(arg: &str) -> bool {
-    arg.trim_start().starts_with("PRIVATE+KEY+")
-}
-
-/// An argument as it may be shown in a message: secret key text never is.
-pub fn shown(arg: &str) -> &str {
-    if looks_secret(arg) {
-        "<secret key text>"
-    } else {
-        arg
-    }
+    Ok(VerifierKey::parse_arg(arg)?)
 }
 
 /// Write a secret key file with mode 0600, refusing to overwrite.

@@ -15,7 +15,7 @@ use rankproof_ledger::{
 use serde_json::{json, Value};
 use unicode_width::UnicodeWidthStr;
 
-use super::keys::{parse_vkey_arg, read_secret_key, shown};
+use super::keys::{parse_vkey_arg, read_secret_key};
 use crate::exit::{finding, CmdResult};
 
 /// Return a bad-input failure (exit 2) from a command.
@@ -65,7 +65,8 @@ pub struct VerifyArgs {
     /// Verify an exported bundle directory instead of the ledger.
     #[arg(long, requires = "log_vkey")]
     pub bundle: Option<PathBuf>,
-    /// The log's verifier key (needed with --bundle).
+    /// The log's verifier key (needed with --bundle; for a ledger, the
+    /// genesis entry must name exactly this key).
     #[arg(long)]
     pub log_vkey: Option<String>,
 }
@@ -177,7 +178,8 @@ pub fn init(ledger: &Path, a: InitArgs) -> CmdResult {
     let admins = a
         .admins
         .iter()
-        .map(|s| parse_vkey_arg(s).with_context(|| format!("--admin {}", shown(s))))
+        .enumerate()
+        .map(|(i, s)| parse_vkey_arg(s).with_context(|| format!("--admin (number {})", i + 1)))
         .collect::<anyhow::Result<Vec<VerifierKey>>>()?;
     let key_path = fs::canonicalize(&a.log_key)
         .with_context(|| format!("resolving {}", a.log_key.display()))?;
@@ -324,13 +326,17 @@ pub fn checkpoint(ledger: &Path, _a: CheckpointArgs) -> CmdResult {
 
 fn read_trusted(path: &Option<PathBuf>) -> anyhow::Result<Option<Vec<u8>>> {
     path.as_ref()
-        .map(|p| fs::read(p).with_context(|| format!("reading trusted checkpoint {}", p.display())))
+        .map(|p| {
+            rankproof_ledger::read_regular_file(p, bundle::MAX_CHECKPOINT_BYTES)
+                .with_context(|| format!("trusted checkpoint {}", p.display()))
+        })
         .transpose()
 }
 
 fn print_report(r: &VerifyReport, what: &str) {
     println!("ok: {what} verified");
     println!("origin:  {}", r.origin);
+    println!("log key: {}", r.log_key);
     println!("entries: {}", r.size);
     println!("root:    {}", r.root.to_hex());
     println!("blob references checked: {}", r.n_blob_refs);
@@ -355,32 +361,30 @@ pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
         }
         let report = {
             let _p = crate::progress::Phase::start(format!("verifying bundle {}", dir.display()));
-            bundle::verify_bundle(dir, &vkey, trusted.as_deref()).map_err(finding)?
+            bundle::verify_bundle(dir, &vkey, trusted.as_deref())
+                .map_err(|e| if e.is_finding() { finding(e) } else { e.into() })?
         };
         print_report(&report, &format!("bundle {}", dir.display()));
         return Ok(());
     }
-    if a.log_vkey.is_some() {
-        fail!("--log-vkey is only used with --bundle");
-    }
+    let log_vkey = a
+        .log_vkey
+        .as_deref()
+        .map(|v| parse_vkey_arg(v).context("--log-vkey"))
+        .transpose()?;
     // A store whose checkpoint or tree does not add up is a finding too.
     let l = match open(ledger) {
         Ok(l) => l,
         Err(e) => match e.downcast::<LedgerError>() {
-            Ok(
-                e @ (LedgerError::Corrupt(_)
-                | LedgerError::Note(_)
-                | LedgerError::Entry(_)
-                | LedgerError::Unauthorized(_)
-                | LedgerError::Proof(_)),
-            ) => return Err(finding(e)),
+            Ok(e) if e.is_finding() => return Err(finding(e)),
             Ok(e) => return Err(e.into()),
             Err(e) => return Err(e.into()),
         },
     };
     let report = {
         let _p = crate::progress::Phase::start(format!("verifying {} entries", l.len()));
-        l.verify(trusted.as_deref()).map_err(finding)?
+        l.verify_against(log_vkey.as_ref(), trusted.as_deref())
+            .map_err(|e| if e.is_finding() { finding(e) } else { e.into() })?
     };
     print_report(&report, &format!("ledger {}", ledger.display()));
     Ok(())

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use rankproof_ledger::{merkle, receipt, Entry};
+use rankproof_ledger::{merkle, receipt};
 use serde_json::Value;
 
 use super::keys::parse_vkey_arg;
@@ -59,23 +59,11 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
     let entries = l.all_entries()?;
     let e = find_ranking(&entries, &a.ranking)?;
     let published = workflow::PublishedResults::load(&l, e).map_err(finding)?;
-    let signer = l
-        .registry()
-        .key(e.signer())
-        .map(|k| k.key.clone())
-        .ok_or_else(|| anyhow!("the ranking's signer {} is not in the registry", e.signer()))?;
-    let proof = l.tlog_proof(e.seq(), None)?;
-    let grant = grant_of(&entries, e)?;
-    let grant_proof = l.tlog_proof(grant.seq(), None)?;
+    let chain = receipt::ReceiptChain::collect(&l, e.seq())?;
     let make = |idx: usize| -> anyhow::Result<Vec<u8>> {
         let path = merkle::inclusion_proof(&published.leaves, idx as u64)?;
         let result = published.record(idx)?;
-        Ok(receipt::encode(&receipt::ReceiptParts {
-            entry: e,
-            proof: &proof,
-            signer: &signer,
-            grant,
-            grant_proof: &grant_proof,
+        Ok(chain.encode(&receipt::StaffResult {
             result: &result,
             salt: published.salts[idx],
             leaf_index: idx as u64,
@@ -118,25 +106,6 @@ fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
         a.out.display()
     );
     Ok(())
-}
-
-/// The `key.grant` entry that made the ranking's signer an operator before
-/// the ranking (the latest such grant).
-fn grant_of<'a>(entries: &'a [Entry], ranking: &Entry) -> anyhow::Result<&'a Entry> {
-    let end = usize::try_from(ranking.seq())
-        .unwrap_or(usize::MAX)
-        .min(entries.len());
-    entries[..end]
-        .iter()
-        .rev()
-        .find(|g| receipt::is_operator_grant(g, ranking.signer()))
-        .ok_or_else(|| {
-            anyhow!(
-                "no operator grant for {} before entry {}",
-                ranking.signer(),
-                ranking.seq()
-            )
-        })
 }
 
 fn verify(a: VerifyArgs) -> CmdResult {

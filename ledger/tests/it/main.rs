@@ -5,6 +5,7 @@
 mod authz;
 mod bundle_lines;
 mod fuzz_seeds;
+mod hardening;
 mod model;
 mod powerloss;
 mod proofs;
