@@ -21,7 +21,7 @@ use crate::note::{Checkpoint, Note, SignedCheckpoint, TlogProof};
 /// The log key the `receipt` and `note` targets verify against: the log of
 /// the demo ledger the seed receipt and checkpoint were taken from.
 pub const LOG_VKEY: &str =
-    "demo.rankproof.example/hr-ledger+5c5501c8+AdgXDsMMzNSyQwiT9/nuWc1St9XQF5vwloM2Yoq+SPuy";
+    "demo.rankproof.example/hr-ledger+c5bf1859+AZMgupYmKSqrkKOzR79X3CCTzEUWXw6Corxo4IZQaTCp";
 
 /// [`LOG_VKEY`] parsed once.
 pub fn log_key() -> &'static VerifierKey {
@@ -96,11 +96,13 @@ pub fn note(data: &[u8]) {
 }
 
 /// The receipt verifier under [`LOG_VKEY`]: never panics; a receipt it
-/// accepts names a `ranking.publish` entry and a result with a position.
+/// accepts names a `ranking.publish` entry inside the log and a grant chain
+/// through at least one admin.
 pub fn receipt(data: &[u8]) {
     if let Ok(v) = crate::receipt::verify(data, log_key()) {
         assert_eq!(v.entry.kind(), crate::entry::Kind::RankingPublish);
         assert!(v.log_size > v.entry.seq());
+        assert!(!v.admins.is_empty(), "an accepted chain names an admin");
     }
 }
 

@@ -91,7 +91,12 @@ fn normalize_key_arg(arg: &str) -> &str {
     loop {
         let next = t
             .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c.is_control())
-            .trim_matches(|c| matches!(c, '"' | '\'' | '`' | '\u{201c}' | '\u{201d}' | '\u{2018}' | '\u{2019}'));
+            .trim_matches(|c| {
+                matches!(
+                    c,
+                    '"' | '\'' | '`' | '\u{201c}' | '\u{201d}' | '\u{2018}' | '\u{2019}'
+                )
+            });
         if next.len() == t.len() {
             return t;
         }

@@ -363,8 +363,7 @@ impl<S: Storage> Ledger<S> {
                 .ok_or_else(|| corrupt(format!("entry {seq} missing")))
         };
         let genesis_bytes = read_entry(0)?;
-        let genesis =
-            Entry::parse(&genesis_bytes).map_err(|e| corrupt(format!("entry 0: {e}")))?;
+        let genesis = Entry::parse(&genesis_bytes).map_err(|e| corrupt(format!("entry 0: {e}")))?;
         let mut registry = Registry::from_genesis(genesis.unsigned())
             .map_err(|e| corrupt(format!("entry 0: {e}")))?;
         let cp_bytes = storage

@@ -54,8 +54,8 @@ pub mod storage;
 pub mod verify;
 
 pub use entry::{Entry, EntryError, Kind, Role, UnsignedEntry, ENTRY_SIG_PREFIX, MAX_ENTRY_BYTES};
-pub use hash::{leaf_hash, node_hash, Hash};
 pub use files::{read_regular_file, FileError};
+pub use hash::{leaf_hash, node_hash, Hash};
 pub use keys::{KeyArgError, KeyError, KeyFile, KeyId, SecretKey, VerifierKey};
 pub use ledger::{AppendedEntry, Ledger, LedgerError, NewEntry};
 pub use note::{Checkpoint, Note, NoteError, SignedCheckpoint, TlogProof};

@@ -166,7 +166,9 @@ impl ReceiptChain {
         ranking_seq: u64,
     ) -> Result<ReceiptChain, ReceiptBuildError> {
         let entry = |seq: u64| -> Result<Entry, ReceiptBuildError> {
-            ledger.entry(seq)?.ok_or(ReceiptBuildError::NoSuchEntry(seq))
+            ledger
+                .entry(seq)?
+                .ok_or(ReceiptBuildError::NoSuchEntry(seq))
         };
         let prove = |seq: u64| -> Result<TlogProof, ReceiptBuildError> {
             Ok(ledger.tlog_proof(seq, None)?)
@@ -574,7 +576,7 @@ fn verify_chain(
                     })?;
                 if is_last {
                     return Err(bad(
-                        "the chain ends before the genesis entry (entry 0)".into(),
+                        "the chain ends before the genesis entry (entry 0)".into()
                     ));
                 }
                 key

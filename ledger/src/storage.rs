@@ -123,12 +123,8 @@ impl Storage for SledStorage {
         for (k, v) in writes {
             batch.insert(k, v);
         }
-        self.db
-            .apply_batch(batch)
-            .map_err(sled_err)?;
-        self.db
-            .flush()
-            .map_err(sled_err)?;
+        self.db.apply_batch(batch).map_err(sled_err)?;
+        self.db.flush().map_err(sled_err)?;
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 //! each is checked with strict Ed25519 verification (in parallel within a
 //! chunk). The first problem by position is reported.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::entry::{Entry, EntryError};
@@ -185,6 +187,9 @@ struct PendingSig {
 /// `verify_strict` over the entries and so depends on nothing else
 /// (thread count, batch boundaries or build).
 fn flush(pending: &mut Vec<PendingSig>) -> Option<u64> {
+    if pending.is_empty() {
+        return None;
+    }
     use rayon::prelude::*;
     let bad = pending
         .par_iter()
@@ -296,7 +301,6 @@ where
         prev: Hash::ZERO,
         n_blob_refs: 0,
     };
-    let mut pending: Vec<PendingSig> = Vec::with_capacity(BATCH);
     // With an expected log key the trusted checkpoint is opened at once;
     // otherwise as soon as the genesis entry names the log key.
     let mut trusted_raw = trusted;
@@ -306,37 +310,70 @@ where
         trusted_state = Some((c, None));
         trusted_raw = None;
     }
-    let mut seq = 0u64;
-    for item in entries {
-        match item.and_then(|bytes| st.check(seq, &bytes, blob, log_key)) {
-            Ok(p) => pending.push(p),
-            Err(err) => {
-                if let Some(bad) = flush(&mut pending) {
-                    return Err(entry_err(bad, EntryProblem::BadSignature));
+    // Entries are checked in order on this thread; their signatures go in
+    // chunks to a worker that verifies each chunk strictly in parallel, so
+    // parsing and signature checks overlap. A signature is sent only after
+    // its entry passed every other check, so the smallest bad signature
+    // always precedes any later structural problem: the first problem by
+    // position is reported whatever the timing.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<PendingSig>>(2);
+    let found_bad = AtomicBool::new(false);
+    let (outcome, bad) = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let mut bad: Option<u64> = None;
+            for mut chunk in rx {
+                if bad.is_none() {
+                    bad = flush(&mut chunk);
+                    if bad.is_some() {
+                        found_bad.store(true, Ordering::Relaxed);
+                    }
                 }
-                return Err(err);
             }
-        }
-        if pending.len() >= BATCH {
-            if let Some(bad) = flush(&mut pending) {
-                return Err(entry_err(bad, EntryProblem::BadSignature));
+            bad
+        });
+        let mut pending: Vec<PendingSig> = Vec::with_capacity(BATCH);
+        let mut seq = 0u64;
+        let outcome = (|| -> Result<(), VerifyError> {
+            for item in entries {
+                if found_bad.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let p = item.and_then(|bytes| st.check(seq, &bytes, blob, log_key))?;
+                pending.push(p);
+                if pending.len() >= BATCH {
+                    let chunk = std::mem::replace(&mut pending, Vec::with_capacity(BATCH));
+                    // The worker only stops receiving by panicking.
+                    if tx.send(chunk).is_err() {
+                        return Err(VerifyError::Read("signature worker stopped".into()));
+                    }
+                }
+                seq += 1;
+                if let (Some(t), Some(r)) = (trusted_raw, st.registry.as_ref()) {
+                    let c = SignedCheckpoint::open(t, r.log_key()).map_err(VerifyError::Trusted)?;
+                    trusted_state = Some((c, None));
+                    trusted_raw = None;
+                }
+                if let Some((c, root)) = trusted_state.as_mut() {
+                    if c.checkpoint().size == seq {
+                        *root = Some(st.range.root());
+                    }
+                }
             }
+            Ok(())
+        })();
+        if !pending.is_empty() {
+            let _ = tx.send(pending);
         }
-        seq += 1;
-        if let (Some(t), Some(r)) = (trusted_raw, st.registry.as_ref()) {
-            let c = SignedCheckpoint::open(t, r.log_key()).map_err(VerifyError::Trusted)?;
-            trusted_state = Some((c, None));
-            trusted_raw = None;
-        }
-        if let Some((c, root)) = trusted_state.as_mut() {
-            if c.checkpoint().size == seq {
-                *root = Some(st.range.root());
-            }
-        }
-    }
-    if let Some(bad) = flush(&mut pending) {
+        drop(tx);
+        let bad = worker
+            .join()
+            .map_err(|_| VerifyError::Read("signature worker panicked".into()));
+        (outcome, bad)
+    });
+    if let Some(bad) = bad? {
         return Err(entry_err(bad, EntryProblem::BadSignature));
     }
+    outcome?;
     let State {
         registry,
         range,

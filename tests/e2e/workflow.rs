@@ -527,7 +527,7 @@ fn results_are_identical_at_any_thread_count() {
 fn receipt_worked_example_verifies() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let example = repo().join("tests/e2e/data/receipt-example.json");
-    let key = "example.org/ranking-log+7a6378bf+AaO5HK7dOzRmLwRHsScj5v18uA/Qz5wR1kxK1mMnMdiN";
+    let key = "example.org/ranking-log+93f963c3+AeSxpowxSR9EdpZUVNnhZTsqXx8FTXcKXZ7/qmw8Pb+w";
     let shown = ok(
         tmp.path(),
         &[

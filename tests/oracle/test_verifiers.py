@@ -552,6 +552,44 @@ class EndToEndTest(unittest.TestCase):
         self.assertBundleFails(d, r"^FAILED: entry 4: blob ")
         self.assertTrue(first)
 
+    def test_bundle_files_regular_and_referenced(self):
+        with open(os.path.join(self.bundle, "entries.jsonl"), "rb") as f:
+            e8 = json.loads(f.read().split(b"\n")[8])
+        hx = e8["body"]["salts"]
+
+        def variant(how):
+            d = self.fresh("files")
+            shutil.copytree(self.bundle, d)
+            p = os.path.join(d, "blobs", hx)
+            if how == "link":
+                keep = os.path.join(d, "salts.keep")
+                os.rename(p, keep)
+                os.symlink(keep, p)
+            elif how == "dev-zero":
+                os.remove(p)
+                os.symlink("/dev/zero", p)
+            elif how == "fifo":
+                os.remove(p)
+                os.mkfifo(p)
+            elif how == "unreferenced":
+                with open(os.path.join(d, "blobs", hashlib.sha256(b"stray").hexdigest()), "wb") as f:
+                    f.write(b"stray")
+            elif how == "misnamed":
+                with open(os.path.join(d, "blobs", "notes.txt"), "wb") as f:
+                    f.write(b"x")
+            elif how == "entries link":
+                e = os.path.join(d, "entries.jsonl")
+                os.rename(e, e + ".keep")
+                os.symlink(e + ".keep", e)
+            return d
+        for how, pat in [("link", r"symbolic link"), ("dev-zero", r"symbolic link"), ("fifo", r"FIFO"),
+                         ("unreferenced", r"not referenced by any entry"), ("misnamed", r"not named by a blob hash"),
+                         ("entries link", r"entries\.jsonl: .* symbolic link")]:
+            if how == "fifo" and not hasattr(os, "mkfifo"):
+                continue
+            with self.subTest(how=how):
+                self.assertBundleFails(variant(how), pat)
+
     def test_checkpoint_tampering(self):
         with open(os.path.join(self.bundle, "checkpoint"), "rb") as f:
             cp = f.read()
@@ -688,9 +726,9 @@ class EndToEndTest(unittest.TestCase):
             r["proof"] = r["proof"].replace("\nindex %d\n" % json.loads(r["entry"])["seq"], "\nindex 7\n")
 
         def other_grant(r):
-            g = json.loads(r["grant"]["entry"])
+            g = json.loads(r["chain"][0]["entry"])
             g["body"]["role"] = "reviewer"
-            r["grant"]["entry"] = jcs.canonicalize(g).decode()
+            r["chain"][0]["entry"] = jcs.canonicalize(g).decode()
 
         def swap_signer(r):
             r["signer"] = self.keys["hr"].vkey
@@ -701,7 +739,8 @@ class EndToEndTest(unittest.TestCase):
             r["entry"] = jcs.canonicalize(e).decode()
 
         cases = {
-            "format": (lambda r: r.update(format="rankproof-receipt/v2"), 1),
+            "format": (lambda r: r.update(format="rankproof-receipt/v1"), 1),
+            "old grant member": (lambda r: r.update(grant=r.pop("chain")[0]), 1),
             "extra member": (lambda r: r.update(comment="hi"), 1),
             "entry not canonical": (lambda r: r.update(entry=r["entry"].replace('"kind":', '"kind": ')), 1),
             "entry edited": (edit_entry, 2),
@@ -709,7 +748,13 @@ class EndToEndTest(unittest.TestCase):
             "proof hash": (lambda r: r.update(proof=r["proof"].replace("\n\n", "\nElUsFGr+lYnr44txcgk085Rkjg0O+qHXz1hsT8H5IJ0=\n\n", 1)), 2),
             "signer": (swap_signer, 3),
             "grant role": (other_grant, 4),
-            "grant proof": (lambda r: r["grant"].update(proof=r["proof"]), 4),
+            "grant proof": (lambda r: r["chain"][0].update(proof=r["proof"]), 4),
+            "chain without genesis": (lambda r: r["chain"].pop(), 4),
+            "chain of genesis only": (lambda r: r.update(chain=r["chain"][-1:]), 4),
+            "chain empty": (lambda r: r.update(chain=[]), 4),
+            "chain reversed": (lambda r: r["chain"].reverse(), 4),
+            "chain genesis twice": (lambda r: r["chain"].append(r["chain"][-1]), 4),
+            "chain link extra member": (lambda r: r["chain"][0].update(signer=r["signer"]), 4),
             "grade": (lambda r: r["result"].update(grade="S"), 5),
             "total": (lambda r: r["result"].update(total="99.99"), 5),
             "salt": (lambda r: r.update(salt=flip_hex(r["salt"], 5)), 5),
@@ -759,8 +804,9 @@ class EndToEndTest(unittest.TestCase):
             def proof(i):
                 return ("c2sp.org/tlog-proof@v1\nindex %d\n" % i
                         + "".join(base64.b64encode(h).decode() + "\n" for h in audit_path(leaves, i)) + "\n" + cp)
-            return {"format": "rankproof-receipt/v1", "entry": ls[-1].decode(), "proof": proof(len(ls) - 1),
-                    "signer": op.vkey, "grant": {"entry": ls[3].decode(), "proof": proof(3)},
+            return {"format": "rankproof-receipt/v2", "entry": ls[-1].decode(), "proof": proof(len(ls) - 1),
+                    "signer": op.vkey, "chain": [{"entry": ls[3].decode(), "proof": proof(3)},
+                                                 {"entry": ls[0].decode(), "proof": proof(0)}],
                     "result": result, "salt": salt, "leaf_index": leaf_index, "path": []}
         rc, out, err = self.receipt_rc(receipt(1))
         self.assertEqual(rc, 0, err)
@@ -805,6 +851,7 @@ COLL_Y = ScalarKey("o", 12345678901234660805)
 F_LOG = ScalarKey.from_seed("log.example", b"\x11" * 32)
 F_ADM = ScalarKey.from_seed("adm", b"\x12" * 32)
 F_BOB = ScalarKey.from_seed("bob", b"\x13" * 32)
+F_TWIN = ScalarKey.from_seed("log.example", b"\x14" * 32)
 
 
 def build_log(d, log, specs, keys_lines=()):
@@ -845,8 +892,19 @@ class ForgedLogTest(unittest.TestCase):
         adm0 = "key %s admin@0" % A.vkey
         cases = [
             ("control", L, [genesis(L, [A])], [adm0], None),
-            ("admin revokes itself", L, [genesis(L, [A]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey})],
-             [adm0 + " revoked@1"], None),
+            ("last admin revokes itself", L, [genesis(L, [A]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey})],
+             [adm0 + " revoked@1"], r"entry 1: key\.revoke: .*last active admin"),
+            ("admin revokes itself, another remains", L,
+             [genesis(L, [A, B]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey})],
+             [adm0 + " revoked@1", "key %s admin@0" % B.vkey], None),
+            ("last admin revoked by another admin", L,
+             [genesis(L, [A, B]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey}),
+              (B, "key.revoke", {"effective_from": 3, "vkey": B.vkey})], [], r"entry 2: key\.revoke: .*last active admin"),
+            ("grant to a key named like the origin", L,
+             [genesis(L, [A]), (A, "key.grant", {"effective_from": 2, "role": "hr", "vkey": F_TWIN.vkey})],
+             [], r"entry 1: key\.grant to .* named like the log's origin"),
+            ("genesis admin named like the origin", L, [genesis(L, [F_TWIN])], [],
+             r"entry 0: genesis admin .* named like the log's origin"),
             ("grant, used next entry", L, [genesis(L, [A]), (A, "key.grant", {"effective_from": 2, "role": "hr", "vkey": B.vkey}),
                                            (B, "rules.publish", {})], [adm0, "key %s hr@1" % B.vkey], None),
             ("grant used in same entry?", L, [genesis(L, [A]), (B, "rules.publish", {})], [adm0], r"entry 1: signer bob\+"),
@@ -869,15 +927,15 @@ class ForgedLogTest(unittest.TestCase):
              [], r"entry 1: key\.grant to the log key"),
             ("revoke the log key", L, [genesis(L, [A]), (A, "key.revoke", {"effective_from": 2, "vkey": L.vkey})],
              [], r"entry 1: key\.revoke: .*not a registered key"),
-            ("revoked admin grants", L, [genesis(L, [A]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey}),
+            ("revoked admin grants", L, [genesis(L, [A, B]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey}),
                                          (A, "key.grant", {"effective_from": 3, "role": "hr", "vkey": B.vkey})],
              [], r"entry 2: signer adm\+\w+ was revoked at entry 1"),
             ("grant extra member", L, [genesis(L, [A]), (A, "key.grant", {"effective_from": 2, "role": "hr", "vkey": B.vkey, "x": 1})],
              [], r"entry 1: key\.grant body must have exactly"),
             ("unknown role", L, [genesis(L, [A]), (A, "key.grant", {"effective_from": 2, "role": "boss", "vkey": B.vkey})],
              [], r"entry 1: key\.grant of unknown role"),
-            ("keys file without revocation", L, [genesis(L, [A]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey})],
-             [adm0], r"^FAILED: keys: line 2"),
+            ("keys file without revocation", L, [genesis(L, [A, B]), (A, "key.revoke", {"effective_from": 2, "vkey": A.vkey})],
+             [adm0, "key %s admin@0" % B.vkey], r"^FAILED: keys: line 2"),
         ]
         for label, log, specs, keys, pat in cases:
             with self.subTest(case=label):
@@ -893,6 +951,81 @@ class ForgedLogTest(unittest.TestCase):
                     rrc = subprocess.run([BINARY, "verify", "--bundle", d, "--log-vkey", log.vkey],
                                          capture_output=True, timeout=120).returncode
                     self.assertEqual(rrc == 0, pat is None, "rankproof verify disagrees (exit %d)" % rrc)
+
+
+def log_lines(specs):
+    lines = []
+    for signer, kind, body in specs:
+        o = {"blobs": [], "body": body, "kind": kind, "seq": len(lines), "signer": signer.handle,
+             "prev": vb.leaf_hash(lines[-1]).hex() if lines else "0" * 64}
+        o["sig"] = base64.b64encode(signer.sign(vb.ENTRY_PREFIX + jcs.canonicalize(o))).decode()
+        lines.append(jcs.canonicalize(o))
+    return lines
+
+
+def signed_checkpoint(log, lines):
+    root = vb.mth([vb.leaf_hash(x) for x in lines])
+    t = ("%s\n%d\n%s\n" % (log.name, len(lines), base64.b64encode(root).decode())).encode()
+    return (t + b"\n" + ("\u2014 %s %s\n" % (log.name, base64.b64encode(bytes.fromhex(log.kid) + log.sign(t)).decode())).encode()).decode()
+
+
+class ForgedReceiptTest(unittest.TestCase):
+    """Receipts made by someone holding the log key (any tree it likes) but
+    not an admin's key: keys in the grant chain are compared in full, so a
+    second key with the same handle (COLL_X / COLL_Y) gets nowhere."""
+
+    RESULT = {"staff_id": "Z1", "name": "Zed", "total": "1", "rank": 1, "grade": "S",
+              "bonus_multiplier": "1", "position": 1}
+    SALT = "cd" * 32
+
+    def receipt(self, specs, ranking_by, signer, chain_seqs):
+        L = F_LOG
+        root = vb.results_leaf(self.RESULT, self.SALT).hex()
+        lines = log_lines(specs + [(ranking_by, "ranking.publish", {"n": 1, "period": "2099", "results_root": root})])
+        cp = signed_checkpoint(L, lines)
+        leaves = [vb.leaf_hash(x) for x in lines]
+
+        def proof(i):
+            return ("c2sp.org/tlog-proof@v1\nindex %d\n" % i
+                    + "".join(base64.b64encode(h).decode() + "\n" for h in audit_path(leaves, i)) + "\n" + cp)
+        rec = {"format": "rankproof-receipt/v2", "entry": lines[-1].decode(), "proof": proof(len(lines) - 1),
+               "signer": signer.vkey,
+               "chain": [{"entry": lines[i].decode(), "proof": proof(i)} for i in chain_seqs],
+               "result": self.RESULT, "salt": self.SALT, "leaf_index": 0, "path": []}
+        try:
+            vr.verify_receipt(rec, L.vkey)
+        except vr.CheckFailed as ex:
+            return ex
+        return None
+
+    def test_chain(self):
+        L, A, B, X, Y = F_LOG, F_ADM, F_BOB, COLL_X, COLL_Y
+        g = genesis(L, [A])
+        grant_x = (A, "key.grant", {"effective_from": 2, "role": "operator", "vkey": X.vkey})
+        # control: X was granted operator and signed
+        self.assertIsNone(self.receipt([g, grant_x], X, X, [1, 0]))
+        # Y has X's handle: the grant names X in full, the signer is Y
+        ex = self.receipt([g, grant_x], Y, Y, [1, 0])
+        self.assertEqual(ex.check, 4)
+        self.assertIn("not to the signer", str(ex))
+        # claiming X as the signer: Y's signature does not verify under X
+        self.assertEqual(self.receipt([g, grant_x], Y, X, [1, 0]).check, 3)
+        # an admin's handle-twin signs a grant of operator to B: the genesis
+        # names the real admin X in full, the grant's signature fails
+        g2 = genesis(L, [X])
+        forged = (Y, "key.grant", {"effective_from": 2, "role": "operator", "vkey": B.vkey})
+        ex = self.receipt([g2, forged], B, B, [1, 0])
+        self.assertEqual(ex.check, 4)
+        self.assertIn("does not verify", str(ex))
+        # two levels: A grants admin to B, B grants operator to X
+        specs = [g, (A, "key.grant", {"effective_from": 2, "role": "admin", "vkey": B.vkey}),
+                 (B, "key.grant", {"effective_from": 3, "role": "operator", "vkey": X.vkey})]
+        self.assertIsNone(self.receipt(specs, X, X, [2, 1, 0]))
+        self.assertEqual(self.receipt(specs, X, X, [2, 0]).check, 4)    # a link left out
+        self.assertEqual(self.receipt(specs, X, X, [2, 1]).check, 4)    # no genesis
+        self.assertEqual(self.receipt(specs, X, X, [1, 2, 0]).check, 4)  # out of order
+        # an admin grant used where operator is needed
+        self.assertEqual(self.receipt(specs[:2], B, B, [1, 0]).check, 4)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import base64
 import hashlib
 import os
 import re
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -420,6 +421,9 @@ class Registry:
         self.log_key = log_key
         self.keys = {}  # handle -> KeyState
 
+    def active_admins(self):
+        return sum(1 for ks in self.keys.values() if ks.revoked is None and "admin" in ks.roles)
+
     def is_log_key(self, vk):
         return vk.pub == self.log_key.pub or vk.handle == self.log_key.handle
 
@@ -465,6 +469,8 @@ def check_genesis(e, log_key, reg):
             fail("genesis admin: %s" % ex)
         if reg.is_log_key(vk):
             fail("genesis admin %s is the log key" % a)
+        if vk.name == log_key.name:
+            fail("genesis admin %s is named like the log's origin" % vk.handle)
         if vk.handle in reg.keys:
             fail("genesis admins not distinct (handle %s twice)" % vk.handle)
         ks = KeyState(vk)
@@ -511,6 +517,8 @@ def check_key_body(e, reg):
             fail("key.grant of unknown role %r" % (role,))
         if reg.is_log_key(vk):
             fail("key.grant to the log key")
+        if vk.name == reg.log_key.name:
+            fail("key.grant to %s, a key named like the log's origin" % vk.handle)
         if existing is not None:
             if existing.vkey.pub != vk.pub or existing.vkey.text != vk.text:
                 fail("key.grant: %s has the same handle as a different registered key" % vk.handle)
@@ -527,6 +535,8 @@ def check_key_body(e, reg):
         fail("key.revoke: %s is not a registered key" % vk.text)
     if existing.revoked is not None:
         fail("key.revoke: %s already revoked at entry %d" % (vk.handle, existing.revoked))
+    if "admin" in existing.roles and reg.active_admins() <= 1:
+        fail("key.revoke: %s is the last active admin" % vk.handle)
 
     def apply():
         existing.revoked = e.seq
@@ -623,12 +633,80 @@ def check_ranking(e, blob_bytes, entries):
 
 # ------------------------------------------------------------- §8 the bundle
 
-def read_bytes(path, what):
+MAX_ENTRIES_FILE = 4 << 30
+MAX_CHECKPOINT_FILE = 1 << 20
+MAX_KEYS_FILE = 64 << 20
+MAX_BLOB = 1 << 30
+
+
+def file_kind(mode):
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def read_regular(path, what, limit):
+    """Read a regular file (never a link, FIFO or device) of at most limit
+    bytes. Returns None if it does not exist."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
     except OSError as ex:
         fail("%s: cannot read %s (%s)" % (what, path, ex.strerror))
+    if not stat.S_ISREG(st.st_mode):
+        fail("%s: %s is %s, not a regular file" % (what, path, file_kind(st.st_mode)))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as ex:
+        fail("%s: cannot read %s (%s)" % (what, path, ex.strerror))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            fail("%s: %s is %s, not a regular file" % (what, path, file_kind(st.st_mode)))
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        fail("%s: %s is larger than %d bytes" % (what, path, limit))
+    return data
+
+
+def read_bytes(path, what, limit=MAX_KEYS_FILE):
+    data = read_regular(path, what, limit)
+    if data is None:
+        fail("%s: cannot read %s (No such file or directory)" % (what, path))
+    return data
+
+
+def check_blobs_dir(d, referenced):
+    """Every file in blobs/ is a regular file named by the hash of a blob an
+    entry references."""
+    bd = os.path.join(d, "blobs")
+    try:
+        st = os.lstat(bd)
+    except FileNotFoundError:
+        if referenced:
+            fail("blobs: %s is missing" % bd)
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        fail("blobs: %s is %s, not a directory" % (bd, file_kind(st.st_mode)))
+    for name in sorted(os.listdir(bd)):
+        p = os.path.join(bd, name)
+        mode = os.lstat(p).st_mode
+        if not stat.S_ISREG(mode):
+            fail("blobs: %s is %s; blobs/ holds only regular files" % (p, file_kind(mode)))
+        if not is_hex_hash(name):
+            fail("blobs: %s is not named by a blob hash" % p)
+        if name not in referenced:
+            fail("blobs: %s is not referenced by any entry" % p)
 
 
 def verify_bundle(d, log_vkey_text, trusted_path=None):
@@ -637,7 +715,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
     except ValueError as ex:
         raise UsageError("--log-vkey: %s" % ex)
 
-    data = read_bytes(os.path.join(d, "entries.jsonl"), "entries.jsonl")
+    data = read_bytes(os.path.join(d, "entries.jsonl"), "entries.jsonl", MAX_ENTRIES_FILE)
     if data == b"":
         fail("entries.jsonl is empty (no genesis)")
     if not data.endswith(b"\n"):
@@ -648,12 +726,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
 
     def blob_bytes(hx):
         if hx not in blob_cache:
-            p = os.path.join(d, "blobs", hx)
-            try:
-                with open(p, "rb") as f:
-                    blob_cache[hx] = f.read()
-            except OSError:
-                blob_cache[hx] = None
+            blob_cache[hx] = read_regular(os.path.join(d, "blobs", hx), "blob %s" % hx, MAX_BLOB)
         return blob_cache[hx]
 
     reg = Registry(log_key)
@@ -706,7 +779,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
                 raise VerifyError("entry %d (ranking.publish): %s" % (e.seq, ex))
 
     # step 2: the checkpoint
-    note = read_bytes(os.path.join(d, "checkpoint"), "checkpoint")
+    note = read_bytes(os.path.join(d, "checkpoint"), "checkpoint", MAX_CHECKPOINT_FILE)
     try:
         cp = parse_checkpoint(note, log_key)
     except ValueError as ex:
@@ -719,7 +792,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
 
     # step 3: trusted older checkpoint
     if trusted_path is not None:
-        tnote = read_bytes(trusted_path, "trusted checkpoint")
+        tnote = read_bytes(trusted_path, "trusted checkpoint", MAX_CHECKPOINT_FILE)
         try:
             t = parse_checkpoint(tnote, log_key)
         except ValueError as ex:
@@ -741,6 +814,9 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
                 fail("keys: line %d is %r, the replayed registry gives %r"
                      % (j + 1, a.decode("utf-8", "replace"), w.decode("utf-8", "replace")))
         fail("keys file does not match the replayed registry")  # pragma: no cover
+
+    # step 5: nothing but referenced blobs in blobs/
+    check_blobs_dir(d, blob_cache)
 
     return {"origin": log_key.name, "entries": len(entries), "root": root.hex(),
             "blob_refs": blob_refs, "rankings": rankings,

@@ -3,7 +3,8 @@
 
     python3 verify_receipt.py FILE --log-vkey VKEY
 
-Runs FORMAT.md §12's checks 1-6 in order. Exit 0: prints the person's result
+Runs FORMAT.md §12's checks 1-6 in order (check 4: the grant chain from the
+operator back to the genesis entry). Exit 0: prints the person's result
 (staff_id, name, total, rank, grade, bonus_multiplier). Exit 1: prints
 "FAILED: check N (...): reason" on stderr. Exit 2: bad invocation (unknown
 option, unparseable --log-vkey, unreadable FILE).
@@ -16,17 +17,18 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jcs  # noqa: E402
 from verify_bundle import (  # noqa: E402
-    UsageError, VerifyError, entry_sig_ok, fail, is_hex_hash, is_int, leaf_hash,
-    parse_entry, parse_tlog_proof, parse_vkey, results_leaf, verify_inclusion)
+    Registry, UsageError, VerifyError, check_genesis, entry_sig_ok, fail, is_hex_hash, is_int,
+    leaf_hash, parse_entry, parse_tlog_proof, parse_vkey, results_leaf, verify_inclusion)
 
-RECEIPT_FORMAT = "rankproof-receipt/v1"
-MEMBERS = {"format", "entry", "proof", "signer", "grant", "result", "salt", "leaf_index", "path"}
+RECEIPT_FORMAT = "rankproof-receipt/v2"
+MEMBERS = {"format", "entry", "proof", "signer", "chain", "result", "salt", "leaf_index", "path"}
+MAX_CHAIN_LINKS = 256
 
 CHECKS = {
     1: "format and entry",
     2: "entry in the log",
     3: "operator signature",
-    4: "operator grant",
+    4: "grant chain",
     5: "result in the results tree",
     6: "position",
 }
@@ -108,35 +110,82 @@ def verify_receipt(rec, log_vkey_text):
         return vk
     vk = check(3, c3)
 
-    # 4. grant.entry: key.grant of operator to signer, earlier, proven against
-    #    the same checkpoint
+    # 4. the chain: chain[0] grants operator to signer (full key text),
+    #    chain[i] (i > 0) grants admin to the key that signed chain[i-1] (its
+    #    signature checked under that key), the last link is genesis naming
+    #    the log key and the admin that signed the link before; all proven
+    #    against the ranking's checkpoint, seqs strictly decreasing.
     def c4():
-        g = rec["grant"]
-        if not isinstance(g, dict) or set(g) != {"entry", "proof"}:
-            fail("grant is not an object with exactly entry and proof")
-        if not isinstance(g["entry"], str):
-            fail("grant.entry is not a string")
-        try:
-            ge = parse_entry(g["entry"].encode("utf-8"))
-        except (ValueError, UnicodeEncodeError) as ex:
-            fail("grant.entry: %s" % ex)
-        if ge.kind != "key.grant":
-            fail("grant.entry is a %s, not a key.grant" % ge.kind)
-        gb = ge.body
-        if gb.get("role") != "operator":
-            fail("grant.entry grants %r, not operator" % (gb.get("role"),))
-        if gb.get("vkey") != vk.text:
-            fail("grant.entry grants to %r, not to the signer %s" % (gb.get("vkey"), vk.text))
-        if gb.get("effective_from") != ge.seq + 1:
-            fail("grant.entry effective_from is not its seq+1")
-        if not ge.seq < e.seq:
-            fail("grant.entry seq %d is not smaller than the ranking's %d" % (ge.seq, e.seq))
-        gp = _proven_entry(ge.raw, g["proof"], log_key, "grant.proof")
-        if gp.index != ge.seq:
-            fail("grant.proof index %d is not grant.entry's seq %d" % (gp.index, ge.seq))
-        if gp.checkpoint.note != tp.checkpoint.note:
-            fail("grant.proof is against a different checkpoint than proof")
-    check(4, c4)
+        chain = rec["chain"]
+        if not isinstance(chain, list) or not 1 <= len(chain) <= MAX_CHAIN_LINKS:
+            fail("chain is not an array of 1 to %d links" % MAX_CHAIN_LINKS)
+        signed = e
+        admins = []
+        for i, link in enumerate(chain):
+            w = "chain[%d]" % i
+            if not isinstance(link, dict) or set(link) != {"entry", "proof"}:
+                fail("%s is not an object with exactly entry and proof" % w)
+            if not isinstance(link["entry"], str):
+                fail("%s.entry is not a string" % w)
+            try:
+                le = parse_entry(link["entry"].encode("utf-8"))
+            except (ValueError, UnicodeEncodeError) as ex:
+                fail("%s.entry: %s" % (w, ex))
+            try:
+                lp = parse_tlog_proof(link["proof"], log_key)
+            except ValueError as ex:
+                fail("%s.proof: %s" % (w, ex))
+            if lp.checkpoint.note != tp.checkpoint.note:
+                fail("%s.proof is against a different checkpoint than proof" % w)
+            if lp.index != le.seq:
+                fail("%s.proof index %d is not the entry's seq %d" % (w, lp.index, le.seq))
+            if not le.seq < signed.seq:
+                fail("%s is entry %d, not earlier than entry %d it backs" % (w, le.seq, signed.seq))
+            _proven_entry(le.raw, link["proof"], log_key, w + ".proof")
+            last = i + 1 == len(chain)
+            if le.kind == "key.grant":
+                want = "operator" if i == 0 else "admin"
+                b = le.body
+                if b.get("role") != want:
+                    fail("%s grants %r, not %s" % (w, b.get("role"), want))
+                if b.get("effective_from") != le.seq + 1:
+                    fail("%s effective_from is not its seq+1" % w)
+                try:
+                    key = parse_vkey(b.get("vkey"))
+                except ValueError as ex:
+                    fail("%s vkey: %s" % (w, ex))
+                if last:
+                    fail("the chain ends before the genesis entry")
+            elif le.kind == "genesis" and i > 0:
+                if not last:
+                    fail("the genesis entry must be the last link")
+                if le.seq != 0 or le.prev != "0" * 64:
+                    fail("%s is a genesis entry that is not entry 0" % w)
+                reg = Registry(log_key)
+                try:
+                    check_genesis(le, log_key, reg)  # also its signature under the log key
+                except VerifyError as ex:
+                    fail("%s: %s" % (w, ex))
+                ks = reg.keys.get(signed.signer)
+                if ks is None:
+                    fail("%s is not a genesis admin, and no grant of admin to it is given" % signed.signer)
+                key = ks.vkey
+            else:
+                fail("%s is a %s, not a key.grant%s" % (w, le.kind, " or genesis" if i else ""))
+            if i == 0:
+                if key.text != vk.text:  # keys compared in full, never by handle
+                    fail("chain[0] grants operator to %s, not to the signer %s" % (key.text, vk.text))
+            else:
+                if key.handle != signed.signer:
+                    fail("%s names %s, but entry %d is signed by %s" % (w, key.handle, signed.seq, signed.signer))
+                if not entry_sig_ok(signed, key.pub):
+                    fail("entry %d's signature does not verify under %s" % (signed.seq, key.text))
+                admins.append(key)
+            if le.kind == "genesis":
+                return admins, le
+            signed = le
+        fail("the chain ends before the genesis entry")  # pragma: no cover
+    admins, genesis_entry = check(4, c4)
 
     # 5. leaf from result and salt at leaf_index, tree of size n, exact length
     def c5():
@@ -171,7 +220,7 @@ def verify_receipt(rec, log_vkey_text):
             fail("result.position %r is not leaf_index + 1 = %d" % (pos, rec["leaf_index"] + 1))
     check(6, c6)
 
-    return e, vk, tp
+    return e, vk, tp, admins, genesis_entry
 
 
 def main(argv=None):
@@ -190,7 +239,7 @@ def main(argv=None):
             rec = jcs.parse(data)
         except (ValueError, jcs.JCSError) as ex:
             raise CheckFailed(1, "the receipt is not valid JSON: %s" % ex)
-        e, vk, tp = verify_receipt(rec, a.log_vkey)
+        e, vk, tp, admins, genesis_entry = verify_receipt(rec, a.log_vkey)
     except UsageError as ex:
         print("error: %s" % ex, file=sys.stderr)
         return 2
@@ -206,7 +255,9 @@ def main(argv=None):
         print("%-17s %s" % (k + ":", v if isinstance(v, str) else jcs.canonicalize(v).decode("utf-8")))
     print("ranking %d for %s under %s@%s, signed by operator %s"
           % (e.seq, b.get("period"), rules.get("name"), rules.get("version"), vk.handle))
-    print("proven in the log %s at size %d" % (tp.checkpoint.origin, tp.checkpoint.size))
+    print("operator granted by %s" % " <- ".join(k.handle for k in admins))
+    print("proven in the log %s at size %d, genesis leaf %s"
+          % (tp.checkpoint.origin, tp.checkpoint.size, leaf_hash(genesis_entry.raw).hex()))
     return 0
 
 

@@ -361,8 +361,13 @@ pub fn verify(ledger: &Path, a: VerifyArgs) -> CmdResult {
         }
         let report = {
             let _p = crate::progress::Phase::start(format!("verifying bundle {}", dir.display()));
-            bundle::verify_bundle(dir, &vkey, trusted.as_deref())
-                .map_err(|e| if e.is_finding() { finding(e) } else { e.into() })?
+            bundle::verify_bundle(dir, &vkey, trusted.as_deref()).map_err(|e| {
+                if e.is_finding() {
+                    finding(e)
+                } else {
+                    e.into()
+                }
+            })?
         };
         print_report(&report, &format!("bundle {}", dir.display()));
         return Ok(());

@@ -53,7 +53,12 @@ impl Log {
         l
     }
 
-    fn next(&self, kind: Kind, body: serde_json::Map<String, Value>, by: &SecretKey) -> UnsignedEntry {
+    fn next(
+        &self,
+        kind: Kind,
+        body: serde_json::Map<String, Value>,
+        by: &SecretKey,
+    ) -> UnsignedEntry {
         UnsignedEntry {
             kind,
             seq: self.entries.len() as u64,
@@ -147,7 +152,11 @@ fn signatures_strict_verify_rejects_are_rejected_whatever_follows() {
     let op = SecretKey::from_signing_key("operator", op_signing.clone()).unwrap();
     let forgeries = [
         ("small-order R", Scalar::ZERO, EdwardsPoint::identity()),
-        ("R with an order-2 component", Scalar::from(12345u64), order_two()),
+        (
+            "R with an order-2 component",
+            Scalar::from(12345u64),
+            order_two(),
+        ),
     ];
     let mut cases = 0;
     for (what, r, torsion) in forgeries {
@@ -287,9 +296,7 @@ fn tampered_stores_are_findings() {
     let err = Ledger::open(storage).unwrap_err();
     assert!(err.is_finding(), "{err}");
     assert!(!VerifyError::Read("disk on fire".into()).is_finding());
-    assert!(
-        !LedgerError::Storage(rankproof_ledger::StorageError::Io("eio".into())).is_finding()
-    );
+    assert!(!LedgerError::Storage(rankproof_ledger::StorageError::Io("eio".into())).is_finding());
 }
 
 /// The last admin revoking itself locked the ledger for ever; a key named
@@ -301,11 +308,16 @@ fn last_admin_and_origin_named_keys_are_refused_by_writer_and_verifier() {
     let e = f.ledger.revoke(f.admin.verifier(), &f.admin).unwrap_err();
     assert!(e.to_string().contains("last active admin"), "{e}");
     let twin = SecretKey::generate(ORIGIN).unwrap();
-    let e = f.ledger.grant(twin.verifier(), Role::Hr, &f.admin).unwrap_err();
+    let e = f
+        .ledger
+        .grant(twin.verifier(), Role::Hr, &f.admin)
+        .unwrap_err();
     assert!(e.to_string().contains("like the log's origin"), "{e}");
     // With a second admin, revoking the first is fine.
     let admin2 = SecretKey::generate("admin2").unwrap();
-    f.ledger.grant(admin2.verifier(), Role::Admin, &f.admin).unwrap();
+    f.ledger
+        .grant(admin2.verifier(), Role::Admin, &f.admin)
+        .unwrap();
     f.ledger.revoke(f.admin.verifier(), &admin2).unwrap();
     f.ledger.verify(None).unwrap();
 
@@ -315,12 +327,22 @@ fn last_admin_and_origin_named_keys_are_refused_by_writer_and_verifier() {
     let mut l = Log::new(&log, &[&admin]);
     l.push(Kind::KeyRevoke, revoke_body(admin.verifier(), 1), &admin);
     let err = l.verify().unwrap_err();
-    assert!(err.to_string().contains("entry 1") && err.to_string().contains("last active admin"), "{err}");
+    assert!(
+        err.to_string().contains("entry 1") && err.to_string().contains("last active admin"),
+        "{err}"
+    );
     let mut l = Log::new(&log, &[&admin]);
     let twin = seeded(ORIGIN, 9);
-    l.push(Kind::KeyGrant, grant_body(twin.verifier(), Role::Steward, 1), &admin);
+    l.push(
+        Kind::KeyGrant,
+        grant_body(twin.verifier(), Role::Steward, 1),
+        &admin,
+    );
     let err = l.verify().unwrap_err();
-    assert!(err.to_string().contains("entry 1") && err.to_string().contains("origin"), "{err}");
+    assert!(
+        err.to_string().contains("entry 1") && err.to_string().contains("origin"),
+        "{err}"
+    );
     let l = Log::new(&log, &[&seeded(ORIGIN, 9)]);
     assert!(l.verify().unwrap_err().to_string().contains("origin"));
 }
@@ -449,13 +471,19 @@ fn secret_keys_are_never_echoed_by_key_arguments() {
         // A lowercased key without its prefix is no longer recognizable
         // (base64 is case-sensitive): it is refused, and not repeated.
         if *form != bare.to_lowercase() {
-            assert!(matches!(err, KeyArgError::SecretKeyGiven), "{form:?}: {err:?}");
+            assert!(
+                matches!(err, KeyArgError::SecretKeyGiven),
+                "{form:?}: {err:?}"
+            );
         }
         for shown in [err.to_string(), format!("{err:?}")] {
             let low = shown.to_lowercase();
             for piece in material.as_bytes().windows(8) {
                 let piece = std::str::from_utf8(piece).unwrap();
-                assert!(!shown.contains(piece) && !low.contains(&piece.to_lowercase()), "{shown}");
+                assert!(
+                    !shown.contains(piece) && !low.contains(&piece.to_lowercase()),
+                    "{shown}"
+                );
             }
         }
     }
@@ -463,13 +491,22 @@ fn secret_keys_are_never_echoed_by_key_arguments() {
     let mut wrong = key.verifier().to_string();
     wrong.pop();
     let err = VerifierKey::parse_arg(&wrong).unwrap_err();
-    assert!(!err.to_string().contains(&wrong[wrong.len() - 20..]), "{err}");
+    assert!(
+        !err.to_string().contains(&wrong[wrong.len() - 20..]),
+        "{err}"
+    );
     // The real thing and key files work.
-    assert_eq!(&VerifierKey::parse_arg(&key.verifier().to_string()).unwrap(), key.verifier());
+    assert_eq!(
+        &VerifierKey::parse_arg(&key.verifier().to_string()).unwrap(),
+        key.verifier()
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.pub");
     fs::write(&p, format!("{}\n", key.verifier())).unwrap();
-    assert_eq!(&VerifierKey::parse_arg(p.to_str().unwrap()).unwrap(), key.verifier());
+    assert_eq!(
+        &VerifierKey::parse_arg(p.to_str().unwrap()).unwrap(),
+        key.verifier()
+    );
 }
 
 /// A results tree of `n` made-up results; the ranking body names its root.
@@ -486,7 +523,13 @@ fn results(n: u64) -> (Vec<Value>, Vec<[u8; 32]>, Vec<Hash>) {
     (rs, salts, leaves)
 }
 
-fn receipt_for(chain: &ReceiptChain, rs: &[Value], salts: &[[u8; 32]], leaves: &[Hash], i: usize) -> Vec<u8> {
+fn receipt_for(
+    chain: &ReceiptChain,
+    rs: &[Value],
+    salts: &[[u8; 32]],
+    leaves: &[Hash],
+    i: usize,
+) -> Vec<u8> {
     let path = merkle::inclusion_proof(leaves, i as u64).unwrap();
     chain.encode(&StaffResult {
         result: &rs[i],
@@ -505,8 +548,12 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
     // admin → admin2 → operator2, so the chain has three links.
     let admin2 = SecretKey::generate("admin2").unwrap();
     let op2 = SecretKey::generate("operator2").unwrap();
-    f.ledger.grant(admin2.verifier(), Role::Admin, &f.admin).unwrap();
-    f.ledger.grant(op2.verifier(), Role::Operator, &admin2).unwrap();
+    f.ledger
+        .grant(admin2.verifier(), Role::Admin, &f.admin)
+        .unwrap();
+    f.ledger
+        .grant(op2.verifier(), Role::Operator, &admin2)
+        .unwrap();
     let (rs, salts, leaves) = results(3);
     let ranking = f
         .ledger
@@ -518,15 +565,22 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
         )
         .unwrap();
     let chain = ReceiptChain::collect(&f.ledger, ranking.entry.seq()).unwrap();
-    assert_eq!(chain.links().map(Entry::seq).collect::<Vec<_>>(), vec![6, 5, 0]);
+    assert_eq!(
+        chain.links().map(Entry::seq).collect::<Vec<_>>(),
+        vec![6, 5, 0]
+    );
     let bytes = receipt_for(&chain, &rs, &salts, &leaves, 1);
     let v = receipt::verify(&bytes, f.log.verifier()).unwrap();
     assert_eq!(&v.operator, op2.verifier());
-    assert_eq!(v.admins, vec![admin2.verifier().clone(), f.admin.verifier().clone()]);
+    assert_eq!(
+        v.admins,
+        vec![admin2.verifier().clone(), f.admin.verifier().clone()]
+    );
     assert_eq!(v.genesis, f.ledger.leaf_hash(0).unwrap());
     // The same chain from the entry list (e.g. a bundle's).
     let entries: Vec<Entry> = f.ledger.entries().map(Result::unwrap).collect();
-    let again = ReceiptChain::from_entries(&entries, f.ledger.checkpoint(), ranking.entry.seq()).unwrap();
+    let again =
+        ReceiptChain::from_entries(&entries, f.ledger.checkpoint(), ranking.entry.seq()).unwrap();
     assert_eq!(receipt_for(&again, &rs, &salts, &leaves, 1), bytes);
 
     // Edits of the chain.
@@ -538,17 +592,45 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
     };
     let mut refused = 0;
     for (what, edit) in [
-        ("drop the genesis link", &(|v: &mut Value| { v["chain"].as_array_mut().unwrap().pop(); }) as &dyn Fn(&mut Value)),
-        ("drop the middle link", &|v: &mut Value| { v["chain"].as_array_mut().unwrap().remove(1); }),
-        ("swap two links", &|v: &mut Value| { v["chain"].as_array_mut().unwrap().swap(0, 1); }),
-        ("empty chain", &|v: &mut Value| { v["chain"] = json!([]); }),
-        ("chain without member", &|v: &mut Value| { v.as_object_mut().unwrap().remove("chain"); }),
-        ("extra link member", &|v: &mut Value| { v["chain"][0]["signer"] = json!("x"); }),
-        ("genesis twice", &|v: &mut Value| { let g = v["chain"][2].clone(); v["chain"].as_array_mut().unwrap().push(g); }),
-        ("another signer", &|v: &mut Value| { v["signer"] = json!(f.operator.verifier().to_string()); }),
+        (
+            "drop the genesis link",
+            &(|v: &mut Value| {
+                v["chain"].as_array_mut().unwrap().pop();
+            }) as &dyn Fn(&mut Value),
+        ),
+        ("drop the middle link", &|v: &mut Value| {
+            v["chain"].as_array_mut().unwrap().remove(1);
+        }),
+        ("swap two links", &|v: &mut Value| {
+            v["chain"].as_array_mut().unwrap().swap(0, 1);
+        }),
+        ("empty chain", &|v: &mut Value| {
+            v["chain"] = json!([]);
+        }),
+        ("chain without member", &|v: &mut Value| {
+            v.as_object_mut().unwrap().remove("chain");
+        }),
+        ("extra link member", &|v: &mut Value| {
+            v["chain"][0]["signer"] = json!("x");
+        }),
+        ("genesis twice", &|v: &mut Value| {
+            let g = v["chain"][2].clone();
+            v["chain"].as_array_mut().unwrap().push(g);
+        }),
+        ("another signer", &|v: &mut Value| {
+            v["signer"] = json!(f.operator.verifier().to_string());
+        }),
     ] {
         let e = try_edit(edit);
-        assert!(matches!(e, ReceiptError::Grant { .. } | ReceiptError::Malformed(_) | ReceiptError::Signature(_)), "{what}: {e}");
+        assert!(
+            matches!(
+                e,
+                ReceiptError::Grant { .. }
+                    | ReceiptError::Malformed(_)
+                    | ReceiptError::Signature(_)
+            ),
+            "{what}: {e}"
+        );
         refused += 1;
     }
     assert_eq!(refused, 8);
@@ -562,10 +644,15 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
     // of operator to the forger's key, signed by a key of the forger's that
     // has the real admin's name, and a ranking by the forger.
     let storage = MemStorage::new();
-    let mut copy_entries: Vec<Vec<u8>> = (0..f.ledger.len()).map(|s| f.ledger.entry_bytes(s).unwrap()).collect();
+    let mut copy_entries: Vec<Vec<u8>> = (0..f.ledger.len())
+        .map(|s| f.ledger.entry_bytes(s).unwrap())
+        .collect();
     let fake_admin = SecretKey::generate("admin").unwrap();
     let fake_op = SecretKey::generate("operator2").unwrap();
-    let add = |entries: &mut Vec<Vec<u8>>, kind: Kind, body: serde_json::Map<String, Value>, by: &SecretKey| {
+    let add = |entries: &mut Vec<Vec<u8>>,
+               kind: Kind,
+               body: serde_json::Map<String, Value>,
+               by: &SecretKey| {
         let u = UnsignedEntry {
             kind,
             seq: entries.len() as u64,
@@ -577,10 +664,23 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
         entries.push(u.sign(by).unwrap().bytes().to_vec());
     };
     let n = copy_entries.len() as u64;
-    add(&mut copy_entries, Kind::KeyGrant, grant_body(fake_op.verifier(), Role::Operator, n), &fake_admin);
-    add(&mut copy_entries, Kind::RankingPublish, body(json!({"n": 3, "results_root": merkle::root(&leaves).to_hex()})), &fake_op);
+    add(
+        &mut copy_entries,
+        Kind::KeyGrant,
+        grant_body(fake_op.verifier(), Role::Operator, n),
+        &fake_admin,
+    );
+    add(
+        &mut copy_entries,
+        Kind::RankingPublish,
+        body(json!({"n": 3, "results_root": merkle::root(&leaves).to_hex()})),
+        &fake_op,
+    );
     let _ = storage;
-    let parsed: Vec<Entry> = copy_entries.iter().map(|b| Entry::parse(b).unwrap()).collect();
+    let parsed: Vec<Entry> = copy_entries
+        .iter()
+        .map(|b| Entry::parse(b).unwrap())
+        .collect();
     let leaf_hashes: Vec<Hash> = parsed.iter().map(Entry::leaf_hash).collect();
     let cp = SignedCheckpoint::sign(
         Checkpoint {
@@ -625,4 +725,116 @@ fn receipts_carry_the_grant_chain_and_resist_the_log_key_alone() {
     old["format"] = json!("rankproof-receipt/v1");
     let e = receipt::verify(&serde_json::to_vec(&old).unwrap(), f.log.verifier()).unwrap_err();
     assert!(e.to_string().contains("grant chain"), "{e}");
+}
+
+/// A key given by its secret scalar: lets a test use two keys whose handles
+/// collide (name `o`, key ID d0143750; found by a birthday search, the same
+/// pair as `tests/oracle/test_verifiers.py`).
+struct ScalarKey {
+    a: Scalar,
+    vk: VerifierKey,
+}
+
+impl ScalarKey {
+    fn new(name: &str, a: u128) -> ScalarKey {
+        let a = Scalar::from(a);
+        let point = (a * ED25519_BASEPOINT_POINT).compress();
+        let public = ed25519_dalek::VerifyingKey::from_bytes(point.as_bytes()).unwrap();
+        ScalarKey {
+            a,
+            vk: VerifierKey::new(name, public).unwrap(),
+        }
+    }
+
+    fn sign(&self, msg: &[u8]) -> Signature {
+        let mut h = Sha512::new();
+        h.update(b"nonce");
+        h.update(msg);
+        let r = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        let big_r = (r * ED25519_BASEPOINT_POINT).compress();
+        let mut h = Sha512::new();
+        h.update(big_r.as_bytes());
+        h.update(self.vk.public().as_bytes());
+        h.update(msg);
+        let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+        Signature::from_components(big_r.to_bytes(), (r + k * self.a).to_bytes())
+    }
+}
+
+/// Grants were matched by the 4-byte handle: a second key with the
+/// operator's handle, in a log extended with the log key alone, passed.
+#[test]
+fn receipt_keys_are_compared_in_full_not_by_handle() {
+    let x = ScalarKey::new("o", 12_345_678_901_234_570_701);
+    let y = ScalarKey::new("o", 12_345_678_901_234_660_805);
+    assert_eq!(x.vk.handle(), y.vk.handle());
+    assert_ne!(x.vk, y.vk);
+    let log = seeded(ORIGIN, 1);
+    let admin = seeded("admin", 2);
+    let dummy = seeded("dummy", 3);
+    let (rs, salts, leaves) = results(2);
+    let build = |ranking_by: &ScalarKey| {
+        let mut l = Log::new(&log, &[&admin]);
+        l.push(Kind::KeyGrant, grant_body(&x.vk, Role::Operator, 1), &admin);
+        let mut u = l.next(
+            Kind::RankingPublish,
+            body(json!({"n": 2, "results_root": merkle::root(&leaves).to_hex()})),
+            &dummy,
+        );
+        u.signer = ranking_by.vk.handle();
+        let e = u.clone().sign(&dummy).unwrap();
+        let sig = ranking_by.sign(&u.signing_bytes().unwrap());
+        l.entries.push(with_sig(e.bytes(), &sig));
+        l
+    };
+    let receipt_of = |l: &Log, signer: &VerifierKey| {
+        let leaf_hashes: Vec<Hash> = l
+            .entries
+            .iter()
+            .map(|b| rankproof_ledger::leaf_hash(b))
+            .collect();
+        let cp = String::from_utf8(l.checkpoint()).unwrap();
+        let proof = |seq: u64| {
+            rankproof_ledger::TlogProof {
+                extra: None,
+                index: seq,
+                hashes: merkle::inclusion_proof(&leaf_hashes, seq).unwrap(),
+                checkpoint: cp.clone(),
+            }
+            .to_text()
+        };
+        let text = |seq: usize| String::from_utf8(l.entries[seq].clone()).unwrap();
+        let v = json!({
+            "format": receipt::RECEIPT_FORMAT,
+            "entry": text(2),
+            "proof": proof(2),
+            "signer": signer.to_string(),
+            "chain": [{"entry": text(1), "proof": proof(1)}, {"entry": text(0), "proof": proof(0)}],
+            "result": rs[0],
+            "salt": hex::encode(salts[0]),
+            "leaf_index": 0,
+            "path": merkle::inclusion_proof(&leaves, 0).unwrap().iter().map(Hash::to_hex).collect::<Vec<_>>(),
+        });
+        receipt::verify(&serde_json::to_vec(&v).unwrap(), log.verifier())
+    };
+    // The control: the granted key signed.
+    let honest = build(&x);
+    honest.verify().unwrap();
+    let v = receipt_of(&honest, &x.vk).unwrap();
+    assert_eq!(v.operator, x.vk);
+    // The handle twin signed: its receipt names it in full and is refused.
+    let forged = build(&y);
+    let e = receipt_of(&forged, &y.vk).unwrap_err();
+    assert!(matches!(e, ReceiptError::Grant { link: 0, .. }), "{e}");
+    assert!(e.to_string().contains("not to the signer"), "{e}");
+    let e = receipt_of(&forged, &x.vk).unwrap_err();
+    assert!(matches!(e, ReceiptError::Signature(_)), "{e}");
+    // And the whole-log verifier refuses the twin's entry too.
+    assert!(matches!(
+        forged.verify().unwrap_err(),
+        VerifyError::Entry {
+            seq: 2,
+            problem: EntryProblem::BadSignature
+        }
+    ));
 }
