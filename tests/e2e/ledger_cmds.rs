@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::rankproof;
+use crate::support::{rankproof, World};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -181,7 +181,11 @@ fn init_refuses_bad_input_and_writes_nothing() {
         ],
         2,
     );
-    assert!(err.contains("--admin nonsense"), "{err}");
+    // The argument is named by position, never repeated (it may be a secret).
+    assert!(
+        err.contains("--admin (number 1)") && err.contains("not a verifier key"),
+        "{err}"
+    );
     assert!(!p.join("ledger").exists());
     let err = fails(p, &["log"], 2);
     assert!(err.contains("no ledger at ledger"), "{err}");
@@ -443,4 +447,23 @@ fn second_process_gets_ledger_in_use() {
         2,
     );
     assert!(err.contains("ledger in use by another process"), "{err}");
+}
+
+/// `verify --log-vkey` on a ledger directory: a replacement ledger with the
+/// same origin and another log key is a finding (exit 1); the report prints
+/// the log key.
+#[test]
+fn verify_ledger_against_the_expected_log_key() {
+    let real = World::new("acme.example/ledger");
+    let fake = World::new("acme.example/ledger");
+    let out = ok(real.dir(), &["verify", "--log-vkey", &real.log_vkey]);
+    assert!(
+        out.contains(&format!("log key: {}", real.log_vkey)),
+        "{out}"
+    );
+    let err = fails(fake.dir(), &["verify", "--log-vkey", &real.log_vkey], 1);
+    assert!(
+        err.contains("entry 0") && err.contains("is not the expected log key"),
+        "{err}"
+    );
 }
