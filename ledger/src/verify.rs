@@ -208,6 +208,8 @@ fn entry_err(seq: u64, problem: impl Into<EntryProblem>) -> VerifyError {
 }
 
 struct State {
+    /// The leaf hashes, when the caller wants them back.
+    leaves: Option<Vec<Hash>>,
     registry: Option<Registry>,
     range: CompactRange,
     prev: Hash,
@@ -272,6 +274,9 @@ impl State {
         }
         self.prev = e.leaf_hash();
         self.range.append(e.leaf_hash());
+        if let Some(l) = self.leaves.as_mut() {
+            l.push(e.leaf_hash());
+        }
         Ok(PendingSig {
             seq,
             msg: e.signing_bytes().map_err(|err| entry_err(seq, err))?,
@@ -295,7 +300,24 @@ where
     I: IntoIterator<Item = Result<Vec<u8>, VerifyError>>,
     B: Fn(&Hash) -> Result<Option<Vec<u8>>, VerifyError> + ?Sized,
 {
+    verify_log_leaves(entries, blob, checkpoint, log_key, trusted, false).map(|(r, _)| r)
+}
+
+/// [`verify_log`], also returning the verified leaf hashes if asked.
+pub(crate) fn verify_log_leaves<I, B>(
+    entries: I,
+    blob: &B,
+    checkpoint: &[u8],
+    log_key: Option<&VerifierKey>,
+    trusted: Option<&[u8]>,
+    want_leaves: bool,
+) -> Result<(VerifyReport, Vec<Hash>), VerifyError>
+where
+    I: IntoIterator<Item = Result<Vec<u8>, VerifyError>>,
+    B: Fn(&Hash) -> Result<Option<Vec<u8>>, VerifyError> + ?Sized,
+{
     let mut st = State {
+        leaves: want_leaves.then(Vec::new),
         registry: None,
         range: CompactRange::new(),
         prev: Hash::ZERO,
@@ -375,6 +397,7 @@ where
     }
     outcome?;
     let State {
+        leaves,
         registry,
         range,
         n_blob_refs,
@@ -412,13 +435,16 @@ where
         }
         trusted_size = Some(t.size);
     }
-    Ok(VerifyReport {
-        origin: registry.origin().to_owned(),
-        log_key,
-        size,
-        root: range.root(),
-        n_blob_refs,
-        trusted_size,
-        registry,
-    })
+    Ok((
+        VerifyReport {
+            origin: registry.origin().to_owned(),
+            log_key,
+            size,
+            root: range.root(),
+            n_blob_refs,
+            trusted_size,
+            registry,
+        },
+        leaves.unwrap_or_default(),
+    ))
 }
