@@ -163,8 +163,11 @@ pub fn check_permissions(path: &Path) -> anyhow::Result<()> {
 /// Read a secret key file (permissions checked). The key never appears in
 /// error messages.
 pub fn read_secret_key(path: &Path) -> anyhow::Result<SecretKey> {
+    let bytes =
+        rankproof_ledger::read_regular_file(path, rankproof_ledger::keys::MAX_KEY_FILE_BYTES)
+            .context("key file")?;
     let text =
-        fs::read_to_string(path).with_context(|| format!("reading key file {}", path.display()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
     // A public key file may be readable by anyone: say what it is instead.
     // Anything else is checked like a secret key file before it is used.
     match KeyFile::parse(&text) {

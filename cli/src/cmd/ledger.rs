@@ -156,8 +156,9 @@ pub fn open_for_append(dir: &Path) -> anyhow::Result<Ledger<SledStorage>> {
     }
     let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?)?;
     let pointer = dir.join(LOG_KEY_FILE);
-    let key_path =
-        fs::read_to_string(&pointer).with_context(|| format!("reading {}", pointer.display()))?;
+    let key_path = rankproof_ledger::read_regular_file(&pointer, 4096)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .context("the ledger's log-key file")?;
     let key_path = PathBuf::from(key_path.trim_end_matches('\n'));
     let key = read_secret_key(&key_path).context("the log key signs every checkpoint")?;
     l.attach_log_key(key)?;
