@@ -196,7 +196,9 @@ pub fn init(ledger: &Path, a: InitArgs) -> CmdResult {
     let created_dir = !ledger.exists();
     let result = (|| -> anyhow::Result<Ledger<SledStorage>> {
         fs::create_dir_all(ledger).with_context(|| format!("creating {}", ledger.display()))?;
-        let storage = SledStorage::open(&ledger.join(DB_DIR))?;
+        // Through open_storage, so a later open in this process (`demo`)
+        // waits for this handle's lock release like any reopen.
+        let storage = open_storage(&ledger.join(DB_DIR), std::time::Duration::ZERO)?;
         let l = Ledger::create(storage, &a.origin, &log_key, &admins)?;
         fs::write(
             ledger.join(LOG_KEY_FILE),
