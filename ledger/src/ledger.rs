@@ -35,6 +35,9 @@ use crate::verify::{self, VerifyError, VerifyReport};
 const META_SIZE: &[u8] = b"m/size";
 const META_CHECKPOINT: &[u8] = b"m/checkpoint";
 
+/// Entries read per ordered scan of the store (open, verify).
+const SCAN_ENTRIES: u64 = 4096;
+
 /// Largest blob an entry may reference (1 GiB): appends refuse larger ones
 /// and bundle verification reads no more.
 pub const MAX_BLOB_BYTES: u64 = 1 << 30;
@@ -381,27 +384,34 @@ impl<S: Storage> Ledger<S> {
                 "stored leaf hashes do not match the signed checkpoint".into(),
             ));
         }
-        for (seq, leaf) in (0u64..).zip(&leaves) {
-            let bytes = if seq == 0 {
-                genesis_bytes.clone()
-            } else {
-                read_entry(seq)?
-            };
-            if crate::hash::leaf_hash(&bytes) != *leaf {
-                return Err(corrupt(format!(
-                    "entry {seq} does not match its leaf hash in the signed tree"
-                )));
+        if crate::hash::leaf_hash(&genesis_bytes) != leaves[0] {
+            return Err(corrupt(
+                "entry 0 does not match its leaf hash in the signed tree".into(),
+            ));
+        }
+        let mut from = 1u64;
+        while from < size {
+            let to = from.saturating_add(SCAN_ENTRIES).min(size);
+            for (seq, bytes) in (from..).zip(storage.get_seq_range(b'e', from, to)?) {
+                let bytes = bytes.ok_or_else(|| corrupt(format!("entry {seq} missing")))?;
+                let leaf = usize::try_from(seq).ok().and_then(|i| leaves.get(i));
+                if leaf != Some(&crate::hash::leaf_hash(&bytes)) {
+                    return Err(corrupt(format!(
+                        "entry {seq} does not match its leaf hash in the signed tree"
+                    )));
+                }
+                if !may_be_key_entry(&bytes) {
+                    continue;
+                }
+                let e = Entry::parse(&bytes).map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
+                if matches!(e.kind(), Kind::KeyGrant | Kind::KeyRevoke) {
+                    registry.set_next_seq(seq);
+                    registry
+                        .admit(e.unsigned())
+                        .map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
+                }
             }
-            if seq == 0 || !may_be_key_entry(&bytes) {
-                continue;
-            }
-            let e = Entry::parse(&bytes).map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
-            if matches!(e.kind(), Kind::KeyGrant | Kind::KeyRevoke) {
-                registry.set_next_seq(seq);
-                registry
-                    .admit(e.unsigned())
-                    .map_err(|e| corrupt(format!("entry {seq}: {e}")))?;
-            }
+            from = to;
         }
         registry.set_next_seq(size);
         let last_leaf = leaves[leaves.len() - 1];
@@ -648,7 +658,23 @@ impl<S: Storage> Ledger<S> {
         log_key: Option<&VerifierKey>,
         trusted: Option<&[u8]>,
     ) -> Result<VerifyReport, VerifyError> {
-        let entries = (0..self.len()).map(|seq| self.entry_bytes(seq).map_err(verify_read));
+        let size = self.len();
+        let entries = (0..size)
+            .step_by(SCAN_ENTRIES as usize)
+            .flat_map(move |from| {
+                let to = from.saturating_add(SCAN_ENTRIES).min(size);
+                match self.storage.get_seq_range(b'e', from, to) {
+                    Ok(values) => (from..)
+                        .zip(values)
+                        .map(|(seq, v)| {
+                            v.ok_or_else(|| {
+                                verify_read(LedgerError::Corrupt(format!("entry {seq} missing")))
+                            })
+                        })
+                        .collect::<Vec<_>>(),
+                    Err(e) => vec![Err(verify_read(e.into()))],
+                }
+            });
         let blob = |h: &Hash| self.blob(h).map_err(verify_read);
         let cp = self
             .storage
