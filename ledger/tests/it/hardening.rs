@@ -212,6 +212,13 @@ fn signatures_strict_verify_rejects_are_rejected_whatever_follows() {
                 "{what}, {extra} honest entries after it: {err}"
             );
             assert!(err.is_finding());
+            // The same verdict on one thread.
+            let one = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap()
+                .install(|| l.verify());
+            assert_eq!(one.unwrap_err(), err);
             cases += 1;
             l.push(Kind::RankingPublish, body(json!({"n": extra})), &op);
         }
