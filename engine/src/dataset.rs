@@ -827,8 +827,10 @@ impl<'s> Builder<'s> {
                         units: c.units.clone(),
                     };
                     self.problem(e);
-                    // Counted as present: the problem is the unit, not a missing column.
+                    // Counted as present: the problem is the unit, not a
+                    // missing column (and not every row's empty cell).
                     by_col.insert(column, label.to_owned());
+                    self.absent[column] = true;
                     Slot::Refused
                 }
                 HeaderMatch::Ignored => {

@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod crosscheck;
 pub mod dataset;
 pub mod decimal;
 mod eval;
@@ -29,6 +30,7 @@ pub mod schema;
 pub mod selftest;
 pub mod synth;
 
+pub use crosscheck::{cross_check, CrossProblem, CrossProblems, CrossReport, Excluded, FoundAt};
 pub use dataset::{Dataset, DatasetError, DatasetProblems, Loc, Row, Value};
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,

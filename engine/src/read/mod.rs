@@ -280,8 +280,8 @@ fn decode_with(
     let (res, read) = dec.decode_to_string_without_replacement(bytes, &mut out, true);
     match res {
         encoding_rs::DecoderResult::InputEmpty => Ok(out),
-        encoding_rs::DecoderResult::Malformed(bad, _) => {
-            let at = read.saturating_sub(usize::from(bad));
+        encoding_rs::DecoderResult::Malformed(bad, after) => {
+            let at = read.saturating_sub(usize::from(bad) + usize::from(after));
             Err((
                 at,
                 format!("byte 0x{:02x}", bytes.get(at).copied().unwrap_or(0)),
@@ -353,14 +353,21 @@ pub(crate) fn decode(
         }
         TextEncoding::Gbk | TextEncoding::Gb18030 => {
             Cow::Owned(decode_with(body, encoding_rs::GB18030).map_err(|(at, what)| {
-                let message = if how == EncodingSource::NotUtf8 {
-                    format!("not valid UTF-8, nor GB18030/GBK ({what}); save the file as UTF-8 (Excel: CSV UTF-8) or name its encoding")
+                if how == EncodingSource::NotUtf8 {
+                    // Neither: name where UTF-8 failed (most files are mostly UTF-8).
+                    let at = std::str::from_utf8(body).err().map_or(at, |e| e.valid_up_to());
+                    DecodeError {
+                        line: line_at(bytes, offset + at),
+                        message: format!(
+                            "not valid UTF-8, nor GB18030/GBK (byte 0x{:02x}); save the file as UTF-8 (Excel: CSV UTF-8) or name its encoding",
+                            body.get(at).copied().unwrap_or(0)
+                        ),
+                    }
                 } else {
-                    format!("not valid {enc} ({what}); check the encoding, or save the file as UTF-8")
-                };
-                DecodeError {
-                    line: line_at(bytes, offset + at),
-                    message,
+                    DecodeError {
+                        line: line_at(bytes, offset + at),
+                        message: format!("not valid {enc} ({what}); check the encoding, or save the file as UTF-8"),
+                    }
                 }
             })?)
         }
