@@ -162,23 +162,23 @@ pub enum DatasetError {
         known: String,
     },
     /// Every header label that names no column, at once, with hints.
-    #[error("{file}: {at}: {} for source `{source_name}`; accepted headers: {accepted}; rename or remove {}, or declare {} in the package's ignore_columns", unknown_list(.headers, .hints), if .headers.len() == 1 { "it" } else { "them" }, if .headers.len() == 1 { "it" } else { "them" })]
+    #[error("{file}: {at}: {} for source `{source_name}`; accepted headers: {accepted}; rename or remove {}, or declare {} in the package's ignore_columns", unknown_list(.headers), if .headers.len() == 1 { "it" } else { "them" }, if .headers.len() == 1 { "it" } else { "them" })]
     UnknownColumns {
         file: String,
         at: Loc,
         source_name: String,
-        headers: Vec<String>,
-        /// The closest accepted label for each header, if one is close.
-        hints: Vec<Option<String>>,
+        /// Each unknown label and the closest accepted label, if one is close.
+        headers: Vec<(String, Option<String>)>,
         accepted: String,
     },
-    #[error("{file}: {at}: header `{header}` carries the unit `{unit}`, but column `{column}` accepts {}; check the values' unit (e.g. 万元 versus 元) and fix the header or the package", if .units.is_empty() { "no unit".to_owned() } else { format!("only {}", .units.join(", ")) })]
+    /// A header label with a unit its column does not declare.
+    #[error("{file}: {at}: header `{header}` carries the unit `{}`, but column `{column}` accepts {}; check the values' unit (e.g. 万元 versus 元) and fix the header or the package", unit_of(.header), if .units.is_empty() { "no unit".to_owned() } else { format!("only {}", .units.join(", ")) })]
     WrongUnit {
         file: String,
         at: Loc,
         header: String,
-        unit: String,
         column: String,
+        /// The units the column declares.
         units: Vec<String>,
     },
     #[error("{file}: line 1: columns `{first}` and `{second}` both map to `{column}`")]
@@ -219,10 +219,16 @@ pub enum DatasetError {
     Workbook { file: String, message: String },
 }
 
-fn unknown_list(headers: &[String], hints: &[Option<String>]) -> String {
+fn unit_of(header: &str) -> String {
+    let f = crate::schema::fold_width(header.trim());
+    crate::schema::split_unit(&f)
+        .map(|(_, u)| u.to_owned())
+        .unwrap_or_default()
+}
+
+fn unknown_list(headers: &[(String, Option<String>)]) -> String {
     let items: Vec<String> = headers
         .iter()
-        .zip(hints)
         .map(|(h, hint)| match hint {
             Some(l) => format!("`{}` (did you mean `{l}`?)", shown(h)),
             None => format!("`{}`", shown(h)),
@@ -746,7 +752,7 @@ impl<'s> Builder<'s> {
     }
 
     fn into_problems(mut self) -> DatasetProblems {
-        self.problems.sort_by_key(|p| problem_key(p));
+        self.problems.sort_by_key(problem_key);
         DatasetProblems {
             file: self.file,
             problems: self.problems,
@@ -816,13 +822,12 @@ impl<'s> Builder<'s> {
                         Slot::Column(ci)
                     }
                 }
-                HeaderMatch::WrongUnit { column, unit } => {
+                HeaderMatch::WrongUnit { column, .. } => {
                     let c = &schema.columns[column];
                     let e = DatasetError::WrongUnit {
                         file: self.file.clone(),
                         at: *lat,
                         header: label.to_owned(),
-                        unit,
                         column: c.name.clone(),
                         units: c.units.clone(),
                     };
@@ -847,13 +852,18 @@ impl<'s> Builder<'s> {
             self.slots.push(slot);
         }
         if !unknown.is_empty() {
-            let hints = unknown.iter().map(|u| schema.closest_label(u)).collect();
+            let headers = unknown
+                .into_iter()
+                .map(|u| {
+                    let hint = schema.closest_label(&u);
+                    (u, hint)
+                })
+                .collect();
             let e = DatasetError::UnknownColumns {
                 file: self.file.clone(),
                 at,
                 source_name: schema.source.to_string(),
-                headers: unknown,
-                hints,
+                headers,
                 accepted: schema.accepted_labels(),
             };
             self.problem(e);

@@ -738,3 +738,33 @@ fn dataset_error_from_problems_is_the_first() {
         "{e}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any bytes, in any of the ways a file can be taken: no panic, and an
+    /// accepted dataset reads back from its canonical form to the same bytes.
+    #[test]
+    fn any_bytes_read_without_panic(
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        prefix in 0usize..4,
+    ) {
+        let pkg = steward_package();
+        let mut bytes: Vec<u8> = match prefix {
+            0 => Vec::new(),
+            1 => b"\xFF\xFE".to_vec(),
+            2 => b"PK\x03\x04".to_vec(),
+            _ => format!("{CRM_ZH}\n").into_bytes(),
+        };
+        bytes.extend_from_slice(&body);
+        for schema in pkg.sources().values() {
+            for name in ["f.csv", "f.xlsx"] {
+                if let Ok((d, _)) = Dataset::read(&bytes, name, &ReadOptions::default(), schema) {
+                    let c = d.canonical_bytes();
+                    let back = Dataset::from_canonical(&c, schema, "blob").unwrap();
+                    proptest::prop_assert_eq!(back.canonical_bytes(), c);
+                }
+            }
+        }
+    }
+}
