@@ -21,7 +21,12 @@ fn package() -> RulePackage {
         files.insert(p.to_owned(), std::fs::read(root.join(p)).unwrap());
     }
     for e in walk(&root.join("tests")) {
-        let rel = e.strip_prefix(&root).unwrap().to_str().unwrap().replace('\\', "/");
+        let rel = e
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('\\', "/");
         files.insert(rel, std::fs::read(&e).unwrap());
     }
     RulePackage::from_files(files).unwrap()
@@ -52,7 +57,8 @@ fn main() {
         }
         Some("read") => {
             let bytes = std::fs::read(&args[2]).unwrap();
-            let (d, report) = Dataset::read(&bytes, &args[2], &ReadOptions::default(), crm).unwrap();
+            let (d, report) =
+                Dataset::read(&bytes, &args[2], &ReadOptions::default(), crm).unwrap();
             drop(bytes);
             let out = format!("{}.json", args[2].trim_end_matches(".csv"));
             let mut f = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());

@@ -390,7 +390,17 @@ impl Dataset {
                             .delimiter
                             .unwrap_or_else(|| crate::read::detect_delimiter(text));
                         report.delimiter = Some(delim);
-                        read_csv(&mut b, text, delim);
+                        if matches!(delim, b',' | b'\t' | b';' | b'|') {
+                            read_csv(&mut b, text, delim);
+                        } else {
+                            b.fatal(
+                                Loc::Line(1),
+                                format!(
+                                    "`{}` cannot be a delimiter; use a comma, a tab, `;` or `|`",
+                                    shown(&char::from(delim).to_string())
+                                ),
+                            );
+                        }
                     }
                 }
             }
