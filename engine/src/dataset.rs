@@ -770,6 +770,10 @@ impl<'s> Builder<'s> {
         }
     }
 
+    pub(crate) fn limits(&self) -> InputLimits {
+        self.limits
+    }
+
     pub(crate) fn max_rows(&self) -> usize {
         self.limits.max_rows
     }

@@ -113,6 +113,9 @@ pub struct InputLimits {
     pub max_columns: usize,
     /// Problems listed one by one; the rest are counted.
     pub max_problems: usize,
+    /// The expanded size of an `.xlsx`/`.ods` workbook's parts (a zip
+    /// archive), checked before it is opened.
+    pub max_workbook_bytes: u64,
 }
 
 impl Default for InputLimits {
@@ -123,6 +126,7 @@ impl Default for InputLimits {
             max_cell_bytes: 4096,
             max_columns: 512,
             max_problems: 50,
+            max_workbook_bytes: 1 << 30,
         }
     }
 }

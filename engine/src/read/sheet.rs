@@ -156,6 +156,9 @@ pub(crate) fn read_workbook(
     sheet: Option<&str>,
 ) -> Option<String> {
     let max_rows = u32::try_from(b_limits_rows(b)).unwrap_or(u32::MAX);
+    if bytes.starts_with(b"PK\x03\x04") && !expanded_size_ok(b, bytes) {
+        return None;
+    }
     if kind == "xlsx" {
         let mut wb: calamine::Xlsx<_> = match calamine::open_workbook_from_rs(Cursor::new(bytes)) {
             Ok(w) => w,
@@ -248,4 +251,39 @@ pub(crate) fn read_workbook(
 
 fn b_limits_rows(b: &Builder<'_>) -> usize {
     b.max_rows()
+}
+
+/// A zip workbook whose parts expand beyond the limit (a "zip bomb") is
+/// refused before calamine inflates anything. The sizes are those of the
+/// central directory; the inflater stops at the declared size.
+fn expanded_size_ok(b: &mut Builder<'_>, bytes: &[u8]) -> bool {
+    let limit = b.limits().max_workbook_bytes;
+    let mut z = match zip::ZipArchive::new(Cursor::new(bytes)) {
+        Ok(z) => z,
+        Err(e) => {
+            unreadable(b, "xlsx", e);
+            return false;
+        }
+    };
+    let mut total: u64 = 0;
+    for i in 0..z.len() {
+        match z.by_index_raw(i) {
+            Ok(f) => total = total.saturating_add(f.size()),
+            Err(e) => {
+                unreadable(b, "xlsx", e);
+                return false;
+            }
+        }
+    }
+    if total > limit {
+        let file = b.file().to_owned();
+        b.problem(DatasetError::Limit {
+            file,
+            message: format!(
+                "the workbook expands to {total} bytes, more than the limit of {limit} bytes; save only the sheet needed, or export it as CSV UTF-8"
+            ),
+        });
+        return false;
+    }
+    true
 }

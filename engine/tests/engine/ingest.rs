@@ -768,3 +768,37 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn workbook_bombs_and_bad_delimiters_are_refused() {
+    let mut opts = ReadOptions {
+        sheet: Some("销售".into()),
+        ..ReadOptions::default()
+    };
+    opts.limits.max_workbook_bytes = 2000;
+    let e = Dataset::read(&crm_workbook(|_| {}), "crm.xlsx", &opts, &crm())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("crm.xlsx: the workbook expands to "), "{e}");
+    assert!(e.contains("more than the limit of 2000 bytes"), "{e}");
+    let text = crm_text();
+    let opts = ReadOptions {
+        delimiter: Some(b'"'),
+        ..ReadOptions::default()
+    };
+    let e = Dataset::read(text.as_bytes(), "crm.csv", &opts, &plain_crm())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "crm.csv: line 1: `\"` cannot be a delimiter; use a comma, a tab, `;` or `|`"
+    );
+    let semi = text.replace(',', ";");
+    let opts = ReadOptions {
+        delimiter: Some(b';'),
+        ..ReadOptions::default()
+    };
+    let (d, report) = Dataset::read(semi.as_bytes(), "crm.csv", &opts, &plain_crm()).unwrap();
+    assert_eq!(d.canonical_bytes(), utf8_canonical());
+    assert!(report.to_string().contains("separated by `;`"), "{report}");
+}
