@@ -254,8 +254,9 @@ fn b_limits_rows(b: &Builder<'_>) -> usize {
 }
 
 /// A zip workbook whose parts expand beyond the limit (a "zip bomb") is
-/// refused before calamine inflates anything. The sizes are those of the
-/// central directory; the inflater stops at the declared size.
+/// refused before calamine inflates anything. The sizes are those the
+/// central directory declares: an archive that understates them is not
+/// caught here (the file size limit and the row limit still apply).
 fn expanded_size_ok(b: &mut Builder<'_>, bytes: &[u8]) -> bool {
     let limit = b.limits().max_workbook_bytes;
     let mut z = match zip::ZipArchive::new(Cursor::new(bytes)) {
