@@ -445,7 +445,7 @@ impl Dataset {
         if !cmp.ok || cmp.pos != bytes.len() {
             return Err(DatasetError::Malformed {
                 file: file_label.to_owned(),
-                at: Loc::Row(0),
+                at: Loc::Line(1),
                 message: format!(
                     "not in canonical form (the canonical bytes differ from byte {}); a recorded dataset is stored exactly canonical",
                     cmp.pos

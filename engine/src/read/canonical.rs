@@ -129,7 +129,11 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<(), DatasetError
     let file = b.file().to_owned();
     let err = |p: &P<'_>, row: usize, m: String| DatasetError::Malformed {
         file: file.clone(),
-        at: Loc::Row(row),
+        at: if row == 0 {
+            Loc::Line(1)
+        } else {
+            Loc::Row(row)
+        },
         message: format!(
             "byte {}: {m}; a recorded dataset is stored exactly canonical",
             p.pos
