@@ -1,4 +1,10 @@
-//! Input datasets: CSV or JSON in, one canonical JSON form out.
+//! Input datasets: files in, one canonical JSON form out.
+//!
+//! [`Dataset::read`] reads what HR has (workbooks, CSV in UTF-8, UTF-16 or
+//! GBK/GB18030, JSON; see [`crate::read`]), checks every cell against the
+//! source's schema and reports every problem of the file at once.
+//! [`Dataset::from_canonical`] reads a recorded canonical dataset back
+//! without a JSON tree and verifies that it is canonical.
 //!
 //! Canonical form (RFC 8785 / JCS bytes):
 //! `{"format":"rankproof-dataset/1","rows":[ROW...],"source":"crm"}` with rows
@@ -6,6 +12,7 @@
 //! column names; text and decimals are JSON strings (decimals in canonical
 //! form), integers are JSON numbers; an empty optional cell is omitted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -13,7 +20,11 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::decimal::{canonical, is_safe_integer, parse_integer, parse_strict};
-use crate::schema::{ColumnType, SourceSchema, StaffId};
+use crate::read::number::decimal_from_f64;
+use crate::read::{InputFormat, InputLimits, ReadOptions, ReadReport};
+use crate::schema::{
+    is_bidi_control, is_invisible, ColumnType, HeaderMatch, RowPolicy, SourceSchema, StaffId,
+};
 
 /// The `format` tag of a canonical dataset.
 pub const DATASET_FORMAT: &str = "rankproof-dataset/1";
@@ -58,10 +69,30 @@ impl Value {
 /// Where in an input file something is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loc {
-    /// A line of a CSV file (1-based, the header is line 1).
+    /// A line of a text file (1-based, the header is line 1). A record that
+    /// spans lines is at the line where it starts; a cell at the line where
+    /// the cell starts. LF, CRLF and CR each end one line.
     Line(u64),
     /// An element of a JSON `rows` array (1-based).
     Row(usize),
+    /// A row of a workbook sheet, as the spreadsheet numbers it (1-based).
+    SheetRow(u32),
+    /// A cell of a workbook sheet: its row as numbered (1-based) and its
+    /// column (0-based, shown as a letter: 0 is `A`).
+    Cell { row: u32, col: u32 },
+}
+
+/// The spreadsheet letter of a 0-based column: 0 `A`, 25 `Z`, 26 `AA`.
+pub fn column_letter(col: u32) -> String {
+    let mut n = u64::from(col) + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let r = ((n - 1) % 26) as u8;
+        out.push(b'A' + r);
+        n = (n - 1) / 26;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl fmt::Display for Loc {
@@ -69,12 +100,43 @@ impl fmt::Display for Loc {
         match self {
             Loc::Line(l) => write!(f, "line {l}"),
             Loc::Row(r) => write!(f, "row {r}"),
+            Loc::SheetRow(r) => write!(f, "sheet row {r}"),
+            Loc::Cell { row, col } => write!(f, "cell {}{row}", column_letter(*col)),
         }
     }
 }
 
-/// A dataset that cannot be accepted. Messages name the file, the line (or
-/// JSON row) and the column, and say how to fix it.
+impl Loc {
+    /// The line or row number, for ordering problems in file order.
+    fn key(&self) -> u64 {
+        match *self {
+            Loc::Line(x) => x,
+            Loc::Row(x) => u64::try_from(x).unwrap_or(u64::MAX),
+            Loc::SheetRow(r) | Loc::Cell { row: r, .. } => u64::from(r),
+        }
+    }
+}
+
+/// Text safe to show in a message: control, bidi and invisible characters
+/// as `\u{..}`, at most 60 characters.
+pub fn shown(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 60 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_invisible(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A problem of a dataset. Messages name the file, the line (or JSON row,
+/// or sheet cell) and the column, and say how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatasetError {
@@ -99,6 +161,26 @@ pub enum DatasetError {
         source_name: String,
         known: String,
     },
+    /// Every header label that names no column, at once, with hints.
+    #[error("{file}: {at}: {} for source `{source_name}`; accepted headers: {accepted}; rename or remove {}, or declare {} in the package's ignore_columns", unknown_list(.headers), if .headers.len() == 1 { "it" } else { "them" }, if .headers.len() == 1 { "it" } else { "them" })]
+    UnknownColumns {
+        file: String,
+        at: Loc,
+        source_name: String,
+        /// Each unknown label and the closest accepted label, if one is close.
+        headers: Vec<(String, Option<String>)>,
+        accepted: String,
+    },
+    /// A header label with a unit its column does not declare.
+    #[error("{file}: {at}: header `{header}` carries the unit `{}`, but column `{column}` accepts {}; check the values' unit (e.g. 万元 versus 元) and fix the header or the package", unit_of(.header), if .units.is_empty() { "no unit".to_owned() } else { format!("only {}", .units.join(", ")) })]
+    WrongUnit {
+        file: String,
+        at: Loc,
+        header: String,
+        column: String,
+        /// The units the column declares.
+        units: Vec<String>,
+    },
     #[error("{file}: line 1: columns `{first}` and `{second}` both map to `{column}`")]
     DuplicateColumn {
         file: String,
@@ -113,6 +195,15 @@ pub enum DatasetError {
         first: Loc,
         staff_id: String,
     },
+    /// Two IDs that differ only by letter case or character width.
+    #[error("{file}: {at}: staff_id `{staff_id}` differs from `{other}` ({other_at}) only by letter case or full-/half-width characters; write one person's ID one way")]
+    LookalikeId {
+        file: String,
+        at: Loc,
+        staff_id: String,
+        other: String,
+        other_at: Loc,
+    },
     #[error("{file}: {at}, column `{column}`: {message}")]
     BadValue {
         file: String,
@@ -120,6 +211,86 @@ pub enum DatasetError {
         column: String,
         message: String,
     },
+    /// A bound of [`InputLimits`] was exceeded.
+    #[error("{file}: {message}")]
+    Limit { file: String, message: String },
+    /// A workbook that cannot be opened, or a sheet that is not there.
+    #[error("{file}: {message}")]
+    Workbook { file: String, message: String },
+}
+
+fn unit_of(header: &str) -> String {
+    let f = crate::schema::fold_width(header.trim());
+    crate::schema::split_unit(&f)
+        .map(|(_, u)| u.to_owned())
+        .unwrap_or_default()
+}
+
+fn unknown_list(headers: &[(String, Option<String>)]) -> String {
+    let items: Vec<String> = headers
+        .iter()
+        .map(|(h, hint)| match hint {
+            Some(l) => format!("`{}` (did you mean `{l}`?)", shown(h)),
+            None => format!("`{}`", shown(h)),
+        })
+        .collect();
+    let s = if headers.len() == 1 { "" } else { "s" };
+    format!("unknown column{s} {}", items.join(", "))
+}
+
+/// Every problem found in one file (the first [`InputLimits::max_problems`],
+/// in file order, and a count of the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetProblems {
+    pub file: String,
+    pub problems: Vec<DatasetError>,
+    /// Problems found beyond those listed.
+    pub n_more: usize,
+}
+
+impl DatasetProblems {
+    /// The first problem in file order.
+    pub fn first(&self) -> Option<&DatasetError> {
+        self.problems.first()
+    }
+    /// How many problems were found in all.
+    pub fn total(&self) -> usize {
+        self.problems.len() + self.n_more
+    }
+}
+
+impl fmt::Display for DatasetProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        if self.n_more > 0 {
+            write!(
+                f,
+                "\n{}: and {} more problems (the first {} are listed)",
+                self.file,
+                self.n_more,
+                self.problems.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DatasetProblems {}
+
+impl From<DatasetProblems> for DatasetError {
+    /// The first problem (callers that report one error).
+    fn from(p: DatasetProblems) -> DatasetError {
+        let file = p.file.clone();
+        p.problems
+            .into_iter()
+            .next()
+            .unwrap_or(DatasetError::Empty { file })
+    }
 }
 
 /// One row, in schema column order (`values[0]` is the staff ID as text).
@@ -140,23 +311,148 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Parse CSV (UTF-8, optional BOM, quoted fields, CRLF or LF) or JSON (an
-    /// array of objects, or the canonical form), chosen by the first
-    /// non-blank byte (`[` or `{` means JSON). `file_label` is used in errors.
+    /// Parse CSV or JSON (chosen by the first non-blank byte: `[` or `{`
+    /// means JSON) in any encoding [`Dataset::read`] detects, or a workbook;
+    /// return the first problem. `file_label` is used in errors. Canonical
+    /// bytes take the fast path of [`Dataset::from_canonical`].
     pub fn parse(
         schema: &SourceSchema,
         file_label: &str,
         bytes: &[u8],
     ) -> Result<Dataset, DatasetError> {
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        match first {
-            None => Err(DatasetError::Empty {
-                file: file_label.to_owned(),
-            }),
-            Some(b'[') | Some(b'{') => parse_json(schema, file_label, body),
-            Some(_) => parse_csv(schema, file_label, body),
+        if bytes.starts_with(CANONICAL_PREFIX) {
+            if let Ok(d) = Dataset::from_canonical(bytes, schema, file_label) {
+                return Ok(d);
+            }
         }
+        Dataset::read(bytes, file_label, &ReadOptions::default(), schema)
+            .map(|(d, _)| d)
+            .map_err(DatasetError::from)
+    }
+
+    /// Read a file as HR has it: a workbook (`.xlsx`, `.xls`; the sheet
+    /// named in `options`, else the first), or CSV/JSON text in UTF-8 (with
+    /// or without BOM), UTF-16 with BOM, or GBK/GB18030 (detected, or as
+    /// `options.encoding` says), comma or tab separated. Checks every cell
+    /// and returns every problem of the file at once (capped, with a count
+    /// of the rest), or the dataset and what was detected.
+    pub fn read(
+        bytes: &[u8],
+        file_name: &str,
+        options: &ReadOptions,
+        schema: &SourceSchema,
+    ) -> Result<(Dataset, ReadReport), DatasetProblems> {
+        let limits = options.limits;
+        let mut b = Builder::new(schema, file_name, limits);
+        if bytes.len() > limits.max_file_bytes {
+            b.problem(DatasetError::Limit {
+                file: file_name.to_owned(),
+                message: format!(
+                    "the file has {} bytes, more than the limit of {} bytes; split it or raise the limit",
+                    bytes.len(),
+                    limits.max_file_bytes
+                ),
+            });
+            return Err(b.into_problems());
+        }
+        let mut report = ReadReport {
+            format: InputFormat::Csv,
+            encoding: None,
+            delimiter: None,
+            ignored_columns: Vec::new(),
+            skipped_empty_rows: Vec::new(),
+            skipped_total_row: None,
+            n_rows: 0,
+        };
+        if let Some(kind) = crate::read::workbook_kind(bytes, file_name) {
+            let sheet =
+                crate::read::sheet::read_workbook(&mut b, bytes, kind, options.sheet.as_deref());
+            report.format = InputFormat::Workbook {
+                kind,
+                sheet: sheet.unwrap_or_default(),
+            };
+        } else {
+            match crate::read::decode(bytes, options.encoding) {
+                Err(e) => b.problem(DatasetError::Malformed {
+                    file: file_name.to_owned(),
+                    at: Loc::Line(e.line),
+                    message: e.message,
+                }),
+                Ok(dec) => {
+                    report.encoding = Some((dec.encoding, dec.how));
+                    let text: &str = &dec.text;
+                    let first = text.chars().find(|c| !c.is_whitespace());
+                    if matches!(first, Some('[') | Some('{')) {
+                        report.format = InputFormat::Json;
+                        read_json(&mut b, text);
+                    } else {
+                        let delim = options
+                            .delimiter
+                            .unwrap_or_else(|| crate::read::detect_delimiter(text));
+                        report.delimiter = Some(delim);
+                        if matches!(delim, b',' | b'\t' | b';' | b'|') {
+                            read_csv(&mut b, text, delim);
+                        } else {
+                            b.fatal(
+                                Loc::Line(1),
+                                format!(
+                                    "`{}` cannot be a delimiter; use a comma, a tab, `;` or `|`",
+                                    shown(&char::from(delim).to_string())
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let (d, stats) = b.finish()?;
+        report.ignored_columns = stats.ignored_columns;
+        report.skipped_empty_rows = stats.skipped_empty_rows;
+        report.skipped_total_row = stats.skipped_total_row;
+        report.n_rows = d.n_rows();
+        Ok((d, report))
+    }
+
+    /// Read a recorded canonical dataset back: parsed directly into rows
+    /// (no JSON tree), every value checked against `schema` as on input,
+    /// and the bytes verified to be exactly the canonical form (so the
+    /// dataset hash is the hash of `bytes`).
+    pub fn from_canonical(
+        bytes: &[u8],
+        schema: &SourceSchema,
+        file_label: &str,
+    ) -> Result<Dataset, DatasetError> {
+        let mut b = Builder::new(
+            schema,
+            file_label,
+            InputLimits {
+                max_file_bytes: usize::MAX,
+                max_rows: usize::MAX,
+                max_problems: 1,
+                ..InputLimits::default()
+            },
+        );
+        b.canonical = true;
+        crate::read::canonical::read(&mut b, bytes)?;
+        let (d, _) = b.finish().map_err(DatasetError::from)?;
+        let mut cmp = Compare {
+            expected: bytes,
+            pos: 0,
+            ok: true,
+        };
+        // INVARIANT: Compare never returns an I/O error.
+        let _ = d.write_canonical(&mut cmp);
+        if !cmp.ok || cmp.pos != bytes.len() {
+            return Err(DatasetError::Malformed {
+                file: file_label.to_owned(),
+                at: Loc::Line(1),
+                message: format!(
+                    "not in canonical form (the canonical bytes differ from byte {}); a recorded dataset is stored exactly canonical",
+                    cmp.pos
+                ),
+            });
+        }
+        Ok(d)
     }
 
     pub fn schema(&self) -> &SourceSchema {
@@ -177,6 +473,22 @@ impl Dataset {
             .binary_search_by(|r| r.staff_id.cmp(id))
             .ok()
             .map(|i| &self.rows[i])
+    }
+
+    /// The same dataset without the rows of `ids` (for evaluation when a
+    /// package excludes staff missing from a source; the recorded dataset
+    /// and its hash stay those of the file).
+    pub fn without_staff(&self, ids: &std::collections::BTreeSet<StaffId>) -> Dataset {
+        Dataset {
+            schema: self.schema.clone(),
+            file: self.file.clone(),
+            rows: self
+                .rows
+                .iter()
+                .filter(|r| !ids.contains(&r.staff_id))
+                .cloned()
+                .collect(),
+        }
     }
 
     /// The canonical JSON value (see the module docs).
@@ -205,12 +517,20 @@ impl Dataset {
     /// The canonical bytes (RFC 8785 JCS of [`Dataset::to_json`]), written
     /// directly: members in UTF-16 order of their names, rows in staff ID order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.rows.len() * 24 * self.schema.columns.len());
+        // INVARIANT: writing to a Vec cannot fail.
+        let _ = self.write_canonical(&mut out);
+        out
+    }
+
+    /// Stream the canonical bytes to `w`, one row at a time (memory: one row).
+    pub fn write_canonical<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
         use crate::jcs::{utf16_cmp, write_int, write_str};
         let mut cols: Vec<usize> = (0..self.schema.columns.len()).collect();
         cols.sort_by(|&a, &b| {
             utf16_cmp(&self.schema.columns[a].name, &self.schema.columns[b].name)
         });
-        let mut out = Vec::with_capacity(64 + self.rows.len() * 48 * self.schema.columns.len());
+        let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(b"{\"format\":");
         write_str(DATASET_FORMAT, &mut out);
         out.extend_from_slice(b",\"rows\":[");
@@ -235,289 +555,469 @@ impl Dataset {
                 }
             }
             out.push(b'}');
+            if out.len() >= 64 * 1024 {
+                w.write_all(&out)?;
+                out.clear();
+            }
         }
         out.extend_from_slice(b"],\"source\":");
         write_str(self.schema.source.as_str(), &mut out);
         out.push(b'}');
-        out
+        w.write_all(&out)
     }
 
     /// SHA-256 of the canonical bytes.
     pub fn sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.canonical_bytes()).into()
+        let mut h = HashWriter(Sha256::new());
+        // INVARIANT: hashing cannot fail.
+        let _ = self.write_canonical(&mut h);
+        h.0.finalize().into()
     }
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())
     }
 }
 
-/// Raw cells of one record mapped to schema columns.
-struct RawRow<'a> {
-    at: Loc,
-    cells: Vec<Option<RawCell<'a>>>,
-}
+/// The byte prefix of every canonical dataset.
+pub(crate) const CANONICAL_PREFIX: &[u8] = b"{\"format\":\"rankproof-dataset/1\",\"rows\":[";
 
-enum RawCell<'a> {
-    Str(std::borrow::Cow<'a, str>),
-    Int(i64),
-}
+struct HashWriter(Sha256);
 
-fn header_map(
-    schema: &SourceSchema,
-    file: &str,
-    headers: &[String],
-) -> Result<Vec<Option<usize>>, DatasetError> {
-    let mut map: Vec<Option<usize>> = Vec::with_capacity(headers.len());
-    let mut by_col: BTreeMap<usize, &str> = BTreeMap::new();
-    for h in headers {
-        let Some(ci) = schema.column_for_header(h) else {
-            return Err(DatasetError::UnknownColumn {
-                file: file.to_owned(),
-                header: h.clone(),
-                source_name: schema.source.to_string(),
-                known: schema
-                    .columns
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        };
-        if let Some(prev) = by_col.insert(ci, h) {
-            return Err(DatasetError::DuplicateColumn {
-                file: file.to_owned(),
-                first: prev.to_owned(),
-                second: h.clone(),
-                column: schema.columns[ci].name.clone(),
-            });
-        }
-        map.push(Some(ci));
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
     }
-    for (ci, c) in schema.columns.iter().enumerate() {
-        if c.required && !by_col.contains_key(&ci) {
-            let mut labels = vec![c.name.clone()];
-            labels.extend(c.aliases.iter().cloned());
-            return Err(DatasetError::MissingColumn {
-                file: file.to_owned(),
-                column: c.name.clone(),
-                labels: labels.join(", "),
-            });
-        }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
-    Ok(map)
 }
 
-fn parse_csv(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, DatasetError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .trim(csv::Trim::All)
-        .from_reader(body);
-    let malformed = |e: csv::Error| {
-        let line = e.position().map(|p| p.line()).unwrap_or(1);
-        let message = match e.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => {
-                format!(
-                    "{len} fields where the header has {expected_len}; check for an unquoted comma"
-                )
+/// A writer that compares what is written with expected bytes.
+struct Compare<'a> {
+    expected: &'a [u8],
+    pos: usize,
+    ok: bool,
+}
+
+impl std::io::Write for Compare<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.ok {
+            let end = self.pos + buf.len();
+            match self.expected.get(self.pos..end) {
+                Some(e) if e == buf => self.pos = end,
+                _ => {
+                    let avail = &self.expected[self.pos.min(self.expected.len())..];
+                    let same = avail.iter().zip(buf).take_while(|(a, b)| a == b).count();
+                    self.pos += same;
+                    self.ok = false;
+                }
             }
-            csv::ErrorKind::Utf8 { .. } => "not valid UTF-8; save the file as UTF-8".to_owned(),
-            _ => e.to_string(),
-        };
-        DatasetError::Malformed {
-            file: file.to_owned(),
-            at: Loc::Line(line),
-            message,
         }
-    };
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(malformed)?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    if headers.iter().all(String::is_empty) {
-        return Err(DatasetError::Empty {
-            file: file.to_owned(),
-        });
+        Ok(buf.len())
     }
-    let map = header_map(schema, file, &headers)?;
-    let mut raw_rows = Vec::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let at = Loc::Line(rec.position().map(|p| p.line()).unwrap_or(0));
-                let mut cells: Vec<Option<RawCell>> =
-                    (0..schema.columns.len()).map(|_| None).collect();
-                for (i, field) in rec.iter().enumerate() {
-                    if let Some(Some(ci)) = map.get(i) {
-                        if !field.is_empty() {
-                            cells[*ci] =
-                                Some(RawCell::Str(std::borrow::Cow::Owned(field.to_owned())));
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---- reading -------------------------------------------------------------
+
+/// A cell as a reader found it.
+pub(crate) enum Cell<'a> {
+    Empty,
+    Text(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A date or time cell, as ISO 8601 text.
+    Date(String),
+    /// A cell that cannot be a value (an Excel error, a JSON array); the message.
+    Invalid(String),
+}
+
+impl Cell<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Column(usize),
+    /// Declared in ignore_columns.
+    Ignored,
+    /// A column without a header label: must have no values.
+    Blank,
+    /// Reported at the header (unknown, wrong unit, duplicate).
+    Refused,
+}
+
+/// What a read skipped or ignored.
+pub(crate) struct Stats {
+    pub ignored_columns: Vec<String>,
+    pub skipped_empty_rows: Vec<Loc>,
+    pub skipped_total_row: Option<(Loc, String)>,
+}
+
+/// Labels of a total row, compared after width folding, lowercasing and
+/// dropping a trailing colon.
+const TOTAL_LABELS: [&str; 10] = [
+    "合计",
+    "总计",
+    "小计",
+    "共计",
+    "总合计",
+    "合計",
+    "總計",
+    "total",
+    "grand total",
+    "sum",
+];
+
+fn total_label(s: &str) -> bool {
+    let f = crate::schema::fold_width(s.trim()).to_lowercase();
+    let f = f.trim_end_matches([':', '：']).trim();
+    TOTAL_LABELS.contains(&f)
+}
+
+/// Checks cells against a schema, row by row, and collects every problem.
+pub(crate) struct Builder<'s> {
+    schema: &'s SourceSchema,
+    file: String,
+    limits: InputLimits,
+    problems: Vec<DatasetError>,
+    n_more: usize,
+    slots: Vec<Slot>,
+    /// Columns missing from the header (their cells are not reported again).
+    absent: Vec<bool>,
+    has_header: bool,
+    rows: Vec<Row>,
+    n_records: usize,
+    pending_total: Option<(Loc, String)>,
+    stats: Stats,
+    stopped: bool,
+    /// Reading a canonical dataset: names are canonical column names only.
+    pub(crate) canonical: bool,
+}
+
+impl<'s> Builder<'s> {
+    pub(crate) fn new(schema: &'s SourceSchema, file: &str, limits: InputLimits) -> Self {
+        Builder {
+            schema,
+            file: file.to_owned(),
+            limits,
+            problems: Vec::new(),
+            n_more: 0,
+            slots: Vec::new(),
+            absent: vec![false; schema.columns.len()],
+            has_header: false,
+            rows: Vec::new(),
+            n_records: 0,
+            pending_total: None,
+            stats: Stats {
+                ignored_columns: Vec::new(),
+                skipped_empty_rows: Vec::new(),
+                skipped_total_row: None,
+            },
+            stopped: false,
+            canonical: false,
+        }
+    }
+
+    pub(crate) fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub(crate) fn schema(&self) -> &SourceSchema {
+        self.schema
+    }
+
+    /// Whether the reader should stop (a row limit, or a fatal problem).
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    pub(crate) fn problem(&mut self, e: DatasetError) {
+        if self.problems.len() < self.limits.max_problems {
+            self.problems.push(e);
+        } else {
+            self.n_more += 1;
+        }
+    }
+
+    pub(crate) fn malformed(&mut self, at: Loc, message: String) {
+        let file = self.file.clone();
+        self.problem(DatasetError::Malformed { file, at, message });
+    }
+
+    /// A problem after which nothing more of the file can be read.
+    pub(crate) fn fatal(&mut self, at: Loc, message: String) {
+        self.malformed(at, message);
+        self.stopped = true;
+    }
+
+    fn into_problems(mut self) -> DatasetProblems {
+        self.problems.sort_by_key(problem_key);
+        DatasetProblems {
+            file: self.file,
+            problems: self.problems,
+            n_more: self.n_more,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> InputLimits {
+        self.limits
+    }
+
+    pub(crate) fn max_rows(&self) -> usize {
+        self.limits.max_rows
+    }
+
+    pub(crate) fn has_problems(&self) -> bool {
+        !self.problems.is_empty() || self.n_more > 0
+    }
+
+    pub(crate) fn has_header(&self) -> bool {
+        self.has_header
+    }
+
+    /// The header labels, each with its location; index = file column.
+    pub(crate) fn header(&mut self, labels: &[(String, Loc)], at: Loc) {
+        self.has_header = true;
+        if labels.len() > self.limits.max_columns {
+            let file = self.file.clone();
+            self.problem(DatasetError::Limit {
+                file,
+                message: format!(
+                    "{at}: the header has {} columns, more than the limit of {}",
+                    labels.len(),
+                    self.limits.max_columns
+                ),
+            });
+            self.stopped = true;
+            return;
+        }
+        let schema = self.schema;
+        let mut by_col: BTreeMap<usize, String> = BTreeMap::new();
+        let mut unknown: Vec<String> = Vec::new();
+        self.slots.clear();
+        for (label, lat) in labels {
+            let label = label.trim();
+            if label.is_empty() {
+                self.slots.push(Slot::Blank);
+                continue;
+            }
+            let m = if self.canonical {
+                match schema.column_index(label) {
+                    Some(i) => HeaderMatch::Column(i),
+                    None => HeaderMatch::Unknown,
+                }
+            } else {
+                schema.match_header(label)
+            };
+            let slot = match m {
+                HeaderMatch::Column(ci) => {
+                    if let Some(prev) = by_col.get(&ci) {
+                        let e = DatasetError::DuplicateColumn {
+                            file: self.file.clone(),
+                            first: prev.clone(),
+                            second: label.to_owned(),
+                            column: schema.columns[ci].name.clone(),
+                        };
+                        self.problem(e);
+                        Slot::Refused
+                    } else {
+                        by_col.insert(ci, label.to_owned());
+                        Slot::Column(ci)
+                    }
+                }
+                HeaderMatch::WrongUnit { column, .. } => {
+                    let c = &schema.columns[column];
+                    let e = DatasetError::WrongUnit {
+                        file: self.file.clone(),
+                        at: *lat,
+                        header: label.to_owned(),
+                        column: c.name.clone(),
+                        units: c.units.clone(),
+                    };
+                    self.problem(e);
+                    // Counted as present: the problem is the unit, not a
+                    // missing column (and not every row's empty cell).
+                    by_col.insert(column, label.to_owned());
+                    self.absent[column] = true;
+                    Slot::Refused
+                }
+                HeaderMatch::Ignored => {
+                    self.stats.ignored_columns.push(label.to_owned());
+                    Slot::Ignored
+                }
+                HeaderMatch::Unknown => {
+                    if !unknown.iter().any(|u| u == label) {
+                        unknown.push(label.to_owned());
+                    }
+                    Slot::Refused
+                }
+            };
+            self.slots.push(slot);
+        }
+        if !unknown.is_empty() {
+            let headers = unknown
+                .into_iter()
+                .map(|u| {
+                    let hint = schema.closest_label(&u);
+                    (u, hint)
+                })
+                .collect();
+            let e = DatasetError::UnknownColumns {
+                file: self.file.clone(),
+                at,
+                source_name: schema.source.to_string(),
+                headers,
+                accepted: schema.accepted_labels(),
+            };
+            self.problem(e);
+        }
+        for (ci, c) in schema.columns.iter().enumerate() {
+            if !by_col.contains_key(&ci) {
+                self.absent[ci] = true;
+                if c.required {
+                    let mut labels = vec![c.name.clone()];
+                    labels.extend(c.aliases.iter().cloned());
+                    let e = DatasetError::MissingColumn {
+                        file: self.file.clone(),
+                        column: c.name.clone(),
+                        labels: labels.join(", "),
+                    };
+                    self.problem(e);
+                }
+            }
+        }
+    }
+
+    /// The number of header columns.
+    pub(crate) fn n_header(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// One data row: its location and its cells (index = file column), each
+    /// with its location.
+    pub(crate) fn row(&mut self, at: Loc, cells: Vec<(Cell<'_>, Loc)>) {
+        if self.stopped {
+            return;
+        }
+        self.n_records += 1;
+        if self.n_records > self.limits.max_rows {
+            let file = self.file.clone();
+            self.problem(DatasetError::Limit {
+                file,
+                message: format!(
+                    "{at}: more than {} data rows; split the file or raise the limit",
+                    self.limits.max_rows
+                ),
+            });
+            self.stopped = true;
+            return;
+        }
+        let first = cells.iter().find(|(c, _)| !c.is_empty());
+        let Some((first, _)) = first else {
+            match self.schema.rules.empty_rows {
+                RowPolicy::Skip => self.stats.skipped_empty_rows.push(at),
+                RowPolicy::Refuse => self.malformed(
+                    at,
+                    format!(
+                        "the row has no values (only delimiters); delete it, or declare empty_rows = \"skip\" for source `{}`",
+                        self.schema.source
+                    ),
+                ),
+            }
+            return;
+        };
+        if let Cell::Text(t) = first {
+            if total_label(t) && !self.canonical {
+                let label = t.trim().to_owned();
+                if let Some((prev, l)) = self.pending_total.replace((at, label)) {
+                    self.malformed(
+                        prev,
+                        format!("a total row (`{l}`) may only be the last row; delete it"),
+                    );
+                }
+                return;
+            }
+        }
+        if let Some((prev, l)) = self.pending_total.take() {
+            self.malformed(
+                prev,
+                format!("a total row (`{l}`) may only be the last row; delete it"),
+            );
+        }
+        let schema = self.schema;
+        let n = schema.columns.len();
+        let mut vals: Vec<Option<(Cell<'_>, Loc)>> = (0..n).map(|_| None).collect();
+        let mut bad = false;
+        for (i, (cell, loc)) in cells.into_iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            match self.slots.get(i).copied().unwrap_or(Slot::Blank) {
+                Slot::Column(ci) => vals[ci] = Some((cell, loc)),
+                Slot::Ignored | Slot::Refused => {}
+                Slot::Blank => {
+                    bad = true;
+                    self.malformed(
+                        loc,
+                        format!(
+                            "a value in column {} which has no header; give the column a header or delete the value",
+                            i + 1
+                        ),
+                    );
+                }
+            }
+        }
+        let mut values: Vec<Option<Value>> = Vec::with_capacity(n);
+        let mut locs: Vec<Loc> = Vec::with_capacity(n);
+        for (ci, (c, v)) in schema.columns.iter().zip(vals).enumerate() {
+            let (cell, loc) = match v {
+                Some(x) => x,
+                None => {
+                    if c.required && !self.absent[ci] {
+                        bad = true;
+                        self.bad_value(at, ci, "empty, but the column is required".into());
+                    }
+                    values.push(None);
+                    locs.push(at);
+                    continue;
+                }
+            };
+            match self.convert(ci, cell) {
+                Ok(v) => {
+                    if let Some(d) = v.as_decimal() {
+                        if !c.in_range(d) {
+                            bad = true;
+                            self.bad_value(
+                                loc,
+                                ci,
+                                format!(
+                                    "{} is outside the allowed range {}",
+                                    canonical(&d),
+                                    c.range_text()
+                                ),
+                            );
                         }
                     }
+                    values.push(Some(v));
                 }
-                raw_rows.push(RawRow { at, cells });
-            }
-            Err(e) => return Err(malformed(e)),
-        }
-    }
-    finish(schema, file, raw_rows)
-}
-
-fn parse_json(schema: &SourceSchema, file: &str, body: &[u8]) -> Result<Dataset, DatasetError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| DatasetError::Malformed {
-            file: file.to_owned(),
-            at: Loc::Line(u64::try_from(e.line()).unwrap_or(0)),
-            message: format!("invalid JSON: {e}"),
-        })?;
-    let top = |message: String| DatasetError::Malformed {
-        file: file.to_owned(),
-        at: Loc::Line(1),
-        message,
-    };
-    let (rows, canonical_names) = match v {
-        serde_json::Value::Array(a) => (a, false),
-        serde_json::Value::Object(mut o) => {
-            if o.get("format").and_then(|f| f.as_str()) != Some(DATASET_FORMAT) {
-                return Err(top(format!("a JSON object must be a canonical dataset with \"format\": \"{DATASET_FORMAT}\"")));
-            }
-            match o.get("source").and_then(|s| s.as_str()) {
-                Some(s) if s == schema.source.as_str() => {}
-                other => {
-                    return Err(top(format!(
-                        "this dataset is for source {:?}, not `{}`",
-                        other.unwrap_or("(none)"),
-                        schema.source
-                    )))
+                Err(m) => {
+                    bad = true;
+                    self.bad_value(loc, ci, m);
+                    values.push(None);
                 }
             }
-            if o.keys()
-                .any(|k| !matches!(k.as_str(), "format" | "source" | "rows"))
-            {
-                return Err(top(
-                    "a canonical dataset has only format, source and rows".into()
-                ));
-            }
-            match o.remove("rows") {
-                Some(serde_json::Value::Array(a)) => (a, true),
-                _ => return Err(top("\"rows\" must be an array".into())),
-            }
-        }
-        _ => return Err(top("expected an array of row objects".into())),
-    };
-    let mut raw_rows = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let at = Loc::Row(i + 1);
-        let serde_json::Value::Object(obj) = row else {
-            return Err(DatasetError::Malformed {
-                file: file.to_owned(),
-                at,
-                message: "a row must be a JSON object".into(),
-            });
-        };
-        let headers: Vec<String> = obj.keys().cloned().collect();
-        let map = header_map(schema, file, &headers).map_err(|e| match e {
-            DatasetError::MissingColumn { column, .. } => DatasetError::BadValue {
-                file: file.to_owned(),
-                at,
-                column,
-                message: "missing (the column is required)".into(),
-            },
-            other => other,
-        })?;
-        let mut cells: Vec<Option<RawCell>> = (0..schema.columns.len()).map(|_| None).collect();
-        for ((k, val), ci) in obj.iter().zip(map) {
-            let Some(ci) = ci else { continue };
-            if canonical_names && schema.columns[ci].name != *k {
-                return Err(DatasetError::Malformed {
-                    file: file.to_owned(),
-                    at,
-                    message: format!(
-                        "`{k}` is an alias; a canonical dataset uses canonical column names"
-                    ),
-                });
-            }
-            let bad = |m: &str| DatasetError::BadValue {
-                file: file.to_owned(),
-                at,
-                column: schema.columns[ci].name.clone(),
-                message: m.to_owned(),
-            };
-            cells[ci] = match val {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => {
-                    let t = s.trim();
-                    if t.is_empty() {
-                        None
-                    } else {
-                        Some(RawCell::Str(std::borrow::Cow::Owned(t.to_owned())))
-                    }
-                }
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) if is_safe_integer(i) => Some(RawCell::Int(i)),
-                    _ => return Err(bad("a JSON number must be a safe integer; write decimals as strings, e.g. \"0.95\"")),
-                },
-                _ => return Err(bad("expected a string or a number")),
-            };
-        }
-        raw_rows.push(RawRow { at, cells });
-    }
-    finish(schema, file, raw_rows)
-}
-
-fn finish(
-    schema: &SourceSchema,
-    file: &str,
-    raw_rows: Vec<RawRow<'_>>,
-) -> Result<Dataset, DatasetError> {
-    if raw_rows.is_empty() {
-        return Err(DatasetError::Empty {
-            file: file.to_owned(),
-        });
-    }
-    let mut rows: Vec<Row> = Vec::with_capacity(raw_rows.len());
-    for raw in raw_rows {
-        let at = raw.at;
-        let mut values: Vec<Option<Value>> = Vec::with_capacity(schema.columns.len());
-        for (c, cell) in schema.columns.iter().zip(raw.cells) {
-            let bad = |message: String| DatasetError::BadValue {
-                file: file.to_owned(),
-                at,
-                column: c.name.clone(),
-                message,
-            };
-            let v = match cell {
-                None if c.required => return Err(bad("empty, but the column is required".into())),
-                None => None,
-                Some(cell) => Some(match (c.ty, cell) {
-                    (ColumnType::Text, RawCell::Str(s)) => Value::Text(s.into_owned()),
-                    (ColumnType::Text, RawCell::Int(i)) => Value::Text(i.to_string()),
-                    (ColumnType::Decimal, RawCell::Str(s)) => {
-                        Value::Decimal(parse_strict(&s).map_err(bad)?)
-                    }
-                    (ColumnType::Decimal, RawCell::Int(i)) => Value::Decimal(Decimal::from(i)),
-                    (ColumnType::Integer, RawCell::Str(s)) => {
-                        Value::Integer(parse_integer(&s).map_err(bad)?)
-                    }
-                    (ColumnType::Integer, RawCell::Int(i)) => Value::Integer(i),
-                }),
-            };
-            if let Some(d) = v.as_ref().and_then(Value::as_decimal) {
-                if !c.in_range(d) {
-                    return Err(bad(format!(
-                        "{} is outside the allowed range {}",
-                        canonical(&d),
-                        c.range_text()
-                    )));
-                }
-            }
-            values.push(v);
+            locs.push(loc);
         }
         for (ci, c) in schema.columns.iter().enumerate() {
             let Some(other) = &c.le_column else { continue };
@@ -529,63 +1029,464 @@ fn finish(
                 values[oi].as_ref().and_then(Value::as_decimal),
             ) {
                 if x > y {
-                    return Err(DatasetError::BadValue {
-                        file: file.to_owned(),
-                        at,
-                        column: c.name.clone(),
-                        message: format!(
+                    bad = true;
+                    self.bad_value(
+                        locs[ci],
+                        ci,
+                        format!(
                             "{} exceeds `{other}` ({}) in the same row",
                             canonical(&x),
                             canonical(&y)
                         ),
-                    });
+                    );
                 }
             }
         }
-        let id_text = match &values[0] {
-            Some(Value::Text(t)) => t.clone(),
-            _ => String::new(),
+        let staff_id = match &values[0] {
+            Some(Value::Text(t)) => match StaffId::new(t) {
+                Some(id) => Some(id),
+                None => {
+                    bad = true;
+                    self.bad_value(
+                        locs[0],
+                        0,
+                        format!(
+                            "`{}` is not a staff ID (1 to 64 bytes, no spaces, control or invisible characters)",
+                            shown(t)
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => None,
         };
-        let staff_id = StaffId::new(&id_text).ok_or_else(|| DatasetError::BadValue {
-            file: file.to_owned(),
-            at,
-            column: "staff_id".into(),
-            message: format!(
-                "`{id_text}` is not a staff ID (1 to 64 bytes, no spaces or control characters)"
-            ),
-        })?;
-        rows.push(Row {
-            staff_id,
-            at,
-            values,
-        });
-    }
-    rows.sort_by(|a, b| a.staff_id.cmp(&b.staff_id));
-    for w in rows.windows(2) {
-        if w[0].staff_id == w[1].staff_id {
-            let (first, second) = if loc_key(w[0].at) <= loc_key(w[1].at) {
-                (w[0].at, w[1].at)
-            } else {
-                (w[1].at, w[0].at)
-            };
-            return Err(DatasetError::DuplicateId {
-                file: file.to_owned(),
-                at: second,
-                first,
-                staff_id: w[0].staff_id.to_string(),
+        if let (false, Some(staff_id)) = (bad, staff_id) {
+            self.rows.push(Row {
+                staff_id,
+                at,
+                values,
             });
         }
     }
-    Ok(Dataset {
-        schema: schema.clone(),
-        file: file.to_owned(),
-        rows,
-    })
+
+    fn bad_value(&mut self, at: Loc, ci: usize, message: String) {
+        let e = DatasetError::BadValue {
+            file: self.file.clone(),
+            at,
+            column: self.schema.columns[ci].name.clone(),
+            message,
+        };
+        self.problem(e);
+    }
+
+    /// Text of a cell: within the cell limit, without control characters
+    /// or bidi controls; a staff ID also without invisible characters.
+    fn check_text(&self, s: &str, is_id: bool) -> Result<(), String> {
+        if s.len() > self.limits.max_cell_bytes {
+            return Err(format!(
+                "the cell has {} bytes, more than the limit of {}",
+                s.len(),
+                self.limits.max_cell_bytes
+            ));
+        }
+        for (i, c) in s.chars().enumerate() {
+            let code = u32::from(c);
+            if c == '\n' || c == '\r' {
+                return Err(format!(
+                    "`{}` contains a line break; put the value on one line",
+                    shown(s)
+                ));
+            }
+            if c.is_control() {
+                let what = if c == '\u{1b}' || c == '\u{9b}' {
+                    "the escape character U+001B (a terminal escape sequence)".to_owned()
+                } else {
+                    format!("the control character U+{code:04X}")
+                };
+                return Err(format!(
+                    "`{}` contains {what} at character {}; remove it",
+                    shown(s),
+                    i + 1
+                ));
+            }
+            if is_bidi_control(c) {
+                return Err(format!(
+                    "`{}` contains the bidi control U+{code:04X} at character {}, which reorders how text is displayed; remove it",
+                    shown(s),
+                    i + 1
+                ));
+            }
+            if is_id && is_invisible(c) {
+                return Err(format!(
+                    "`{}` contains the invisible character U+{code:04X} at character {}; retype the ID",
+                    shown(s),
+                    i + 1
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn convert(&self, ci: usize, cell: Cell<'_>) -> Result<Value, String> {
+        let c = &self.schema.columns[ci];
+        let is_id = ci == 0;
+        if let Cell::Text(t) = &cell {
+            self.check_text(t.trim(), is_id)?;
+        }
+        let not_number = |what: &str| {
+            format!("{what}, not a number; write a number (or declare the column as text)")
+        };
+        let v = match c.ty {
+            ColumnType::Text => Value::Text(match cell {
+                Cell::Text(t) => {
+                    let t = t.trim();
+                    t.to_owned()
+                }
+                Cell::Int(i) => i.to_string(),
+                Cell::Float(f) => canonical(&decimal_from_f64(f)?),
+                Cell::Bool(b) => if b { "TRUE" } else { "FALSE" }.to_owned(),
+                Cell::Date(d) => d,
+                Cell::Invalid(m) => return Err(m),
+                Cell::Empty => String::new(),
+            }),
+            ColumnType::Decimal => {
+                let d = match cell {
+                    Cell::Text(t) => {
+                        let t = t.trim();
+                        match t.strip_suffix(['%', '％']) {
+                            Some(num) => {
+                                if !c.units.iter().any(|u| u == "%") {
+                                    return Err(format!(
+                                        "`{t}` is a percentage, but column `{}` does not declare the unit `%`; write it as a fraction (95% is 0.95), or declare units = [\"%\"]",
+                                        c.name
+                                    ));
+                                }
+                                let d = parse_strict(num.trim_end())?;
+                                let mut p = d;
+                                if d.scale() + 2 > crate::decimal::MAX_SCALE {
+                                    return Err(format!("`{t}` has too many decimal places"));
+                                }
+                                p.set_scale(d.scale() + 2).map_err(|e| e.to_string())?;
+                                p
+                            }
+                            None => parse_strict(t)?,
+                        }
+                    }
+                    Cell::Int(i) => Decimal::from(i),
+                    Cell::Float(f) => decimal_from_f64(f)?,
+                    Cell::Bool(b) => return Err(not_number(if b { "TRUE" } else { "FALSE" })),
+                    Cell::Date(d) => {
+                        return Err(format!(
+                            "the cell is a date ({d}), not a number; format the cells as numbers, or declare the column as text"
+                        ))
+                    }
+                    Cell::Invalid(m) => return Err(m),
+                    Cell::Empty => Decimal::ZERO,
+                };
+                if let Some(places) = c.decimals {
+                    if d.normalize().scale() > places {
+                        return Err(format!(
+                            "{} has more than {places} decimal places; round it to {places}",
+                            canonical(&d)
+                        ));
+                    }
+                }
+                Value::Decimal(d)
+            }
+            ColumnType::Integer => Value::Integer(match cell {
+                Cell::Text(t) => parse_integer(t.trim())?,
+                Cell::Int(i) if is_safe_integer(i) => i,
+                Cell::Int(i) => return Err(format!("`{i}` is outside the integer range ±{}", crate::decimal::MAX_SAFE_INTEGER)),
+                Cell::Float(f) => {
+                    let d = decimal_from_f64(f)?;
+                    let i = if d.fract().is_zero() {
+                        i64::try_from(d).ok().filter(|i| is_safe_integer(*i))
+                    } else {
+                        None
+                    };
+                    match i {
+                        Some(i) => i,
+                        None => {
+                            return Err(format!(
+                                "`{}` is not an integer (write digits with an optional `-`)",
+                                canonical(&d)
+                            ))
+                        }
+                    }
+                }
+                Cell::Bool(b) => return Err(not_number(if b { "TRUE" } else { "FALSE" })),
+                Cell::Date(d) => {
+                    return Err(format!(
+                        "the cell is a date ({d}), not a number; format the cells as numbers, or declare the column as text"
+                    ))
+                }
+                Cell::Invalid(m) => return Err(m),
+                Cell::Empty => 0,
+            }),
+        };
+        Ok(v)
+    }
+
+    /// Check what can only be checked at the end (duplicates, look-alike
+    /// IDs, a trailing total row) and return the dataset or every problem.
+    pub(crate) fn finish(mut self) -> Result<(Dataset, Stats), DatasetProblems> {
+        if let Some((at, label)) = self.pending_total.take() {
+            match self.schema.rules.total_row {
+                RowPolicy::Skip => self.stats.skipped_total_row = Some((at, label)),
+                RowPolicy::Refuse => self.malformed(
+                    at,
+                    format!(
+                        "`{label}` looks like a total row; delete it, or declare total_row = \"skip\" for source `{}`",
+                        self.schema.source
+                    ),
+                ),
+            }
+        }
+        if self.problems.is_empty() && self.n_more == 0 && self.rows.is_empty() {
+            let file = self.file.clone();
+            self.problem(DatasetError::Empty { file });
+        }
+        // Stable: rows with equal IDs stay in file order.
+        self.rows.sort_by(|a, b| a.staff_id.cmp(&b.staff_id));
+        let mut dups = Vec::new();
+        let mut i = 0;
+        while i < self.rows.len() {
+            let mut j = i + 1;
+            while j < self.rows.len() && self.rows[j].staff_id == self.rows[i].staff_id {
+                dups.push(DatasetError::DuplicateId {
+                    file: self.file.clone(),
+                    at: self.rows[j].at,
+                    first: self.rows[i].at,
+                    staff_id: self.rows[i].staff_id.to_string(),
+                });
+                j += 1;
+            }
+            i = j;
+        }
+        // Look-alike IDs: an ID whose folded key is another ID, or two IDs
+        // with the same folded key.
+        let mut keys: BTreeMap<String, usize> = BTreeMap::new();
+        for (k, r) in self.rows.iter().enumerate() {
+            let key = r.staff_id.fold_key();
+            if key == r.staff_id.as_str() {
+                continue;
+            }
+            let other = self
+                .rows
+                .binary_search_by(|x| x.staff_id.as_str().cmp(key.as_str()))
+                .ok()
+                .or_else(|| keys.get(&key).copied());
+            match other {
+                Some(o) => {
+                    let (a, b) = if self.rows[o].at.key() <= r.at.key() {
+                        (o, k)
+                    } else {
+                        (k, o)
+                    };
+                    dups.push(DatasetError::LookalikeId {
+                        file: self.file.clone(),
+                        at: self.rows[b].at,
+                        staff_id: self.rows[b].staff_id.to_string(),
+                        other: self.rows[a].staff_id.to_string(),
+                        other_at: self.rows[a].at,
+                    });
+                }
+                None => {
+                    keys.insert(key, k);
+                }
+            }
+        }
+        for d in dups {
+            self.problem(d);
+        }
+        if !self.problems.is_empty() || self.n_more > 0 {
+            return Err(self.into_problems());
+        }
+        Ok((
+            Dataset {
+                schema: self.schema.clone(),
+                file: self.file,
+                rows: self.rows,
+            },
+            self.stats,
+        ))
+    }
 }
 
-fn loc_key(l: Loc) -> u64 {
-    match l {
-        Loc::Line(x) => x,
-        Loc::Row(x) => u64::try_from(x).unwrap_or(u64::MAX),
+fn problem_key(p: &DatasetError) -> u64 {
+    match p {
+        DatasetError::Malformed { at, .. }
+        | DatasetError::UnknownColumns { at, .. }
+        | DatasetError::WrongUnit { at, .. }
+        | DatasetError::DuplicateId { at, .. }
+        | DatasetError::LookalikeId { at, .. }
+        | DatasetError::BadValue { at, .. } => at.key(),
+        _ => 0,
+    }
+}
+
+fn read_csv(b: &mut Builder<'_>, text: &str, delim: u8) {
+    let mut t = crate::read::csv::Tokenizer::new(text, delim);
+    let mut fields = Vec::new();
+    loop {
+        if b.stopped() {
+            return;
+        }
+        match t.next_record(&mut fields) {
+            Ok(None) => break,
+            Ok(Some(line)) => {
+                if !b.has_header() {
+                    let labels: Vec<(String, Loc)> = fields
+                        .iter()
+                        .map(|f| (f.text.trim().to_owned(), Loc::Line(f.line)))
+                        .collect();
+                    if labels.iter().all(|(l, _)| l.is_empty()) {
+                        let file = b.file().to_owned();
+                        b.problem(DatasetError::Empty { file });
+                        return;
+                    }
+                    b.header(&labels, Loc::Line(line));
+                    continue;
+                }
+                if fields.len() != b.n_header() {
+                    let d = if delim == b'\t' { "tab" } else { "comma" };
+                    b.malformed(
+                        Loc::Line(line),
+                        format!(
+                            "{} fields where the header has {}; check for an unquoted {d}",
+                            fields.len(),
+                            b.n_header()
+                        ),
+                    );
+                    continue;
+                }
+                let cells: Vec<(Cell<'_>, Loc)> = fields
+                    .drain(..)
+                    .map(|f| (Cell::Text(f.text), Loc::Line(f.line)))
+                    .collect();
+                b.row(Loc::Line(line), cells);
+            }
+            Err(e) => {
+                b.fatal(Loc::Line(e.line), e.message);
+                return;
+            }
+        }
+    }
+}
+
+fn read_json(b: &mut Builder<'_>, text: &str) {
+    let v = match crate::read::json::parse_strict(text.as_bytes()) {
+        Ok(v) => v,
+        Err(e) => {
+            b.fatal(
+                Loc::Line(u64::try_from(e.line()).unwrap_or(0)),
+                format!("invalid JSON: {e}"),
+            );
+            return;
+        }
+    };
+    let top = Loc::Line(1);
+    let rows = match v {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(mut o) => {
+            if o.get("format").and_then(|f| f.as_str()) != Some(DATASET_FORMAT) {
+                return b.fatal(top, format!("a JSON object must be a canonical dataset with \"format\": \"{DATASET_FORMAT}\""));
+            }
+            let source = b.schema().source.clone();
+            match o.get("source").and_then(|s| s.as_str()) {
+                Some(s) if s == source.as_str() => {}
+                other => {
+                    return b.fatal(
+                        top,
+                        format!(
+                            "this dataset is for source {:?}, not `{source}`",
+                            other.unwrap_or("(none)")
+                        ),
+                    )
+                }
+            }
+            if o.keys()
+                .any(|k| !matches!(k.as_str(), "format" | "source" | "rows"))
+            {
+                return b.fatal(
+                    top,
+                    "a canonical dataset has only format, source and rows".into(),
+                );
+            }
+            b.canonical = true;
+            match o.remove("rows") {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => return b.fatal(top, "\"rows\" must be an array".into()),
+            }
+        }
+        _ => return b.fatal(top, "expected an array of row objects".into()),
+    };
+    // The header is the union of the rows' member names, in first-seen
+    // order; names that map to the same column (a name and its alias in
+    // different rows) share one header position.
+    let mut labels: Vec<String> = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_column: BTreeMap<usize, usize> = BTreeMap::new();
+    for row in &rows {
+        if let serde_json::Value::Object(o) = row {
+            for k in o.keys() {
+                if index.contains_key(k.as_str()) {
+                    continue;
+                }
+                let col = if b.canonical {
+                    b.schema().column_index(k)
+                } else {
+                    b.schema().column_for_header(k)
+                };
+                let idx = match col.and_then(|c| by_column.get(&c).copied()) {
+                    Some(i) => i,
+                    None => {
+                        if let Some(c) = col {
+                            by_column.insert(c, labels.len());
+                        }
+                        labels.push(k.clone());
+                        labels.len() - 1
+                    }
+                };
+                index.insert(k.as_str(), idx);
+            }
+        }
+    }
+    let header: Vec<(String, Loc)> = labels.iter().map(|l| (l.clone(), top)).collect();
+    b.header(&header, top);
+    for (i, row) in rows.iter().enumerate() {
+        let at = Loc::Row(i + 1);
+        let serde_json::Value::Object(obj) = row else {
+            b.malformed(at, "a row must be a JSON object".into());
+            continue;
+        };
+        let mut cells: Vec<(Cell<'_>, Loc)> =
+            (0..labels.len()).map(|_| (Cell::Empty, at)).collect();
+        let mut seen: BTreeMap<usize, &str> = BTreeMap::new();
+        for (k, val) in obj {
+            let Some(&ci) = index.get(k.as_str()) else {
+                continue;
+            };
+            if let Some(prev) = seen.insert(ci, k.as_str()) {
+                b.malformed(
+                    at,
+                    format!("members `{prev}` and `{k}` name the same column; keep one"),
+                );
+                continue;
+            }
+            cells[ci].0 = match val {
+                serde_json::Value::Null => Cell::Empty,
+                serde_json::Value::String(s) => Cell::Text(Cow::Borrowed(s.as_str())),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) if is_safe_integer(i) => Cell::Int(i),
+                    _ => Cell::Invalid("a JSON number must be a safe integer; write decimals as strings, e.g. \"0.95\"".into()),
+                },
+                _ => Cell::Invalid("expected a string or a number".into()),
+            };
+        }
+        b.row(at, cells);
+        if b.stopped() {
+            return;
+        }
     }
 }

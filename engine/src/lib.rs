@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod crosscheck;
 pub mod dataset;
 pub mod decimal;
 mod eval;
@@ -23,12 +24,14 @@ pub mod fuzzing;
 pub mod jcs;
 pub mod package;
 pub mod period;
+pub mod read;
 pub mod sandbox;
 pub mod schema;
 pub mod selftest;
 pub mod synth;
 
-pub use dataset::{Dataset, DatasetError, Loc, Row, Value};
+pub use crosscheck::{cross_check, CrossProblem, CrossProblems, CrossReport, Excluded, FoundAt};
+pub use dataset::{Dataset, DatasetError, DatasetProblems, Loc, Row, Value};
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
     ENGINE_VERSION, RANKING_FORMAT,
@@ -37,6 +40,9 @@ pub use package::{
     package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version,
 };
 pub use period::{BadPeriod, Period};
+pub use read::{EncodingSource, InputFormat, InputLimits, ReadOptions, ReadReport, TextEncoding};
 pub use sandbox::Limits;
-pub use schema::{Column, ColumnType, SourceName, SourceSchema, StaffId};
+pub use schema::{
+    Column, ColumnType, MissingStaff, RowPolicy, SourceName, SourceRules, SourceSchema, StaffId,
+};
 pub use selftest::{CaseOutcome, CaseReport};

@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 use crate::decimal::parse_strict;
 use crate::period::Period;
 use crate::sandbox::{build_engine, Limits};
-use crate::schema::{is_identifier, Bound, Column, ColumnType, SourceName, SourceSchema};
+use crate::schema::{
+    fold_width, is_identifier, Bound, Column, ColumnType, MissingStaff, RowPolicy, SourceName,
+    SourceRules, SourceSchema,
+};
 
 /// The manifest's path inside a package.
 pub const MANIFEST: &str = "package.toml";
@@ -167,6 +170,7 @@ pub struct RulePackage {
     pub(crate) ast: Arc<AST>,
     pub(crate) has_derive: bool,
     pub(crate) has_quota: bool,
+    pub(crate) missing_staff: MissingStaff,
 }
 
 impl fmt::Debug for RulePackage {
@@ -188,6 +192,15 @@ struct RawManifest {
     limits: toml::Spanned<Limits>,
     ranking: toml::Spanned<RawRanking>,
     sources: BTreeMap<String, toml::Spanned<RawSource>>,
+    #[serde(default)]
+    join: Option<toml::Spanned<RawJoin>>,
+}
+
+/// `[join]`: how sources are joined.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJoin {
+    missing_staff: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +237,13 @@ struct RawRanking {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     columns: Vec<toml::Spanned<RawColumn>>,
+    /// Header labels (or `*` patterns) of columns allowed and ignored.
+    #[serde(default)]
+    ignore_columns: Vec<String>,
+    /// `refuse` (default) or `skip` rows whose cells are all empty.
+    empty_rows: Option<String>,
+    /// `refuse` (default) or `skip` a trailing total row (合计, 总计, Total).
+    total_row: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +261,11 @@ struct RawColumn {
     le: Option<toml::Value>,
     lt: Option<toml::Value>,
     le_column: Option<String>,
+    /// Units a header label may carry: `销售额（元）`.
+    #[serde(default)]
+    units: Vec<String>,
+    /// At most this many decimal places.
+    decimals: Option<u32>,
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
@@ -389,8 +414,11 @@ impl RulePackage {
                         .into(),
                 )
             })?;
+            let raw_src = raw_src.into_inner();
+            let rules =
+                source_rules(&raw_src).map_err(|m| bad(&sspan, &format!("sources.{sname}"), m))?;
             let mut columns: Vec<Column> = Vec::new();
-            for (i, rc) in raw_src.into_inner().columns.into_iter().enumerate() {
+            for (i, rc) in raw_src.columns.into_iter().enumerate() {
                 let cspan = rc.span();
                 let rc = rc.into_inner();
                 let field = format!("sources.{sname}.columns[{i}] ({})", rc.name);
@@ -403,9 +431,10 @@ impl RulePackage {
                     ));
                 }
                 for label in std::iter::once(&col.name).chain(col.aliases.iter()) {
+                    let same = |l: &String| fold_width(l) == fold_width(label);
                     if columns
                         .iter()
-                        .any(|c| &c.name == label || c.aliases.contains(label))
+                        .any(|c| same(&c.name) || c.aliases.iter().any(same))
                     {
                         return Err(bad(
                             &cspan,
@@ -451,8 +480,22 @@ impl RulePackage {
                     ))
                 }
             }
-            sources.insert(source.clone(), SourceSchema { source, columns });
+            let schema = SourceSchema {
+                source: source.clone(),
+                columns,
+                rules,
+            };
+            check_ignored(&schema).map_err(|m| bad(&sspan, &format!("sources.{sname}"), m))?;
+            sources.insert(source, schema);
         }
+
+        let missing_staff = match raw.join {
+            None => MissingStaff::default(),
+            Some(j) => {
+                let jspan = j.span();
+                missing_staff(&j.into_inner()).map_err(|m| bad(&jspan, "join.missing_staff", m))?
+            }
+        };
 
         // [ranking]
         let rspan = raw.ranking.span();
@@ -650,7 +693,13 @@ impl RulePackage {
             ast: Arc::new(ast),
             has_derive,
             has_quota,
+            missing_staff,
         })
+    }
+
+    /// How staff missing from one source are treated (`[join] missing_staff`).
+    pub fn missing_staff(&self) -> MissingStaff {
+        self.missing_staff
     }
 
     pub fn name(&self) -> &str {
@@ -787,6 +836,24 @@ fn column(rc: RawColumn) -> Result<Column, String> {
             ));
         }
     }
+    for u in &rc.units {
+        if u.trim() != u || u.is_empty() || u.contains(['(', ')', '（', '）']) {
+            return Err(format!(
+                "unit `{u}` must be non-empty, without surrounding spaces or parentheses"
+            ));
+        }
+        if u == "%" && ty != ColumnType::Decimal {
+            return Err("unit `%` needs a decimal column (a cell `95%` is read as 0.95)".into());
+        }
+    }
+    if let Some(d) = rc.decimals {
+        if ty != ColumnType::Decimal || d > crate::decimal::MAX_SCALE {
+            return Err(format!(
+                "decimals: a decimal column may declare 0..={} decimal places",
+                crate::decimal::MAX_SCALE
+            ));
+        }
+    }
     Ok(Column {
         name: rc.name,
         ty,
@@ -795,5 +862,59 @@ fn column(rc: RawColumn) -> Result<Column, String> {
         lower,
         upper,
         le_column: rc.le_column,
+        units: rc.units,
+        decimals: rc.decimals,
     })
+}
+
+fn row_policy(v: &Option<String>, key: &str) -> Result<RowPolicy, String> {
+    match v.as_deref() {
+        None | Some("refuse") => Ok(RowPolicy::Refuse),
+        Some("skip") => Ok(RowPolicy::Skip),
+        Some(o) => Err(format!("{key} = \"{o}\" must be \"refuse\" or \"skip\"")),
+    }
+}
+
+fn source_rules(raw: &RawSource) -> Result<SourceRules, String> {
+    for p in &raw.ignore_columns {
+        if p.trim() != p || p.is_empty() || p.chars().all(|c| c == '*') {
+            return Err(format!(
+                "ignore_columns: `{p}` must be a header label or a pattern with `*`, not empty or only `*`"
+            ));
+        }
+    }
+    Ok(SourceRules {
+        ignore_columns: raw.ignore_columns.clone(),
+        empty_rows: row_policy(&raw.empty_rows, "empty_rows")?,
+        total_row: row_policy(&raw.total_row, "total_row")?,
+    })
+}
+
+/// An ignored-column pattern must not match a declared column's label.
+fn check_ignored(schema: &SourceSchema) -> Result<(), String> {
+    for c in &schema.columns {
+        for label in std::iter::once(&c.name).chain(c.aliases.iter()) {
+            let f = fold_width(label);
+            if let Some(p) = schema
+                .rules
+                .ignore_columns
+                .iter()
+                .find(|p| crate::schema::glob_match(&fold_width(p), &f))
+            {
+                return Err(format!(
+                    "ignore_columns: `{p}` matches `{label}`, a label of column `{}`",
+                    c.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing_staff(raw: &RawJoin) -> Result<MissingStaff, String> {
+    match raw.missing_staff.as_deref() {
+        None | Some("refuse") => Ok(MissingStaff::Refuse),
+        Some("exclude") => Ok(MissingStaff::Exclude),
+        Some(o) => Err(format!("`{o}` must be \"refuse\" or \"exclude\"")),
+    }
 }

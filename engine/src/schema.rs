@@ -28,8 +28,11 @@ impl fmt::Display for SourceName {
     }
 }
 
-/// A staff member's ID: 1 to 64 bytes of UTF-8 without whitespace or
-/// control characters. Ordered by bytes.
+/// A staff member's ID: 1 to 64 bytes of UTF-8 without whitespace, control
+/// characters or invisible characters (zero-width spaces and joiners, the
+/// byte order mark, bidi controls, soft hyphens, variation selectors, tags:
+/// see [`is_invisible`]), so that two IDs that look the same are the same.
+/// Ordered by bytes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StaffId(String);
 
@@ -38,18 +41,73 @@ impl StaffId {
     pub fn new(s: &str) -> Option<StaffId> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
         ok.then(|| StaffId(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The key under which IDs that differ only by letter case or by
+    /// full-/half-width form collide (`E001`, `e001`, `Ｅ００１`).
+    pub fn fold_key(&self) -> String {
+        fold_width(&self.0).to_lowercase()
+    }
+}
+
+/// Characters that render as nothing (or only change how neighbours render)
+/// and so make two different strings look identical: zero-width space,
+/// non-joiner and joiner, word joiner and the other invisible operators,
+/// the byte order mark, soft hyphen, bidi marks, embeddings, overrides and
+/// isolates, Mongolian and other fillers, variation selectors and tags.
+pub fn is_invisible(c: char) -> bool {
+    is_bidi_control(c)
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2065}'
+            | '\u{206A}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Bidirectional formatting characters (marks, embeddings, overrides,
+/// isolates): they reorder how a line is displayed ("Trojan Source").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Map full-width ASCII forms (U+FF01..U+FF5E) to ASCII and the ideographic
+/// space U+3000 to a space: `（元）` becomes `(元)`, `Ｅ００１` becomes `E001`.
+pub fn fold_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 impl fmt::Display for StaffId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
 }
 
 /// `[a-z][a-z0-9_]*`, at most 64 bytes: usable as a rhai property name.
@@ -102,6 +160,14 @@ pub struct Column {
     pub upper: Option<Bound>,
     /// The value must not exceed this other numeric column of the same row.
     pub le_column: Option<String>,
+    /// Units a header label may carry in parentheses, e.g. `元` lets
+    /// `销售额（元）` and `销售额(元)` name the column whose alias is `销售额`.
+    /// A unit is a label only and never scales a value, except that a
+    /// decimal column declaring `%` also accepts cells written `95.5%`
+    /// (read exactly as 0.955).
+    pub units: Vec<String>,
+    /// At most this many decimal places (a decimal column); more is refused.
+    pub decimals: Option<u32>,
 }
 
 impl Column {
@@ -146,20 +212,211 @@ impl Column {
     }
 }
 
+/// What to do with a kind of row a file may contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowPolicy {
+    /// The row is a problem of the file (the default).
+    #[default]
+    Refuse,
+    /// The row is left out and listed in the read report.
+    Skip,
+}
+
+impl RowPolicy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RowPolicy::Refuse => "refuse",
+            RowPolicy::Skip => "skip",
+        }
+    }
+}
+
+/// How a package treats a staff member found in some sources of a period
+/// but missing from another (`[join] missing_staff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingStaff {
+    /// The dataset that makes the sources disagree is refused (the default).
+    #[default]
+    Refuse,
+    /// The staff member is not eligible for the ranking: left out, and
+    /// listed as excluded.
+    Exclude,
+}
+
+impl MissingStaff {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MissingStaff::Refuse => "refuse",
+            MissingStaff::Exclude => "exclude",
+        }
+    }
+}
+
+/// A source's rules for the rows and columns of its files beyond the
+/// declared columns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceRules {
+    /// Header labels of columns that are allowed and ignored; `*` matches
+    /// any run of characters (`备注*`). Compared after width folding.
+    pub ignore_columns: Vec<String>,
+    /// Rows whose cells are all empty (`,,,,`).
+    pub empty_rows: RowPolicy,
+    /// A last row labelled as a total (`合计`, `总计`, `小计`, `Total`).
+    pub total_row: RowPolicy,
+}
+
+/// How a header label relates to a schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderMatch {
+    /// The label names this column.
+    Column(usize),
+    /// The label names a column but carries a unit the column does not declare.
+    WrongUnit { column: usize, unit: String },
+    /// The label matches `ignore_columns`.
+    Ignored,
+    /// The label names nothing.
+    Unknown,
+}
+
 /// The schema of one source: its name and columns, `staff_id` first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSchema {
     pub source: SourceName,
     /// Columns in manifest order; `columns[0]` is always `staff_id` (text).
     pub columns: Vec<Column>,
+    /// Ignored columns, empty rows and total rows.
+    pub rules: SourceRules,
+}
+
+/// Split `销售额（元）` / `销售额(元)` into the label and the unit.
+pub fn split_unit(folded: &str) -> Option<(&str, &str)> {
+    let body = folded.strip_suffix(')')?;
+    let open = body.rfind('(')?;
+    let (label, unit) = (body[..open].trim_end(), body[open + 1..].trim());
+    (!label.is_empty() && !unit.is_empty()).then_some((label, unit))
+}
+
+/// Whether `text` matches a pattern where `*` stands for any characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(p) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else if let Some(at) = rest.find(p) {
+            rest = &rest[at + p.len()..];
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 impl SourceSchema {
-    /// Find the column index for a header label (canonical name or alias).
+    /// Find the column index for a header label (canonical name or alias,
+    /// with or without a declared unit, compared after width folding).
     pub fn column_for_header(&self, header: &str) -> Option<usize> {
+        match self.match_header(header) {
+            HeaderMatch::Column(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// How a header label relates to this schema. Labels are compared after
+    /// trimming and width folding (`（` is `(`); a label `L(U)` names the
+    /// column of label `L` if `U` is one of its units.
+    pub fn match_header(&self, header: &str) -> HeaderMatch {
+        let h = fold_width(header.trim());
+        let same = |label: &str| fold_width(label) == h;
+        if let Some(i) = self
+            .columns
+            .iter()
+            .position(|c| same(&c.name) || c.aliases.iter().any(|a| same(a)))
+        {
+            return HeaderMatch::Column(i);
+        }
+        if let Some((label, unit)) = split_unit(&h) {
+            let named = |c: &Column| {
+                fold_width(&c.name) == label || c.aliases.iter().any(|a| fold_width(a) == label)
+            };
+            if let Some(i) = self.columns.iter().position(named) {
+                let c = &self.columns[i];
+                return if c.units.iter().any(|u| fold_width(u) == unit) {
+                    HeaderMatch::Column(i)
+                } else {
+                    HeaderMatch::WrongUnit {
+                        column: i,
+                        unit: unit.to_owned(),
+                    }
+                };
+            }
+        }
+        if self
+            .rules
+            .ignore_columns
+            .iter()
+            .any(|p| glob_match(&fold_width(p), &h))
+        {
+            return HeaderMatch::Ignored;
+        }
+        HeaderMatch::Unknown
+    }
+
+    /// Every header label a column accepts, for messages: `name (alias,
+    /// alias; units 元)`.
+    pub fn accepted_labels(&self) -> String {
         self.columns
             .iter()
-            .position(|c| c.name == header || c.aliases.iter().any(|a| a == header))
+            .map(|c| {
+                let mut s = c.name.clone();
+                if !c.aliases.is_empty() || !c.units.is_empty() {
+                    s.push_str(" (");
+                    s.push_str(&c.aliases.join(", "));
+                    if !c.units.is_empty() {
+                        if !c.aliases.is_empty() {
+                            s.push_str("; ");
+                        }
+                        s.push_str("units ");
+                        s.push_str(&c.units.join(", "));
+                    }
+                    s.push(')');
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The accepted label closest to `header` (edit distance over
+    /// characters, after width folding and lowercasing), if close enough to
+    /// be a likely typo.
+    pub fn closest_label(&self, header: &str) -> Option<String> {
+        let h: Vec<char> = fold_width(header.trim()).to_lowercase().chars().collect();
+        let h_nounit: Option<Vec<char>> =
+            split_unit(&fold_width(header.trim())).map(|(l, _)| l.to_lowercase().chars().collect());
+        let mut best: Option<(usize, String)> = None;
+        for c in &self.columns {
+            for label in std::iter::once(&c.name).chain(c.aliases.iter()) {
+                let l: Vec<char> = fold_width(label).to_lowercase().chars().collect();
+                let mut d = edit_distance(&h, &l);
+                if let Some(hn) = &h_nounit {
+                    d = d.min(edit_distance(hn, &l));
+                }
+                let limit = (l.len().max(h.len()) / 3).max(1);
+                if d <= limit && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+                    best = Some((d, label.clone()));
+                }
+            }
+        }
+        best.map(|(_, l)| l)
     }
 
     /// Index of a column by canonical name.
@@ -204,5 +461,31 @@ mod tests {
         assert!(StaffId::new("张三-01").is_some());
         assert!(StaffId::new("E 1").is_none());
         assert!(StaffId::new("").is_none());
+        for bad in [
+            "E\u{200B}1",
+            "\u{FEFF}E1",
+            "E1\u{202E}",
+            "E\u{2066}1",
+            "E\u{00AD}1",
+        ] {
+            assert!(StaffId::new(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(StaffId::new("Ｅ００１").unwrap().fold_key(), "e001");
+    }
+
+    #[test]
+    fn units_globs_and_hints() {
+        assert_eq!(split_unit("销售额(元)"), Some(("销售额", "元")));
+        assert_eq!(
+            split_unit(&fold_width("回款率（%）")),
+            Some(("回款率", "%"))
+        );
+        assert_eq!(split_unit("(元)"), None);
+        assert!(glob_match("备注*", "备注2"));
+        assert!(glob_match("*备注", "销售备注"));
+        assert!(glob_match("a*b*c", "a12b34c"));
+        assert!(!glob_match("a*b", "a12c"));
+        assert!(glob_match("x", "x"));
+        assert_eq!(edit_distance(&['a', 'b'], &['a', 'c', 'b']), 1);
     }
 }

@@ -61,7 +61,9 @@ def pick_ids(rng: random.Random, n: int) -> list[str]:
         elif style < 0.8:
             ids.add(f"S{rng.randint(0, 99999):05d}")
         elif style < 0.9:
-            ids.add(f"e{rng.randint(1, 99)}")       # lower case sorts after upper case
+            # lower case sorts after upper case; `x` keeps it from being a
+            # case-only variant of an `E` ID, which the reader refuses
+            ids.add(f"e{rng.randint(1, 99)}x")
         else:
             ids.add(f"员工{rng.randint(1, 99)}")      # non-ASCII IDs: UTF-8 byte order
     out = sorted(ids)

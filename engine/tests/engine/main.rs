@@ -6,6 +6,7 @@ mod datasets;
 mod determinism;
 mod fuzz_seeds;
 mod hostile;
+mod ingest;
 mod marketing;
 mod packages;
 mod plain;
