@@ -246,3 +246,46 @@ pub fn entry_time(e: &Entry) -> Option<Result<Timestamp, String>> {
         None => Err("time is not a string".into()),
     })
 }
+
+/// `genesis` (written by the ledger; FORMAT.md §3.4.1), read for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// The log's origin.
+    pub origin: String,
+    /// The log's verifier key.
+    pub log_vkey: String,
+    /// The first admins.
+    pub admins: Vec<String>,
+}
+
+impl Body for Genesis {
+    const KIND: Kind = Kind::Genesis;
+}
+
+/// `key.grant` (written by the ledger; FORMAT.md §3.4.2), read for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyGrant {
+    /// The role granted.
+    pub role: String,
+    /// The key.
+    pub vkey: String,
+    /// The first entry it applies to.
+    pub effective_from: u64,
+}
+
+impl Body for KeyGrant {
+    const KIND: Kind = Kind::KeyGrant;
+}
+
+/// `key.revoke` (written by the ledger; FORMAT.md §3.4.3), read for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRevoke {
+    /// The key.
+    pub vkey: String,
+    /// The first entry it no longer signs.
+    pub effective_from: u64,
+}
+
+impl Body for KeyRevoke {
+    const KIND: Kind = Kind::KeyRevoke;
+}

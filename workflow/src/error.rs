@@ -47,7 +47,7 @@ pub enum WorkflowError {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     /// A bundle could not be verified or read.
-    #[error("bundle {dir}: {source}")]
+    #[error("{source}")]
     Bundle {
         /// The bundle directory.
         dir: String,

@@ -971,3 +971,123 @@ impl<S: Storage> Workflow<S> {
         }))
     }
 }
+
+/// What one entry is, for a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Described {
+    /// The first entry.
+    Genesis {
+        /// The log's origin.
+        origin: String,
+    },
+    /// A role granted.
+    Grant {
+        /// The role.
+        role: String,
+        /// The key's handle.
+        handle: String,
+    },
+    /// A key revoked.
+    Revoke {
+        /// The key's handle.
+        handle: String,
+    },
+    /// A package published.
+    Rules {
+        /// `name@version`.
+        id: String,
+    },
+    /// A dataset recorded.
+    Input {
+        /// Period.
+        period: String,
+        /// Source.
+        source: String,
+        /// Rows.
+        rows: u64,
+        /// Original file name.
+        file: String,
+        /// The record it superseded.
+        supersedes: Option<u64>,
+    },
+    /// A ranking published.
+    Ranking {
+        /// Period.
+        period: String,
+        /// `name@version`.
+        rules: String,
+        /// Staff.
+        n: u64,
+        /// The ranking it superseded.
+        supersedes: Option<u64>,
+        /// The ranking that superseded it.
+        superseded_by: Option<u64>,
+    },
+    /// Another kind.
+    Other,
+    /// A body that does not parse or whose claims are false.
+    Invalid(String),
+}
+
+fn handle_of(vkey: &str) -> String {
+    rankproof_ledger::VerifierKey::parse(vkey)
+        .map(|k| k.handle())
+        .unwrap_or_else(|_| "?".into())
+}
+
+impl<L: LogSource> View<L> {
+    /// What entry `e` is.
+    pub fn describe(&self, e: &Entry) -> Described {
+        use crate::body::{Genesis, KeyGrant, KeyRevoke};
+        let invalid = |p: ClaimProblem| Described::Invalid(p.claim);
+        match e.kind() {
+            Kind::Genesis => Genesis::of(e).map_or_else(invalid, |b| Described::Genesis {
+                origin: b.origin,
+            }),
+            Kind::KeyGrant => KeyGrant::of(e).map_or_else(invalid, |b| Described::Grant {
+                role: b.role,
+                handle: handle_of(&b.vkey),
+            }),
+            Kind::KeyRevoke => KeyRevoke::of(e).map_or_else(invalid, |b| Described::Revoke {
+                handle: handle_of(&b.vkey),
+            }),
+            Kind::RulesPublish => match self.catalog.package_at(e.seq()) {
+                Some(p) => Described::Rules { id: p.body.id() },
+                None => self.not_indexed(e),
+            },
+            Kind::InputRecord => match self.catalog.input(e.seq()) {
+                Some(r) => Described::Input {
+                    period: r.body.period.clone(),
+                    source: r.body.source.clone(),
+                    rows: r.body.rows,
+                    file: r.body.file.name.clone(),
+                    supersedes: r.body.supersedes,
+                },
+                None => self.not_indexed(e),
+            },
+            Kind::RankingPublish => match self.catalog.ranking(e.seq()) {
+                Some(r) => Described::Ranking {
+                    period: r.body.period.clone(),
+                    rules: r.body.rules.id(),
+                    n: r.body.n,
+                    supersedes: r.body.supersedes,
+                    superseded_by: r.superseded_by,
+                },
+                None => self.not_indexed(e),
+            },
+            _ => Described::Other,
+        }
+    }
+
+    fn not_indexed(&self, e: &Entry) -> Described {
+        match self.catalog.problems().iter().find(|p| p.seq == e.seq()) {
+            Some(p) => Described::Invalid(p.claim.clone()),
+            // A rules.publish repeating identical content.
+            None => match RulesPublish::of(e) {
+                Ok(b) => Described::Rules { id: b.id() },
+                Err(p) => Described::Invalid(p.claim),
+            },
+        }
+    }
+}

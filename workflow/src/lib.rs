@@ -54,7 +54,7 @@ pub use catalog::{Catalog, InputRecordEntry, PackageRecord, RankingRecord, TimeW
 pub use error::{ClaimProblem, ErrorClass, Result, WorkflowError};
 pub use flow::{
     cases_problem, AuditReport, DryRank, Explained, Materials, PublishOutcome, RecordOutcome,
-    RecordRequest, ReplayReport, RulesOutcome, Supersede, View, Workflow,
+    Described, RecordRequest, ReplayReport, RulesOutcome, Supersede, View, Workflow,
 };
 pub use log::{BundleLog, LogSource};
 pub use replay::Mismatch;

@@ -115,3 +115,17 @@ impl LogSource for BundleLog {
         &self.log_key
     }
 }
+
+impl<T: LogSource + ?Sized> LogSource for Box<T> {
+    fn read_entries(&self) -> Result<Vec<Entry>> {
+        (**self).read_entries()
+    }
+
+    fn blob(&self, h: &Hash) -> Result<Vec<u8>> {
+        (**self).blob(h)
+    }
+
+    fn log_key(&self) -> &VerifierKey {
+        (**self).log_key()
+    }
+}
