@@ -115,7 +115,8 @@ impl Catalog {
     /// Add one entry (the next in the log). A workflow entry that breaks
     /// the rules is recorded as a problem and left out of the index.
     pub fn admit(&mut self, e: &Entry) {
-        self.next_seq = e.seq() + 1;
+        // The checks see the log as it was before this entry.
+        self.next_seq = e.seq();
         self.note_time(e);
         let outcome = match e.kind() {
             Kind::RulesPublish => self.admit_rules(e),
@@ -126,6 +127,7 @@ impl Catalog {
         if let Err(p) = outcome {
             self.problems.push(p);
         }
+        self.next_seq = e.seq() + 1;
     }
 
     fn note_time(&mut self, e: &Entry) {

@@ -154,7 +154,7 @@ mod tests {
             "2000-02-29T00:00:00Z"
         );
         assert_eq!(
-            Timestamp::from_unix(1_796_183_390).as_str(),
+            Timestamp::from_unix(1_796_190_590).as_str(),
             "2026-12-02T05:49:50Z"
         );
     }
