@@ -432,8 +432,10 @@ impl Explanation {
                 });
             }
             let sum = sum.map(canonical);
-            // A top-level `weights` explains the score the terms add up to.
-            let name = if name.is_empty() {
+            // A top-level `weights` explains the score the terms add up to;
+            // its other members are the scoring notes.
+            let top = name.is_empty();
+            let name = if top {
                 unrounded
                     .iter()
                     .find(|(_, v)| dec(v).is_some() && sum.as_deref().and_then(dec) == dec(v))
@@ -449,7 +451,7 @@ impl Explanation {
             let details = obj
                 .iter()
                 .filter(|(k, v)| {
-                    k.as_str() != "weights"
+                    !top && k.as_str() != "weights"
                         && k.as_str() != "value"
                         && !v.is_object()
                         && !weights.contains_key(k.as_str())
