@@ -153,7 +153,13 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
         }
     }
     // The ledger is still fully usable: every ranking replays.
-    ok(dir, &["replay", "--all"]);
+    // Every ranking left in the ledger replays, and replay says how many.
+    let n_rankings = entries.iter().filter(|e| e["kind"] == "ranking.publish").count();
+    let replay = ok(dir, &["replay", "--all"]);
+    assert!(
+        replay.contains(&format!("{n_rankings} of {n_rankings} ranking(s) replayed")),
+        "{replay}"
+    );
     eprintln!(
         "crash campaign: {kills} runs, {interrupted} killed mid-run ({appended_on_kill} of \
          those had committed), {finished} finished first; ledger verified after each"

@@ -856,8 +856,9 @@ fn secret_keys_never_appear_in_the_ledger_bundle_receipts_or_output() {
     w.ok(&["verify"]);
     w.ok(&["export", "--out", "bundle"]);
     w.ok(&["verify", "--bundle", "bundle", "--log-vkey", &k.log]);
-    w.ok(&["replay", "--all"]);
-    w.ok(&[
+    let replay = w.ok(&["replay", "--all"]);
+    assert!(replay.contains("1 of 1 ranking(s) replayed"), "{replay}");
+    let replay = w.ok(&[
         "replay",
         "--all",
         "--bundle",
@@ -865,6 +866,7 @@ fn secret_keys_never_appear_in_the_ledger_bundle_receipts_or_output() {
         "--log-vkey",
         &k.log,
     ]);
+    assert!(replay.contains("1 of 1 ranking(s) replayed"), "{replay}");
     w.ok(&[
         "receipt",
         "issue",

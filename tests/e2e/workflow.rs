@@ -106,6 +106,7 @@ fn publish_record_rank_verify_replay_receipt_journey() {
     ok(w.dir(), &["verify"]);
     let replay = ok(w.dir(), &["replay", "--all"]);
     assert!(replay.contains("matches"), "{replay}");
+    assert!(replay.contains("1 of 1 ranking(s) replayed"), "{replay}");
     let id_s = id.to_string();
     ok(w.dir(), &["replay", "--ranking", &id_s]);
 
