@@ -99,11 +99,15 @@ mod tests {
 
     #[test]
     fn receipt_names_are_distinct_for_distinct_ids() {
-        let ids = ["j.smith", "j_smith", "j-smith", "J.smith", "张三", "a/b", "..", "a_2eb"];
+        let ids = [
+            "j.smith", "j_smith", "j-smith", "J.smith", "张三", "a/b", "..", "a_2eb",
+        ];
         let names: std::collections::BTreeSet<String> =
             ids.iter().map(|i| receipt_file_name(i)).collect();
         assert_eq!(names.len(), ids.len(), "{names:?}");
         assert_eq!(receipt_file_name("j.smith"), "j_2esmith.receipt.json");
-        assert!(names.iter().all(|n| !n.contains('/') && !n.starts_with('.')));
+        assert!(names
+            .iter()
+            .all(|n| !n.contains('/') && !n.starts_with('.')));
     }
 }

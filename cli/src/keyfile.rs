@@ -26,7 +26,8 @@ pub fn parse_vkey_arg(arg: &str) -> CmdResult<VerifierKey> {
             if path.is_file() {
                 let text = fs::read_to_string(path)
                     .map_err(|e| env(format!("reading {}: {e}", path.display())))?;
-                let kf = KeyFile::parse(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                let kf =
+                    KeyFile::parse(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
                 Ok(kf.verifier().clone())
             } else {
                 Err(bad(format!(
@@ -83,7 +84,8 @@ pub fn check_permissions(path: &Path) -> CmdResult {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(path).map_err(|e| env(format!("reading {}: {e}", path.display())))?;
+        let meta =
+            fs::metadata(path).map_err(|e| env(format!("reading {}: {e}", path.display())))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(bad(format!(

@@ -2,6 +2,8 @@
 //! render. The only crate that prints, reads the environment or chooses
 //! exit statuses (`fail.rs`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod args;
 mod cmd;
 mod fail;

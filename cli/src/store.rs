@@ -95,8 +95,12 @@ pub fn open_for_append(dir: &Path) -> CmdResult<Ledger<SledStorage>> {
     let key_path = fs::read_to_string(&pointer)
         .map_err(|e| env(format!("reading {}: {e}", pointer.display())))?;
     let key_path = PathBuf::from(key_path.trim_end_matches('\n'));
-    let key = read_secret_key(&key_path)
-        .map_err(|f| bad(format!("{} (the log key signs every checkpoint)", f.message)))?;
+    let key = read_secret_key(&key_path).map_err(|f| {
+        bad(format!(
+            "{} (the log key signs every checkpoint)",
+            f.message
+        ))
+    })?;
     l.attach_log_key(key)?;
     Ok(l)
 }
@@ -158,7 +162,8 @@ pub fn view(a: &SourceArgs) -> CmdResult<View<Box<dyn LogSource>>> {
                 .log_vkey
                 .as_deref()
                 .ok_or_else(|| bad("--bundle needs --log-vkey"))?;
-            let vkey = parse_vkey_arg(vkey).map_err(|f| bad(format!("--log-vkey: {}", f.message)))?;
+            let vkey =
+                parse_vkey_arg(vkey).map_err(|f| bad(format!("--log-vkey: {}", f.message)))?;
             if !dir.join("entries.jsonl").is_file() {
                 return Err(bad(format!(
                     "{} is not a bundle (no entries.jsonl); create one with `rankproof export --out DIR`",

@@ -114,7 +114,12 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
                 .and_then(|e| e["seq"].as_u64());
             let mut args: Vec<String> = publish.iter().map(|s| s.to_string()).collect();
             if let Some(c) = current {
-                args.extend(["--supersedes".into(), c.to_string(), "--reason".into(), "re-run".into()]);
+                args.extend([
+                    "--supersedes".into(),
+                    c.to_string(),
+                    "--reason".into(),
+                    "re-run".into(),
+                ]);
             }
             (args, publish_time)
         } else {
@@ -154,7 +159,10 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
     }
     // The ledger is still fully usable: every ranking replays.
     // Every ranking left in the ledger replays, and replay says how many.
-    let n_rankings = entries.iter().filter(|e| e["kind"] == "ranking.publish").count();
+    let n_rankings = entries
+        .iter()
+        .filter(|e| e["kind"] == "ranking.publish")
+        .count();
     let replay = ok(dir, &["replay", "--all"]);
     assert!(
         replay.contains(&format!("{n_rankings} of {n_rankings} ranking(s) replayed")),

@@ -46,7 +46,9 @@ fn normalize(text: &str, handles: &[(&str, String)]) -> String {
 }
 
 fn check(name: &str, actual: &str) {
-    let path = repo().join("tests/e2e/snapshots").join(format!("{name}.txt"));
+    let path = repo()
+        .join("tests/e2e/snapshots")
+        .join(format!("{name}.txt"));
     if std::env::var_os("RANKPROOF_BLESS").is_some() {
         fs::write(&path, actual).expect("write snapshot");
         return;
@@ -76,19 +78,38 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
     let pkg = repo().join("examples/rules/callcentre");
     ok(
         dir,
-        &["rules", "publish", "--signer", "hr.key", pkg.to_str().expect("utf-8")],
+        &[
+            "rules",
+            "publish",
+            "--signer",
+            "hr.key",
+            pkg.to_str().expect("utf-8"),
+        ],
     );
     fs::write(dir.join("calls.csv"), CALLS).expect("write");
     let rec = ok(
         dir,
         &[
-            "input", "record", "--signer", "steward.key", "--period", "2025-01", "--source",
-            "calls", "calls.csv",
+            "input",
+            "record",
+            "--signer",
+            "steward.key",
+            "--period",
+            "2025-01",
+            "--source",
+            "calls",
+            "calls.csv",
         ],
     );
     assert!(rec.contains("validated against callcentre@0.1.0"), "{rec}");
     let publish = [
-        "rank", "--period", "2025-01", "--rules", "callcentre@0.1.0", "--publish", "--signer",
+        "rank",
+        "--period",
+        "2025-01",
+        "--rules",
+        "callcentre@0.1.0",
+        "--publish",
+        "--signer",
         "operator.key",
     ];
     let table = ok(dir, &publish);
@@ -96,12 +117,23 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
     // --signer without --publish is refused.
     fails(
         dir,
-        &["rank", "--period", "2025-01", "--rules", "callcentre@0.1.0", "--signer", "operator.key"],
+        &[
+            "rank",
+            "--period",
+            "2025-01",
+            "--rules",
+            "callcentre@0.1.0",
+            "--signer",
+            "operator.key",
+        ],
         2,
     );
     // Publishing again writes nothing and names the ranking.
     let again = ok(dir, &publish);
-    assert!(again.contains("ranking 6 is the current ranking"), "{again}");
+    assert!(
+        again.contains("ranking 6 is the current ranking"),
+        "{again}"
+    );
 
     let handles: Vec<(&str, String)> = ["operator", "steward", "hr", "admin"]
         .into_iter()
@@ -119,20 +151,62 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
         .collect();
     let snap = |name: &str, args: &[&str]| check(name, &normalize(&ok(dir, args), &handles));
     snap("callcentre-ranking-show", &["ranking", "show", "6"]);
-    snap("callcentre-ranking-csv", &["ranking", "show", "6", "--format", "csv"]);
+    snap(
+        "callcentre-ranking-csv",
+        &["ranking", "show", "6", "--format", "csv"],
+    );
     snap("callcentre-ranking-list", &["ranking", "list"]);
     snap("callcentre-input-list", &["input", "list"]);
-    snap("callcentre-explain", &["explain", "--ranking", "6", "--staff", "C1"]);
-    ok(dir, &["receipt", "issue", "--ranking", "6", "--staff", "C3", "--out", "c3.json"]);
+    snap(
+        "callcentre-explain",
+        &["explain", "--ranking", "6", "--staff", "C1"],
+    );
+    ok(
+        dir,
+        &[
+            "receipt",
+            "issue",
+            "--ranking",
+            "6",
+            "--staff",
+            "C3",
+            "--out",
+            "c3.json",
+        ],
+    );
     // A receipt file is never overwritten.
-    fails(dir, &["receipt", "issue", "--ranking", "6", "--staff", "C3", "--out", "c3.json"], 2);
+    fails(
+        dir,
+        &[
+            "receipt",
+            "issue",
+            "--ranking",
+            "6",
+            "--staff",
+            "C3",
+            "--out",
+            "c3.json",
+        ],
+        2,
+    );
     snap(
         "callcentre-receipt-verify",
-        &["receipt", "verify", "c3.json", "--log-vkey", &w.log_vkey, "--ledger", "ledger"],
+        &[
+            "receipt",
+            "verify",
+            "c3.json",
+            "--log-vkey",
+            &w.log_vkey,
+            "--ledger",
+            "ledger",
+        ],
     );
     // Every published ranking is replayed, and the count says so.
     let replay = ok(dir, &["replay", "--all"]);
-    assert!(replay.contains("1 of 1 ranking(s) replayed to the published result"), "{replay}");
+    assert!(
+        replay.contains("1 of 1 ranking(s) replayed to the published result"),
+        "{replay}"
+    );
     let replay: serde_json::Value =
         serde_json::from_str(&ok(dir, &["replay", "--all", "--format", "json"])).expect("json");
     assert_eq!(replay["replayed"], 1);
@@ -154,6 +228,10 @@ fn a_closed_stdout_is_a_quiet_exit() {
     drop(child.stdout.take());
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.status.code(), Some(141), "{o:?}");
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let _ = Path::new("");
 }

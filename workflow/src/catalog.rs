@@ -186,7 +186,12 @@ impl Catalog {
     /// same name, version and content is already published.
     pub fn check_rules(&self, body: &RulesPublish) -> Result<Option<u64>, ClaimProblem> {
         let seq = self.next_seq;
-        period_of(seq, Kind::RulesPublish, "effective_from", &body.effective_from)?;
+        period_of(
+            seq,
+            Kind::RulesPublish,
+            "effective_from",
+            &body.effective_from,
+        )?;
         if let Some(until) = &body.effective_until {
             period_of(seq, Kind::RulesPublish, "effective_until", until)?;
         }
@@ -421,7 +426,7 @@ impl Catalog {
                 )))
             }
             (_, Some(_)) => {
-                if body.reason.as_deref().map_or(true, |t| t.trim().is_empty()) {
+                if body.reason.as_deref().is_none_or(|t| t.trim().is_empty()) {
                     return Err(bad("supersedes a ranking without a reason".into()));
                 }
             }

@@ -308,10 +308,7 @@ impl<L: LogSource> View<L> {
         let idx = published.doc.find(staff).ok_or_else(|| {
             WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
         })?;
-        let record = published
-            .doc
-            .record(idx)
-            .map_err(WorkflowError::tampered)?;
+        let record = published.doc.record(idx).map_err(WorkflowError::tampered)?;
         Ok(Explained {
             ranking: r,
             header: published.doc.header().clone(),
@@ -338,15 +335,12 @@ impl<L: LogSource> View<L> {
     }
 
     fn replay_mismatches(&self, r: &RankingRecord) -> Result<Vec<Mismatch>> {
-        let rec = self
-            .catalog
-            .package_at(r.body.rules.entry)
-            .ok_or_else(|| {
-                WorkflowError::tampered(format!(
-                    "entry {} is not a published package",
-                    r.body.rules.entry
-                ))
-            })?;
+        let rec = self.catalog.package_at(r.body.rules.entry).ok_or_else(|| {
+            WorkflowError::tampered(format!(
+                "entry {} is not a published package",
+                r.body.rules.entry
+            ))
+        })?;
         let package = self.load_package(rec)?;
         let period: Period = r
             .body
@@ -563,7 +557,7 @@ pub enum PublishOutcome {
         /// The ranking it superseded.
         supersedes: Option<u64>,
         /// The ranking and its document.
-        dry: DryRank,
+        dry: Box<DryRank>,
     },
     /// The current ranking of the period and package has exactly these
     /// materials: nothing written.
@@ -572,6 +566,9 @@ pub enum PublishOutcome {
         seq: u64,
     },
 }
+
+/// A staff ID and its receipt's bytes.
+pub type StaffReceipt = (String, Vec<u8>);
 
 /// One open ledger and the verbs that write to it.
 pub struct Workflow<S: Storage> {
@@ -886,7 +883,7 @@ impl<S: Storage> Workflow<S> {
         Ok(PublishOutcome::Published {
             seq: e.seq(),
             supersedes: body.supersedes,
-            dry,
+            dry: Box::new(dry),
         })
     }
 
@@ -901,13 +898,17 @@ impl<S: Storage> Workflow<S> {
     }
 
     /// Receipts for every staff member: (staff ID, receipt bytes).
-    pub fn receipts(&self, ranking: &str) -> Result<(u64, Vec<(String, Vec<u8>)>)> {
+    pub fn receipts(&self, ranking: &str) -> Result<(u64, Vec<StaffReceipt>)> {
         let r = self.view.ranking(ranking)?;
         let published = self.view.published_results(r)?;
         let mut out = Vec::with_capacity(published.len());
         for idx in 0..published.len() {
             let id = published.doc.staff_id(idx).ok_or_else(|| {
-                WorkflowError::tampered(format!("ranking {}: record {} has no staff_id", r.seq, idx + 1))
+                WorkflowError::tampered(format!(
+                    "ranking {}: record {} has no staff_id",
+                    r.seq,
+                    idx + 1
+                ))
             })?;
             out.push((id, self.receipt_at(r, &published, idx)?));
         }
@@ -935,7 +936,9 @@ impl<S: Storage> Workflow<S> {
                     e.signer()
                 ))
             })?;
-        let end = usize::try_from(r.seq).unwrap_or(usize::MAX).min(entries.len());
+        let end = usize::try_from(r.seq)
+            .unwrap_or(usize::MAX)
+            .min(entries.len());
         let grant = entries[..end]
             .iter()
             .rev()
@@ -964,7 +967,11 @@ impl<S: Storage> Workflow<S> {
             grant_proof: &grant_proof,
             result: &result,
             salt: *published.salts.0.get(idx).ok_or_else(|| {
-                WorkflowError::tampered(format!("ranking {}: no salt for record {}", r.seq, idx + 1))
+                WorkflowError::tampered(format!(
+                    "ranking {}: no salt for record {}",
+                    r.seq,
+                    idx + 1
+                ))
             })?,
             leaf_index: idx as u64,
             path: &path,
@@ -1042,9 +1049,9 @@ impl<L: LogSource> View<L> {
         use crate::body::{Genesis, KeyGrant, KeyRevoke};
         let invalid = |p: ClaimProblem| Described::Invalid(p.claim);
         match e.kind() {
-            Kind::Genesis => Genesis::of(e).map_or_else(invalid, |b| Described::Genesis {
-                origin: b.origin,
-            }),
+            Kind::Genesis => {
+                Genesis::of(e).map_or_else(invalid, |b| Described::Genesis { origin: b.origin })
+            }
             Kind::KeyGrant => KeyGrant::of(e).map_or_else(invalid, |b| Described::Grant {
                 role: b.role,
                 handle: handle_of(&b.vkey),

@@ -53,8 +53,9 @@ pub use body::{
 pub use catalog::{Catalog, InputRecordEntry, PackageRecord, RankingRecord, TimeWarning};
 pub use error::{ClaimProblem, ErrorClass, Result, WorkflowError};
 pub use flow::{
-    cases_problem, AuditReport, DryRank, Explained, Materials, PublishOutcome, RecordOutcome,
-    Described, RecordRequest, ReplayReport, RulesOutcome, Supersede, View, Workflow,
+    cases_problem, AuditReport, Described, DryRank, Explained, Materials, PublishOutcome,
+    RecordOutcome, RecordRequest, ReplayReport, RulesOutcome, StaffReceipt, Supersede, View,
+    Workflow,
 };
 pub use log::{BundleLog, LogSource};
 pub use replay::Mismatch;

@@ -58,11 +58,12 @@ impl BundleLog {
     /// Verify the bundle at `dir` under `log_key` (and, if given, against a
     /// trusted checkpoint) and read its entries.
     pub fn open(dir: &Path, log_key: &VerifierKey, trusted: Option<&[u8]>) -> Result<BundleLog> {
-        let report =
-            bundle::verify_bundle(dir, log_key, trusted).map_err(|source| WorkflowError::Bundle {
+        let report = bundle::verify_bundle(dir, log_key, trusted).map_err(|source| {
+            WorkflowError::Bundle {
                 dir: dir.display().to_string(),
                 source,
-            })?;
+            }
+        })?;
         let path = dir.join("entries.jsonl");
         let data = fs::read(&path).map_err(|source| WorkflowError::Io {
             path: path.display().to_string(),

@@ -81,13 +81,14 @@ pub fn diff_records(
     published: impl Iterator<Item = Map<String, Value>>,
     replayed: impl Iterator<Item = Map<String, Value>>,
 ) -> Vec<Mismatch> {
-    let index = |it: &mut dyn Iterator<Item = Map<String, Value>>| -> BTreeMap<String, Map<String, Value>> {
-        it.filter_map(|r| {
-            let id = r.get("staff_id")?.as_str()?.to_owned();
-            Some((id, r))
-        })
-        .collect()
-    };
+    let index =
+        |it: &mut dyn Iterator<Item = Map<String, Value>>| -> BTreeMap<String, Map<String, Value>> {
+            it.filter_map(|r| {
+                let id = r.get("staff_id")?.as_str()?.to_owned();
+                Some((id, r))
+            })
+            .collect()
+        };
     let mut published = published;
     let mut replayed = replayed;
     let a = index(&mut published);

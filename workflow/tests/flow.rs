@@ -10,9 +10,9 @@ use rankproof_engine::synth::{generate, CrmHeaders};
 use rankproof_engine::Period;
 use rankproof_ledger::{Hash, Kind, Ledger, MemStorage, Role, SecretKey};
 use rankproof_workflow::{
-    Body, ErrorClass, FixedClock, HexHash, Mismatch, PublishOutcome, RankingPublish,
-    RecordOutcome, RecordRequest, RulesOutcome, RulesPublish, Salts, Supersede, Timestamp,
-    Workflow, WorkflowError,
+    Body, ErrorClass, FixedClock, HexHash, Mismatch, PublishOutcome, RankingPublish, RecordOutcome,
+    RecordRequest, RulesOutcome, RulesPublish, Salts, Supersede, Timestamp, Workflow,
+    WorkflowError,
 };
 
 struct World {
@@ -36,7 +36,12 @@ fn package_files(dir: &str) -> BTreeMap<String, Vec<u8>> {
             if p.is_dir() {
                 walk(root, &p, out);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .replace('\\', "/");
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
@@ -68,7 +73,8 @@ fn world() -> World {
     l.attach_log_key(log).unwrap();
     l.grant(hr.verifier(), Role::Hr, &admin).unwrap();
     l.grant(steward.verifier(), Role::Steward, &admin).unwrap();
-    l.grant(operator.verifier(), Role::Operator, &admin).unwrap();
+    l.grant(operator.verifier(), Role::Operator, &admin)
+        .unwrap();
     World {
         wf: Workflow::open(l)
             .unwrap()
@@ -97,11 +103,19 @@ fn record(w: &mut World, source: &str, csv: &str) -> RecordOutcome {
 fn recorded() -> World {
     let mut w = world();
     let hr = w.hr.clone();
-    let out = w.wf.publish_rules(package_files("rules/marketing-v1"), &hr).unwrap();
-    assert!(matches!(out, RulesOutcome::Published { seq: 4, .. }), "{out:?}");
+    let out =
+        w.wf.publish_rules(package_files("rules/marketing-v1"), &hr)
+            .unwrap();
+    assert!(
+        matches!(out, RulesOutcome::Published { seq: 4, .. }),
+        "{out:?}"
+    );
     let c = generate(12, 5, CrmHeaders::Canonical);
     for (s, csv) in [("crm", &c.crm), ("survey", &c.survey), ("oa", &c.oa)] {
-        assert!(matches!(record(&mut w, s, csv), RecordOutcome::Recorded { .. }));
+        assert!(matches!(
+            record(&mut w, s, csv),
+            RecordOutcome::Recorded { .. }
+        ));
     }
     w
 }
@@ -110,11 +124,17 @@ fn recorded() -> World {
 fn ranked() -> World {
     let mut w = recorded();
     let op = w.operator.clone();
-    let out = w
-        .wf
-        .publish_ranking(&q1(), "marketing@1.0.0", None, &op)
-        .unwrap();
-    assert!(matches!(out, PublishOutcome::Published { seq: 8, supersedes: None, .. }));
+    let out =
+        w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op)
+            .unwrap();
+    assert!(matches!(
+        out,
+        PublishOutcome::Published {
+            seq: 8,
+            supersedes: None,
+            ..
+        }
+    ));
     w
 }
 
@@ -123,15 +143,19 @@ fn journey_publishes_once_replays_explains_and_issues_receipts() {
     let mut w = ranked();
     let op = w.operator.clone();
     // Identical materials: nothing written, the ranking named.
-    let again = w
-        .wf
-        .publish_ranking(&q1(), "marketing@1.0.0", None, &op)
-        .unwrap();
-    assert!(matches!(again, PublishOutcome::Unchanged { seq: 8 }), "{again:?}");
+    let again =
+        w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op)
+            .unwrap();
+    assert!(
+        matches!(again, PublishOutcome::Unchanged { seq: 8 }),
+        "{again:?}"
+    );
     assert_eq!(w.wf.entries().len(), 9);
     // Identical rules again: nothing written.
     let hr = w.hr.clone();
-    let same = w.wf.publish_rules(package_files("rules/marketing-v1"), &hr).unwrap();
+    let same =
+        w.wf.publish_rules(package_files("rules/marketing-v1"), &hr)
+            .unwrap();
     assert_eq!(
         same,
         RulesOutcome::AlreadyPublished {
@@ -146,7 +170,10 @@ fn journey_publishes_once_replays_explains_and_issues_receipts() {
     assert_eq!((audit.workflow_entries, audit.packages_checked), (5, 1));
     let r = w.wf.ranking("8").unwrap();
     assert!(r.is_current());
-    assert_eq!(r.body.time.as_ref().unwrap().as_str(), "2025-04-01T09:00:00Z");
+    assert_eq!(
+        r.body.time.as_ref().unwrap().as_str(),
+        "2025-04-01T09:00:00Z"
+    );
     let rep = w.wf.replay(r);
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
     assert_eq!(rep.n, 12);
@@ -196,17 +223,20 @@ fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
     let c = generate(12, 6, CrmHeaders::Canonical);
     assert!(matches!(
         record(&mut w, "survey", &c.survey),
-        RecordOutcome::Recorded { seq: 9, supersedes: Some((6, _)), .. }
+        RecordOutcome::Recorded {
+            seq: 9,
+            supersedes: Some((6, _)),
+            ..
+        }
     ));
     let dry = w.wf.dry_rank(&q1(), "marketing@1.0.0").unwrap();
     let (cur, what) = dry.differs_from_current.unwrap();
     assert_eq!(cur, 8);
     assert_eq!(what, ["survey: entry 9 instead of entry 6"]);
     let refused = |w: &mut World, s: Option<Supersede>| {
-        let e = w
-            .wf
-            .publish_ranking(&q1(), "marketing@1.0.0", s, &op)
-            .unwrap_err();
+        let e =
+            w.wf.publish_ranking(&q1(), "marketing@1.0.0", s, &op)
+                .unwrap_err();
         assert_eq!(e.class(), ErrorClass::BadInput, "{e}");
         assert_eq!(w.wf.entries().len(), 10, "nothing written");
         e.to_string()
@@ -216,7 +246,8 @@ fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
         ranking: 7,
         reason: "x".into(),
     };
-    assert!(refused(&mut w, Some(wrong)).contains("the current ranking of 2025-Q1 under marketing is 8"));
+    assert!(refused(&mut w, Some(wrong))
+        .contains("the current ranking of 2025-Q1 under marketing is 8"));
     let blank = Supersede {
         ranking: 8,
         reason: " ".into(),
@@ -226,11 +257,17 @@ fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
         ranking: 8,
         reason: "survey export corrected".into(),
     };
-    let out = w
-        .wf
-        .publish_ranking(&q1(), "marketing@1.0.0", Some(ok), &op)
-        .unwrap();
-    assert!(matches!(out, PublishOutcome::Published { seq: 10, supersedes: Some(8), .. }));
+    let out =
+        w.wf.publish_ranking(&q1(), "marketing@1.0.0", Some(ok), &op)
+            .unwrap();
+    assert!(matches!(
+        out,
+        PublishOutcome::Published {
+            seq: 10,
+            supersedes: Some(8),
+            ..
+        }
+    ));
     let c = w.wf.catalog();
     assert_eq!(c.current_ranking("2025-Q1", "marketing").unwrap().seq, 10);
     assert_eq!(c.ranking(8).unwrap().superseded_by, Some(10));
@@ -272,14 +309,22 @@ fn forged_claim(w: &mut World, edit: impl FnOnce(&mut RankingPublish)) -> String
     edit(&mut body);
     let op = w.operator.clone();
     w.wf.ledger_mut()
-        .append(Kind::RankingPublish, body.to_map(), vec![result, salts.to_blob()], &op)
+        .append(
+            Kind::RankingPublish,
+            body.to_map(),
+            vec![result, salts.to_blob()],
+            &op,
+        )
         .unwrap();
     w.wf.refresh().unwrap();
     // The ledger itself verifies: signatures, roles and blobs are fine.
     w.wf.ledger().verify(None).unwrap();
     let audit = w.wf.audit();
     let p = audit.problems.last().expect("a false claim");
-    assert_eq!((p.seq, p.kind), (w.wf.entries().len() as u64 - 1, "ranking.publish"));
+    assert_eq!(
+        (p.seq, p.kind),
+        (w.wf.entries().len() as u64 - 1, "ranking.publish")
+    );
     // The ranking is not taken into the catalog.
     assert!(w.wf.catalog().ranking(p.seq).is_none());
     p.claim.clone()
@@ -293,7 +338,10 @@ fn verify_rejects_rankings_whose_claims_about_cited_entries_are_false() {
     assert!(dry.differs_from_current.is_none());
 
     let claim = forged_claim(&mut recorded(), |b| b.rules.version = "9.9.9".into());
-    assert!(claim.contains("rules marketing@9.9.9 differs from marketing@1.0.0"), "{claim}");
+    assert!(
+        claim.contains("rules marketing@9.9.9 differs from marketing@1.0.0"),
+        "{claim}"
+    );
     let claim = forged_claim(&mut recorded(), |b| b.rules.name = "sales".into());
     assert!(claim.contains("differs from marketing@1.0.0"), "{claim}");
     let claim = forged_claim(&mut recorded(), |b| {
@@ -303,16 +351,26 @@ fn verify_rejects_rankings_whose_claims_about_cited_entries_are_false() {
     let claim = forged_claim(&mut recorded(), |b| {
         b.inputs.get_mut("crm").unwrap().dataset = HexHash(Hash::of(b"x"))
     });
-    assert!(claim.contains("inputs.crm.dataset") && claim.contains("differs from entry 5"), "{claim}");
+    assert!(
+        claim.contains("inputs.crm.dataset") && claim.contains("differs from entry 5"),
+        "{claim}"
+    );
     // An input recorded for another source.
-    let claim = forged_claim(&mut recorded(), |b| b.inputs.get_mut("crm").unwrap().entry = 6);
+    let claim = forged_claim(&mut recorded(), |b| {
+        b.inputs.get_mut("crm").unwrap().entry = 6
+    });
     assert!(claim.contains("recorded for source survey"), "{claim}");
     // An input cited from the future.
-    let claim = forged_claim(&mut recorded(), |b| b.inputs.get_mut("crm").unwrap().entry = 8);
+    let claim = forged_claim(&mut recorded(), |b| {
+        b.inputs.get_mut("crm").unwrap().entry = 8
+    });
     assert!(claim.contains("recorded after the ranking"), "{claim}");
     // A rules entry that is not a rules.publish.
     let claim = forged_claim(&mut recorded(), |b| b.rules.entry = 5);
-    assert!(claim.contains("rules.entry 5 is not an earlier rules.publish"), "{claim}");
+    assert!(
+        claim.contains("rules.entry 5 is not an earlier rules.publish"),
+        "{claim}"
+    );
 }
 
 #[test]
@@ -334,7 +392,10 @@ fn verify_rejects_inputs_of_another_period_or_already_superseded() {
         RecordOutcome::Recorded { seq: 8, .. }
     ));
     let claim = forged_claim(&mut w, |b| b.inputs.get_mut("crm").unwrap().entry = 8);
-    assert!(claim.contains("recorded for period 2025-Q2, not 2025-Q1"), "{claim}");
+    assert!(
+        claim.contains("recorded for period 2025-Q2, not 2025-Q1"),
+        "{claim}"
+    );
 
     // Superseded before the ranking: a corrected survey is recorded, the
     // ranking still cites the old one.
@@ -346,7 +407,10 @@ fn verify_rejects_inputs_of_another_period_or_already_superseded() {
         s.entry = 6;
         s.dataset = w_dataset_of(6);
     });
-    assert!(claim.contains("inputs.survey.entry 6 was already superseded by entry 8"), "{claim}");
+    assert!(
+        claim.contains("inputs.survey.entry 6 was already superseded by entry 8"),
+        "{claim}"
+    );
 }
 
 /// The dataset hash recorded in entry 6 of `recorded()` (seed 5, survey).
@@ -401,14 +465,22 @@ fn verify_holds_published_packages_to_the_writers_rules() {
         };
         let hr = w.hr.clone();
         w.wf.ledger_mut()
-            .append(Kind::RulesPublish, body.to_map(), pkg.files().values().cloned().collect(), &hr)
+            .append(
+                Kind::RulesPublish,
+                body.to_map(),
+                pkg.files().values().cloned().collect(),
+                &hr,
+            )
             .unwrap();
         w.wf.refresh().unwrap();
     };
     append_pkg(&mut w, &files);
     let p = w.wf.audit().problems;
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].seq == 4 && p[0].claim.contains("has no test cases"), "{p:?}");
+    assert!(
+        p[0].seq == 4 && p[0].claim.contains("has no test cases"),
+        "{p:?}"
+    );
 
     // A package whose own case fails.
     let mut w = world();
@@ -419,7 +491,9 @@ fn verify_holds_published_packages_to_the_writers_rules() {
         .unwrap();
     let path = path.clone();
     let text = String::from_utf8(expected.clone()).unwrap();
-    let edited = text.replacen("\"grade\": \"", "\"grade\": \"Z", 1).replacen("\"grade\":\"", "\"grade\":\"Z", 1);
+    let edited = text
+        .replacen("\"grade\": \"", "\"grade\": \"Z", 1)
+        .replacen("\"grade\":\"", "\"grade\":\"Z", 1);
     assert_ne!(text, edited, "{path}");
     *expected = edited.into_bytes();
     let hr = w.hr.clone();
@@ -427,16 +501,23 @@ fn verify_holds_published_packages_to_the_writers_rules() {
     assert!(e.to_string().contains("own test cases fail"), "{e}");
     append_pkg(&mut w, &files);
     let p = w.wf.audit().problems;
-    assert!(p.len() == 1 && p[0].claim.contains("own test cases fail"), "{p:?}");
+    assert!(
+        p.len() == 1 && p[0].claim.contains("own test cases fail"),
+        "{p:?}"
+    );
 
     // The same name@version again with other content.
     let mut w = world();
     let hr = w.hr.clone();
-    w.wf.publish_rules(package_files("rules/marketing-v1"), &hr).unwrap();
+    w.wf.publish_rules(package_files("rules/marketing-v1"), &hr)
+        .unwrap();
     let mut other = package_files("rules/marketing-v1");
     other.insert("NOTES.md".into(), b"changed after publishing".to_vec());
     let e = w.wf.publish_rules(other.clone(), &hr).unwrap_err();
-    assert!(e.to_string().contains("a published version never changes"), "{e}");
+    assert!(
+        e.to_string().contains("a published version never changes"),
+        "{e}"
+    );
     append_pkg(&mut w, &other);
     let p = w.wf.audit().problems;
     assert!(p.len() == 1 && p[0].seq == 5, "{p:?}");
@@ -447,8 +528,10 @@ fn verify_holds_published_packages_to_the_writers_rules() {
 fn input_record_refuses_to_guess_between_packages_and_names_the_one_used() {
     let mut w = world();
     let hr = w.hr.clone();
-    w.wf.publish_rules(package_files("rules/marketing-v1"), &hr).unwrap();
-    w.wf.publish_rules(package_files("rules/marketing-v2"), &hr).unwrap();
+    w.wf.publish_rules(package_files("rules/marketing-v1"), &hr)
+        .unwrap();
+    w.wf.publish_rules(package_files("rules/marketing-v2"), &hr)
+        .unwrap();
     let c = generate(12, 5, CrmHeaders::Canonical);
     let req = |rules: Option<&str>| RecordRequest {
         period: q1(),
@@ -460,15 +543,24 @@ fn input_record_refuses_to_guess_between_packages_and_names_the_one_used() {
     let steward = w.steward.clone();
     let e = w.wf.record_input(req(None), &steward).unwrap_err();
     assert_eq!(e.class(), ErrorClass::BadInput);
-    assert!(e.to_string().contains("marketing@1.0.0, marketing@2.0.0"), "{e}");
+    assert!(
+        e.to_string().contains("marketing@1.0.0, marketing@2.0.0"),
+        "{e}"
+    );
     assert_eq!(w.wf.entries().len(), 6);
-    let out = w.wf.record_input(req(Some("marketing@2.0.0")), &steward).unwrap();
-    assert!(matches!(&out, RecordOutcome::Recorded { package, seq: 6, .. } if package == "marketing@2.0.0"));
+    let out =
+        w.wf.record_input(req(Some("marketing@2.0.0")), &steward)
+            .unwrap();
+    assert!(
+        matches!(&out, RecordOutcome::Recorded { package, seq: 6, .. } if package == "marketing@2.0.0")
+    );
     let rec = w.wf.catalog().input(6).unwrap();
     assert_eq!(rec.body.file.name, "crm.csv");
     assert_eq!(rec.body.rules, "marketing@2.0.0");
     // The same dataset again: nothing written, the package named.
-    let again = w.wf.record_input(req(Some("marketing@2.0.0")), &steward).unwrap();
+    let again =
+        w.wf.record_input(req(Some("marketing@2.0.0")), &steward)
+            .unwrap();
     assert_eq!(
         again,
         RecordOutcome::AlreadyRecorded {
@@ -482,21 +574,21 @@ fn input_record_refuses_to_guess_between_packages_and_names_the_one_used() {
 fn refused_signers_write_nothing_even_when_nothing_would_be_written() {
     let mut w = ranked();
     let steward = w.steward.clone();
-    let e = w
-        .wf
-        .publish_ranking(&q1(), "marketing@1.0.0", None, &steward)
-        .unwrap_err();
+    let e =
+        w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &steward)
+            .unwrap_err();
     assert_eq!(e.class(), ErrorClass::BadInput);
     assert!(matches!(e, WorkflowError::Ledger(_)), "{e:?}");
     let admin = w.admin.clone();
-    w.wf.ledger_mut().revoke(w.operator.verifier(), &admin).unwrap();
+    w.wf.ledger_mut()
+        .revoke(w.operator.verifier(), &admin)
+        .unwrap();
     w.wf.refresh().unwrap();
     let op = w.operator.clone();
     // Identical materials would write nothing, but the key is revoked.
-    let e = w
-        .wf
-        .publish_ranking(&q1(), "marketing@1.0.0", None, &op)
-        .unwrap_err();
+    let e =
+        w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op)
+            .unwrap_err();
     assert!(e.to_string().contains("revoked"), "{e}");
     assert_eq!(w.wf.entries().len(), 10);
 }
@@ -507,7 +599,8 @@ fn times_going_backwards_are_reported_not_refused() {
     w.wf = std::mem::replace(&mut w.wf, world().wf)
         .with_clock(FixedClock("2025-03-31T23:59:59Z".parse().unwrap()));
     let op = w.operator.clone();
-    w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op).unwrap();
+    w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op)
+        .unwrap();
     let a = w.wf.audit();
     assert!(a.problems.is_empty());
     assert_eq!(a.time_warnings.len(), 1);
@@ -533,10 +626,16 @@ fn replay_names_staff_and_fields_of_a_doctored_ranking() {
             cells.join(",") + "\n"
         })
         .collect();
-    let pkg = rankproof_engine::RulePackage::from_files(package_files("rules/marketing-v1")).unwrap();
+    let pkg =
+        rankproof_engine::RulePackage::from_files(package_files("rules/marketing-v1")).unwrap();
     let mut datasets = BTreeMap::new();
-    for (s, csv) in [("crm", c.crm.as_str()), ("survey", survey.as_str()), ("oa", c.oa.as_str())] {
-        let d = rankproof_engine::Dataset::parse(pkg.source(s).unwrap(), s, csv.as_bytes()).unwrap();
+    for (s, csv) in [
+        ("crm", c.crm.as_str()),
+        ("survey", survey.as_str()),
+        ("oa", c.oa.as_str()),
+    ] {
+        let d =
+            rankproof_engine::Dataset::parse(pkg.source(s).unwrap(), s, csv.as_bytes()).unwrap();
         datasets.insert(d.schema().source.clone(), d);
     }
     let doctored = rankproof_engine::rank(&pkg, &datasets, &q1()).unwrap();
@@ -545,7 +644,11 @@ fn replay_names_staff_and_fields_of_a_doctored_ranking() {
     let root = rankproof_workflow::results::root_of(&doc, &salts).unwrap();
     // Honest claims about the cited entries, a result they do not produce.
     let honest = w.wf.dry_rank(&q1(), "marketing@1.0.0").unwrap();
-    assert_ne!(honest.doc.bytes(), doc.bytes(), "the edit changes the ranking");
+    assert_ne!(
+        honest.doc.bytes(),
+        doc.bytes(),
+        "the edit changes the ranking"
+    );
     let body = RankingPublish {
         period: "2025-Q1".into(),
         rules: honest.rules.clone(),
@@ -579,7 +682,8 @@ fn replay_names_staff_and_fields_of_a_doctored_ranking() {
     let m = w.wf.replay(r).mismatches;
     assert!(matches!(m[0], Mismatch::ResultHash { .. }), "{m:?}");
     assert!(
-        m.iter().any(|x| matches!(x, Mismatch::Field { field, .. } if field == "customer")),
+        m.iter()
+            .any(|x| matches!(x, Mismatch::Field { field, .. } if field == "customer")),
         "{m:?}"
     );
     assert_eq!(m.last(), Some(&Mismatch::ResultsRoot), "{m:?}");

@@ -106,7 +106,9 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     let mut n = Narrator { out };
 
     n.step(1, "Keys and roles")?;
-    n.say("Each actor has an Ed25519 key; secret keys are files with mode 0600, never in the ledger.")?;
+    n.say(
+        "Each actor has an Ed25519 key; secret keys are files with mode 0600, never in the ledger.",
+    )?;
     fs::create_dir_all(dir.join("keys")).map_err(io)?;
     let (log, log_path, log_vkey) = new_key(&dir, ORIGIN, "log.key")?;
     let (admin, _, admin_v) = new_key(&dir, "admin.hr", "admin.key")?;
@@ -123,18 +125,37 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         n.say(&format!("{who:<9} {k}"))?;
     }
     // One open ledger for the whole story.
-    let mut ledger = store::create(&ledger_dir, ORIGIN, &log, &log_path, &[admin_v.clone()])?;
+    let mut ledger = store::create(
+        &ledger_dir,
+        ORIGIN,
+        &log,
+        &log_path,
+        std::slice::from_ref(&admin_v),
+    )?;
     ledger.attach_log_key(log)?;
-    for (role, v) in [(Role::Hr, &hr_v), (Role::Steward, &steward_v), (Role::Operator, &operator_v)] {
+    for (role, v) in [
+        (Role::Hr, &hr_v),
+        (Role::Steward, &steward_v),
+        (Role::Operator, &operator_v),
+    ] {
         let e = ledger.grant(v, role, &admin)?;
-        n.say(&format!("entry {}: granted {role} to {}", e.entry.seq(), v.handle()))?;
+        n.say(&format!(
+            "entry {}: granted {role} to {}",
+            e.entry.seq(),
+            v.handle()
+        ))?;
     }
     let mut wf = Workflow::open(ledger)?;
 
     n.step(2, "HR publishes the scoring rules, version 1.0.0")?;
     n.say("The package's own test cases run first; a package without passing cases is never published.")?;
     match wf.publish_rules(read_package_dir(&dir.join("rules/marketing-v1"))?, &hr)? {
-        RulesOutcome::Published { seq, id, hash, n_files } => n.say(&format!(
+        RulesOutcome::Published {
+            seq,
+            id,
+            hash,
+            n_files,
+        } => n.say(&format!(
             "published {id} as entry {seq} (package {hash}, {n_files} files)"
         ))?,
         RulesOutcome::AlreadyPublished { seq, id } => {
@@ -142,7 +163,10 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         }
     }
 
-    n.step(3, &format!("The data steward records three sources for {PERIOD}"))?;
+    n.step(
+        3,
+        &format!("The data steward records three sources for {PERIOD}"),
+    )?;
     let period = crate::args::period(PERIOD)?;
     for source in ["crm", "survey", "oa"] {
         let file = examples.join(format!("{source}.csv"));
@@ -153,8 +177,13 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
             bytes: crate::files::read(&file)?,
             rules: None,
         };
-        if let RecordOutcome::Recorded { seq, package, rows, dataset, .. } =
-            wf.record_input(req, &steward)?
+        if let RecordOutcome::Recorded {
+            seq,
+            package,
+            rows,
+            dataset,
+            ..
+        } = wf.record_input(req, &steward)?
         {
             n.say(&format!(
                 "recorded {PERIOD}/{source} as entry {seq}: {rows} rows, dataset {}…, validated against {package}",
@@ -176,7 +205,9 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     if let PublishOutcome::Unchanged { seq } =
         wf.publish_ranking(&period, "marketing@1.0.0", None, &operator)?
     {
-        n.say(&format!("ranking {seq} is already current for {PERIOD}; nothing written"))?;
+        n.say(&format!(
+            "ranking {seq} is already current for {PERIOD}; nothing written"
+        ))?;
     }
 
     n.step(5, "An auditor verifies the ledger")?;
@@ -193,13 +224,22 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         audit.packages_checked
     ))?;
 
-    n.step(6, "The auditor replays the ranking from the recorded rules and inputs")?;
+    n.step(
+        6,
+        "The auditor replays the ranking from the recorded rules and inputs",
+    )?;
     let r = wf.ranking(&id.to_string())?;
     let rep = wf.replay(r);
     if !rep.mismatches.is_empty() {
-        return Err(finding(format!("ranking {id} did not replay: {}", rep.mismatches[0])));
+        return Err(finding(format!(
+            "ranking {id} did not replay: {}",
+            rep.mismatches[0]
+        )));
     }
-    n.say(&format!("ranking {id}: replayed, result {} matches", rep.result))?;
+    n.say(&format!(
+        "ranking {id}: replayed, result {} matches",
+        rep.result
+    ))?;
 
     n.step(7, "A staff member receives a receipt and checks it offline")?;
     let staff = dry
@@ -208,7 +248,10 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         .ok_or_else(|| finding("the ranking is empty"))?;
     let receipt_path = dir.join(crate::files::receipt_file_name(&staff));
     write_new(&receipt_path, &wf.receipt(&id.to_string(), &staff)?)?;
-    n.say(&format!("wrote the receipt of {staff} to {}", receipt_path.display()))?;
+    n.say(&format!(
+        "wrote the receipt of {staff} to {}",
+        receipt_path.display()
+    ))?;
     n.say("Verifying needs only the receipt and the log's public key:")?;
     let bytes = fs::read(&receipt_path).map_err(io)?;
     let v = rankproof_workflow::verify_receipt(&bytes, &log_vkey)?;
@@ -232,7 +275,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         Err(e) => n.say(&format!("REJECTED: {e}"))?,
     }
     let bundle_dir = dir.join("bundle");
-    bundle::export(wf.ledger(), &bundle_dir).map_err(|e| env(e))?;
+    bundle::export(wf.ledger(), &bundle_dir).map_err(env)?;
     let tampered = dir.join("bundle-tampered");
     copy_dir(&bundle_dir, &tampered).map_err(io)?;
     let entries_path = tampered.join("entries.jsonl");
@@ -252,7 +295,10 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     let reports: Vec<_> = b.catalog().rankings(None).map(|r| b.replay(r)).collect();
     for r in &reports {
         if !r.mismatches.is_empty() {
-            return Err(finding(format!("ranking {} did not replay: {}", r.seq, r.mismatches[0])));
+            return Err(finding(format!(
+                "ranking {} did not replay: {}",
+                r.seq, r.mismatches[0]
+            )));
         }
         n.say(&format!(
             "bundle: ranking {} ({} {}, {} staff): replayed, result {} matches",
@@ -263,7 +309,10 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     n.step(9, "Done")?;
     let n_entries = wf.entries().len();
     drop(wf);
-    n.say(&format!("ledger: {} ({n_entries} entries)", ledger_dir.display()))?;
+    n.say(&format!(
+        "ledger: {} ({n_entries} entries)",
+        ledger_dir.display()
+    ))?;
     n.say(&format!("bundle: {}", bundle_dir.display()))?;
     n.say(&format!("receipt: {}", receipt_path.display()))?;
     n.say("Try:")?;

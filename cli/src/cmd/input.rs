@@ -169,7 +169,11 @@ fn list(a: ListArgs, out: &mut Out) -> CmdResult {
                     short(&r.body.dataset.to_hex(), 16),
                     safe(&r.body.rules).into_owned(),
                     status(r),
-                    r.body.time.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                    r.body
+                        .time
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
                 ]);
             }
             out.text(&t.render())?;
@@ -189,7 +193,11 @@ fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
     match a.format {
         TextFormat::Json => out.json(&json_of(r))?,
         TextFormat::Table => {
-            out.line(format!("entry       {} (signed by {})", r.seq, safe(&r.signer)))?;
+            out.line(format!(
+                "entry       {} (signed by {})",
+                r.seq,
+                safe(&r.signer)
+            ))?;
             out.line(format!("period      {}", safe(&r.body.period)))?;
             out.line(format!("source      {}", safe(&r.body.source)))?;
             out.line(format!("rows        {}", r.body.rows))?;

@@ -93,11 +93,9 @@ pub fn run(c: KeyCommand, out: &mut Out) -> CmdResult {
             role,
             vkey,
         } => {
-            let role: Role = role.parse().map_err(|e| {
-                bad(format!(
-                    "{e}; use admin, hr, steward, operator or reviewer"
-                ))
-            })?;
+            let role: Role = role
+                .parse()
+                .map_err(|e| bad(format!("{e}; use admin, hr, steward, operator or reviewer")))?;
             let vkey = parse_vkey_arg(&vkey)?;
             let signer = read_secret_key(&signer)?;
             let mut l = open_for_append(&ledger.ledger)?;

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use clap::Args;
-use rankproof_ledger::{bundle, VerifierKey};
+use rankproof_ledger::{bundle, VerifierKey, VerifyReport};
 use rankproof_workflow::{AuditReport, LogSource, View};
 use serde_json::{json, Value};
 
@@ -80,9 +80,7 @@ pub fn init(a: InitArgs, out: &mut Out) -> CmdResult {
     let admins = a
         .admins
         .iter()
-        .map(|s| {
-            parse_vkey_arg(s).map_err(|f| bad(format!("--admin {}: {}", shown(s), f.message)))
-        })
+        .map(|s| parse_vkey_arg(s).map_err(|f| bad(format!("--admin {}: {}", shown(s), f.message))))
         .collect::<CmdResult<Vec<VerifierKey>>>()?;
     let l = store::create(&a.ledger.ledger, &a.origin, &log_key, &a.log_key, &admins)?;
     out.line(format!(
@@ -154,14 +152,17 @@ fn audit_json(r: &AuditReport) -> Value {
 fn print_audit<L: LogSource>(
     v: &View<L>,
     what: String,
-    origin: &str,
-    size: u64,
-    root: String,
-    n_blob_refs: u64,
-    trusted: Option<u64>,
+    r: &VerifyReport,
     format: TextFormat,
     out: &mut Out,
 ) -> CmdResult {
+    let (origin, size, root, n_blob_refs, trusted) = (
+        &r.origin,
+        r.size,
+        r.root.to_hex(),
+        r.n_blob_refs,
+        r.trusted_size,
+    );
     let audit = v.audit();
     match format {
         TextFormat::Json => out.json(&json!({
@@ -242,17 +243,7 @@ pub fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
         };
         let r = b.report().clone();
         let v = View::open(b)?;
-        return print_audit(
-            &v,
-            format!("bundle {}", dir.display()),
-            &r.origin,
-            r.size,
-            r.root.to_hex(),
-            r.n_blob_refs,
-            r.trusted_size,
-            a.format,
-            out,
-        );
+        return print_audit(&v, format!("bundle {}", dir.display()), &r, a.format, out);
     }
     let l = store::open(&a.source.ledger)?;
     if let Some(k) = &a.source.log_vkey {
@@ -266,11 +257,7 @@ pub fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
     print_audit(
         &v,
         format!("ledger {}", a.source.ledger.display()),
-        &r.origin,
-        r.size,
-        r.root.to_hex(),
-        r.n_blob_refs,
-        r.trusted_size,
+        &r,
         a.format,
         out,
     )

@@ -63,7 +63,10 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
     let mut inputs = BTreeMap::new();
     for spec in &a.inputs {
         let Some((source, file)) = spec.split_once('=') else {
-            refuse!("--input {}: write SOURCE=FILE, e.g. --input crm=crm.csv", safe(spec));
+            refuse!(
+                "--input {}: write SOURCE=FILE, e.g. --input crm=crm.csv",
+                safe(spec)
+            );
         };
         let Some(schema) = pkg.source(source) else {
             refuse!(
@@ -80,7 +83,11 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
         let bytes = read(Path::new(file))?;
         let d = Dataset::parse(schema, file, &bytes).map_err(bad)?;
         if inputs.insert(schema.source.clone(), d).is_some() {
-            refuse!("--input {}: source `{}` given twice", safe(spec), safe(source));
+            refuse!(
+                "--input {}: source `{}` given twice",
+                safe(spec),
+                safe(source)
+            );
         }
     }
     let ranking = rankproof_engine::rank(&pkg, &inputs, &period).map_err(bad)?;
@@ -148,7 +155,9 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
             if a.format == Format::Table {
                 out.line(format!("published as ranking {seq}"))?;
                 if let Some(s) = supersedes {
-                    out.line(format!("it supersedes ranking {s}, which stays in the ledger"))?;
+                    out.line(format!(
+                        "it supersedes ranking {s}, which stays in the ledger"
+                    ))?;
                 }
             }
         }

@@ -84,7 +84,14 @@ fn list(a: ListArgs, out: &mut Out) -> CmdResult {
         ))?,
         TextFormat::Table => {
             let mut t = Table::new([
-                "ranking", "period", "package", "n", "status", "supersedes", "reason", "time",
+                "ranking",
+                "period",
+                "package",
+                "n",
+                "status",
+                "supersedes",
+                "reason",
+                "time",
             ])
             .right(&[0, 3]);
             for r in rows {
@@ -96,7 +103,11 @@ fn list(a: ListArgs, out: &mut Out) -> CmdResult {
                     status(r),
                     r.body.supersedes.map(|s| s.to_string()).unwrap_or_default(),
                     safe(r.body.reason.as_deref().unwrap_or_default()).into_owned(),
-                    r.body.time.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                    r.body
+                        .time
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
                 ]);
             }
             out.text(&t.render())?;

@@ -111,12 +111,17 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
                 log_vkey: Some(a.log_vkey.clone()),
             };
             let view = store::view(&src)?;
-            let r = view.catalog().ranking(v.ranking_seq).filter(|r| r.leaf_hex == v.ranking_leaf);
+            let r = view
+                .catalog()
+                .ranking(v.ranking_seq)
+                .filter(|r| r.leaf_hex == v.ranking_leaf);
             Some(match r {
-                None => return Err(finding(format!(
-                    "ranking {} of the receipt is not in that log",
-                    v.ranking_seq
-                ))),
+                None => {
+                    return Err(finding(format!(
+                        "ranking {} of the receipt is not in that log",
+                        v.ranking_seq
+                    )))
+                }
                 Some(r) => r.superseded_by,
             })
         }

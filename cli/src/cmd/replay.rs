@@ -2,7 +2,7 @@
 //! rules and inputs, byte for byte; and `rankproof explain`.
 
 use clap::Args;
-use rankproof_workflow::{ReplayReport, RankingRecord};
+use rankproof_workflow::{RankingRecord, ReplayReport};
 use serde_json::{json, Value};
 
 use crate::fail::{bad, finding, CmdResult};
@@ -133,7 +133,11 @@ pub fn explain(a: ExplainArgs, out: &mut Out) -> CmdResult {
         TextFormat::Json => {
             let ex = e.record.explanation();
             let pairs = |p: &[(String, String)]| -> Value {
-                Value::Object(p.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect())
+                Value::Object(
+                    p.iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                        .collect(),
+                )
             };
             out.json(&json!({
                 "ranking": e.ranking.seq,
@@ -160,7 +164,9 @@ pub fn explain(a: ExplainArgs, out: &mut Out) -> CmdResult {
                 "explain": e.record.explain,
             }))?
         }
-        TextFormat::Table => out.text(&render_explain::text(e.ranking.seq, &e.header, &e.record))?,
+        TextFormat::Table => {
+            out.text(&render_explain::text(e.ranking.seq, &e.header, &e.record))?
+        }
     }
     Ok(())
 }

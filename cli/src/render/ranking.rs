@@ -143,4 +143,3 @@ pub fn print(doc: &ResultDoc, format: Format, id: Option<u64>, out: &mut Out) ->
     }
     Ok(())
 }
-
