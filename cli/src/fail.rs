@@ -94,6 +94,13 @@ pub fn report(result: CmdResult) -> ExitCode {
         ErrorClass::Environment => ("error", 3),
         _ => ("error", 2),
     };
-    eprintln!("rankproof: {prefix}: {}", f.message);
+    // Messages may quote names from files and the ledger: escape terminal
+    // controls line by line.
+    let message: Vec<String> = f
+        .message
+        .lines()
+        .map(|l| crate::render::safe(l).into_owned())
+        .collect();
+    eprintln!("rankproof: {prefix}: {}", message.join("\n"));
     ExitCode::from(code)
 }

@@ -7,10 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rankproof_ledger::{Ledger, SecretKey, SledStorage, StorageError, VerifierKey};
+use rankproof_ledger::{Ledger, LedgerError, SecretKey, SledStorage, StorageError, VerifierKey};
 use rankproof_workflow::{BundleLog, LogSource, View, Workflow};
 
-use crate::fail::{bad, env, CmdResult};
+use crate::fail::{bad, env, CmdResult, Failure};
 use crate::keyfile::{parse_vkey_arg, read_secret_key};
 
 const DB_DIR: &str = "db";
@@ -84,13 +84,27 @@ pub fn open(dir: &Path) -> CmdResult<Ledger<SledStorage>> {
         .and_then(|v| v.parse().ok())
         .map(std::time::Duration::from_secs)
         .unwrap_or(READER_WAIT);
-    Ok(Ledger::open(open_storage(&db, wait)?)?)
+    Ledger::open(open_storage(&db, wait)?).map_err(opened)
+}
+
+/// A stored ledger that does not open because its data does not add up
+/// (an entry, checkpoint, proof or authorization that fails) has been
+/// tampered with or corrupted: a finding, not bad input.
+fn opened(e: LedgerError) -> Failure {
+    match e {
+        LedgerError::Corrupt(_)
+        | LedgerError::Note(_)
+        | LedgerError::Entry(_)
+        | LedgerError::Unauthorized(_)
+        | LedgerError::Proof(_) => crate::fail::finding(e),
+        e => e.into(),
+    }
 }
 
 /// Open the ledger at `dir` with its log key attached, ready to append.
 pub fn open_for_append(dir: &Path) -> CmdResult<Ledger<SledStorage>> {
     let db = db_of(dir)?;
-    let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?)?;
+    let mut l = Ledger::open(open_storage(&db, std::time::Duration::ZERO)?).map_err(opened)?;
     let pointer = dir.join(LOG_KEY_FILE);
     let key_path = fs::read_to_string(&pointer)
         .map_err(|e| env(format!("reading {}: {e}", pointer.display())))?;
