@@ -894,13 +894,14 @@ impl<S: Storage> Workflow<S> {
         let idx = published.doc.find(staff).ok_or_else(|| {
             WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
         })?;
-        self.receipt_at(r, &published, idx)
+        self.receipt_chain(r)?.receipt(r, &published, idx)
     }
 
     /// Receipts for every staff member: (staff ID, receipt bytes).
     pub fn receipts(&self, ranking: &str) -> Result<(u64, Vec<StaffReceipt>)> {
         let r = self.view.ranking(ranking)?;
         let published = self.view.published_results(r)?;
+        let chain = self.receipt_chain(r)?;
         let mut out = Vec::with_capacity(published.len());
         for idx in 0..published.len() {
             let id = published.doc.staff_id(idx).ok_or_else(|| {
@@ -910,17 +911,14 @@ impl<S: Storage> Workflow<S> {
                     idx + 1
                 ))
             })?;
-            out.push((id, self.receipt_at(r, &published, idx)?));
+            out.push((id, chain.receipt(r, &published, idx)?));
         }
         Ok((r.seq, out))
     }
 
-    fn receipt_at(
-        &self,
-        r: &RankingRecord,
-        published: &PublishedResults,
-        idx: usize,
-    ) -> Result<Vec<u8>> {
+    /// What every receipt of a ranking shares: the entry, the operator's
+    /// key and grant, and their proofs against the current checkpoint.
+    fn receipt_chain(&self, r: &RankingRecord) -> Result<ReceiptChain<'_>> {
         let ledger = self.ledger();
         let entries = &self.view.entries;
         let e = entries
@@ -950,8 +948,32 @@ impl<S: Storage> Workflow<S> {
                     r.seq
                 ))
             })?;
-        let proof = ledger.tlog_proof(e.seq(), None)?;
-        let grant_proof = ledger.tlog_proof(grant.seq(), None)?;
+        Ok(ReceiptChain {
+            entry: e,
+            proof: ledger.tlog_proof(e.seq(), None)?,
+            grant_proof: ledger.tlog_proof(grant.seq(), None)?,
+            signer,
+            grant,
+        })
+    }
+}
+
+/// The parts every receipt of one ranking shares.
+struct ReceiptChain<'a> {
+    entry: &'a Entry,
+    proof: rankproof_ledger::TlogProof,
+    signer: rankproof_ledger::VerifierKey,
+    grant: &'a Entry,
+    grant_proof: rankproof_ledger::TlogProof,
+}
+
+impl ReceiptChain<'_> {
+    fn receipt(
+        &self,
+        r: &RankingRecord,
+        published: &PublishedResults,
+        idx: usize,
+    ) -> Result<Vec<u8>> {
         let path = published.path(idx)?;
         let result = serde_json::Value::Object(
             published
@@ -959,20 +981,17 @@ impl<S: Storage> Workflow<S> {
                 .record_json(idx)
                 .map_err(WorkflowError::tampered)?,
         );
+        let salt = *published.salts.0.get(idx).ok_or_else(|| {
+            WorkflowError::tampered(format!("ranking {}: no salt for record {}", r.seq, idx + 1))
+        })?;
         Ok(receipt::encode(&receipt::ReceiptParts {
-            entry: e,
-            proof: &proof,
-            signer: &signer,
-            grant,
-            grant_proof: &grant_proof,
+            entry: self.entry,
+            proof: &self.proof,
+            signer: &self.signer,
+            grant: self.grant,
+            grant_proof: &self.grant_proof,
             result: &result,
-            salt: *published.salts.0.get(idx).ok_or_else(|| {
-                WorkflowError::tampered(format!(
-                    "ranking {}: no salt for record {}",
-                    r.seq,
-                    idx + 1
-                ))
-            })?,
+            salt,
             leaf_index: idx as u64,
             path: &path,
         }))
