@@ -219,6 +219,16 @@ fn journey_publishes_once_replays_explains_and_issues_receipts() {
 fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
     let mut w = ranked();
     let op = w.operator.clone();
+    // The same export again: nothing written, the record in force named.
+    let same = generate(12, 5, CrmHeaders::Canonical);
+    assert_eq!(
+        record(&mut w, "survey", &same.survey),
+        RecordOutcome::AlreadyRecorded {
+            seq: 6,
+            package: "marketing@1.0.0".into()
+        }
+    );
+    assert_eq!(w.wf.entries().len(), 9);
     // A corrected survey: the dry recompute says the inputs differ.
     let c = generate(12, 6, CrmHeaders::Canonical);
     assert!(matches!(
@@ -270,6 +280,10 @@ fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
     ));
     let c = w.wf.catalog();
     assert_eq!(c.current_ranking("2025-Q1", "marketing").unwrap().seq, 10);
+    // The re-run used the record in force; the superseded one stays.
+    assert_eq!(c.ranking(10).unwrap().body.inputs["survey"].entry, 9);
+    assert_eq!(c.chain("2025-Q1", "survey"), [6, 9]);
+    assert_eq!(c.input(6).unwrap().superseded_by, Some(9));
     assert_eq!(c.ranking(8).unwrap().superseded_by, Some(10));
     assert_eq!(
         c.ranking(10).unwrap().body.reason.as_deref(),
