@@ -615,6 +615,38 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("entry 0: genesis log_vkey", err)
 
+    def test_ranking_supersedes_and_time(self):
+        """§11: a re-run supersedes the ranking of its period and package with a
+        reason; `time` is a UTC RFC 3339 time. Both verifiers agree."""
+        log, op = self.keys["log"], self.keys["operator"]
+        with open(os.path.join(self.bundle, "entries.jsonl"), "rb") as f:
+            lines = f.read()[:-1].split(b"\n")
+        ranking = json.loads(lines[8])
+        self.assertEqual(ranking["kind"], "ranking.publish")
+        blobs = []
+        for h in ranking["blobs"]:
+            with open(os.path.join(self.bundle, "blobs", h), "rb") as f:
+                blobs.append(f.read())
+
+        def forged(label, **changes):
+            body = dict(ranking["body"])
+            body.update(changes)
+            d = self.fresh(label)
+            forge_append(self.bundle, d, log, op, "ranking.publish", body, blobs=blobs)
+            return d
+
+        # control: a deliberate re-run of ranking 8, with a reason and a time
+        d = forged("rerun", supersedes=8, reason="survey corrected", time="2025-04-02T10:00:00Z")
+        rc, out, err = run(VERIFY_BUNDLE, d, "--log-vkey", self.vkey)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.rust_bundle_rc(d), 0)
+        self.assertBundleFails(forged("noreason", supersedes=8), r"supersedes entry 8 without a reason")
+        self.assertBundleFails(forged("notranking", supersedes=5, reason="x"),
+                               r"supersedes 5 is not an earlier ranking.publish")
+        self.assertBundleFails(forged("reasononly", reason="x"), r"gives a reason but supersedes nothing")
+        self.assertBundleFails(forged("badtime", supersedes=8, reason="x", time="2025-04-02 10:00"),
+                               r"time .* is not a UTC time")
+
     def test_forged_authorization(self):
         log, hr, st, op, adm = (self.keys[k] for k in ("log", "hr", "steward", "operator", "admin"))
         # control: a well-formed, authorized forged entry passes both verifiers
