@@ -63,7 +63,7 @@ fn sigkill_at_random_moments_leaves_only_whole_entries() {
             &[
                 "gen",
                 "--n",
-                "4000",
+                "1000",
                 "--seed",
                 &(c + 1).to_string(),
                 "--out",

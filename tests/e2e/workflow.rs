@@ -443,41 +443,6 @@ fn dry_run_agrees_with_the_independent_oracle_on_random_cohorts() {
     }
 }
 
-#[test]
-fn results_are_identical_at_any_thread_count() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    ok(
-        tmp.path(),
-        &["gen", "--n", "3000", "--seed", "5", "--out", "c"],
-    );
-    let pkg = repo().join("rules/marketing-v1");
-    let run = |threads: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_rankproof"))
-            .args([
-                "rank",
-                "--rules",
-                pkg.to_str().expect("utf-8"),
-                "--input",
-                "crm=c/crm.csv",
-                "--input",
-                "survey=c/survey.csv",
-                "--input",
-                "oa=c/oa.csv",
-                "--format",
-                "json",
-            ])
-            .current_dir(tmp.path())
-            .env("RAYON_NUM_THREADS", threads)
-            .output()
-            .expect("runs");
-        assert!(o.status.success(), "{}", text(&o));
-        o.stdout
-    };
-    let one = run("1");
-    assert_eq!(one, run("4"));
-    assert_eq!(one, run("7"));
-}
-
 /// The worked example of FORMAT.md §12.1 verifies with its log key, and any
 /// edit to it fails.
 #[test]
