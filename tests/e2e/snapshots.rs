@@ -8,7 +8,6 @@
 //! change; review the diff before committing.
 
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::support::{fails, ok, repo, World};
@@ -138,9 +137,7 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
     let handles: Vec<(&str, String)> = ["operator", "steward", "hr", "admin"]
         .into_iter()
         .map(|r| {
-            let text = fs::read_to_string(dir.join(format!("{r}.key"))).expect("key");
             let vkey = ok(dir, &["key", "show", &format!("{r}.key")]);
-            let _ = text;
             let v = vkey
                 .lines()
                 .find_map(|l| l.strip_prefix("vkey:   "))
@@ -211,6 +208,36 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
         serde_json::from_str(&ok(dir, &["replay", "--all", "--format", "json"])).expect("json");
     assert_eq!(replay["replayed"], 1);
     assert_eq!(replay["matching"], 1);
+
+    // Every read command reads a bundle as it reads the ledger.
+    ok(dir, &["export", "--out", "b"]);
+    let from_bundle = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--bundle", "b", "--log-vkey", &w.log_vkey]);
+        ok(dir, &v)
+    };
+    for args in [
+        &["ranking", "show", "6"][..],
+        &["ranking", "list"],
+        &["input", "list"],
+        &["explain", "--ranking", "6", "--staff", "C1"],
+    ] {
+        assert_eq!(from_bundle(args), ok(dir, args), "{args:?}");
+    }
+    let list: serde_json::Value =
+        serde_json::from_str(&from_bundle(&["ranking", "list", "--format", "json"])).expect("json");
+    assert_eq!(list[0]["ranking"], 6);
+    assert_eq!(list[0]["current"], true);
+    // A ledger verified against another log key than its own is a finding.
+    let admin = ok(dir, &["key", "show", "admin.key"]);
+    let admin = admin
+        .lines()
+        .find_map(|l| l.strip_prefix("vkey:   "))
+        .expect("vkey");
+    let err = fails(dir, &["verify", "--log-vkey", admin], 1);
+    assert!(err.contains("is not the expected log key"), "{err}");
+    let v = ok(dir, &["verify", "--log-vkey", &w.log_vkey]);
+    assert!(v.contains(&format!("log key: {}", w.log_vkey)), "{v}");
 }
 
 #[test]
@@ -233,5 +260,4 @@ fn a_closed_stdout_is_a_quiet_exit() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let _ = Path::new("");
 }
