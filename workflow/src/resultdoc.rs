@@ -198,6 +198,22 @@ impl ResultDoc {
         StaffRecord::from_json(&self.record_json(idx)?, Some(&self.header.score_names))
     }
 
+    /// Record `idx` without its explanation (`explain` is null): what a
+    /// table or CSV needs, read without parsing the explanation.
+    pub fn record_brief(&self, idx: usize) -> Result<StaffRecord, String> {
+        let raw: BTreeMap<String, &RawValue> = serde_json::from_slice(self.record_bytes(idx))
+            .map_err(|e| format!("staff record {} does not parse: {e}", idx + 1))?;
+        let mut m = Map::new();
+        for (k, v) in raw {
+            if k != "explain" {
+                let v: Value = serde_json::from_str(v.get())
+                    .map_err(|e| format!("staff record {} does not parse: {e}", idx + 1))?;
+                m.insert(k, v);
+            }
+        }
+        StaffRecord::from_json(&m, Some(&self.header.score_names))
+    }
+
     /// The staff ID of record `idx`.
     pub fn staff_id(&self, idx: usize) -> Option<String> {
         #[derive(Deserialize)]
@@ -216,7 +232,7 @@ impl ResultDoc {
 
     /// Attribute names in the order of the first record.
     pub fn attribute_names(&self) -> Vec<String> {
-        match self.record(0) {
+        match self.record_brief(0) {
             Ok(r) => r.attributes.into_iter().map(|(k, _)| k).collect(),
             Err(_) => Vec::new(),
         }

@@ -10,7 +10,9 @@ use crate::fail::CmdResult;
 use crate::out::Out;
 
 fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
-    (0..doc.len()).filter_map(|i| doc.record(i).ok()).collect()
+    (0..doc.len())
+        .filter_map(|i| doc.record_brief(i).ok())
+        .collect()
 }
 
 /// The ranking as CSV: staff_id, attributes, scores, position, rank,
