@@ -238,6 +238,73 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
     assert!(err.contains("is not the expected log key"), "{err}");
     let v = ok(dir, &["verify", "--log-vkey", &w.log_vkey]);
     assert!(v.contains(&format!("log key: {}", w.log_vkey)), "{v}");
+
+    // A corrected export: the dry recompute warns, a plain republish is
+    // refused, a deliberate re-run with a reason becomes current.
+    fs::write(
+        dir.join("calls.csv"),
+        CALLS.replace("C5,陈静,50,5", "C5,陈静,60,5"),
+    )
+    .expect("write");
+    ok(
+        dir,
+        &[
+            "input",
+            "record",
+            "--signer",
+            "steward.key",
+            "--period",
+            "2025-01",
+            "--source",
+            "calls",
+            "calls.csv",
+        ],
+    );
+    let o = crate::support::rankproof(
+        dir,
+        &["rank", "--period", "2025-01", "--rules", "callcentre@0.1.0"],
+    );
+    assert!(o.status.success());
+    let warn = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        warn.contains(
+            "differ from the current published ranking 6 (calls: entry 7 instead of entry 5)"
+        ),
+        "{warn}"
+    );
+    let err = fails(dir, &publish, 2);
+    assert!(err.contains("--supersedes 6 --reason TEXT"), "{err}");
+    fails(dir, &[&publish[..], &["--supersedes", "6"]].concat(), 2);
+    let out = ok(
+        dir,
+        &[
+            &publish[..],
+            &["--supersedes", "6", "--reason", "C5's calls corrected"],
+        ]
+        .concat(),
+    );
+    assert!(out.contains("published as ranking 8"), "{out}");
+    assert!(out.contains("it supersedes ranking 6"), "{out}");
+    let list = ok(dir, &["ranking", "list"]);
+    assert!(list.contains("superseded by 8"), "{list}");
+    let v = ok(
+        dir,
+        &[
+            "receipt",
+            "verify",
+            "c3.json",
+            "--log-vkey",
+            &w.log_vkey,
+            "--ledger",
+            "ledger",
+        ],
+    );
+    assert!(v.contains("ranking 6 was superseded by ranking 8"), "{v}");
+    let log = ok(dir, &["log"]);
+    assert!(
+        log.contains("ranking of 2025-01 under callcentre@0.1.0, N=5, supersedes 6 (current)"),
+        "{log}"
+    );
 }
 
 #[test]
