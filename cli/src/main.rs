@@ -1,12 +1,19 @@
-//! `rankproof`: the command line. The only crate that prints, reads the
-//! environment or chooses exit codes; glue between `engine` and `ledger`.
+//! `rankproof`: the command line. Parse → call the workflow library →
+//! render. The only crate that prints, reads the environment or chooses
+//! exit statuses (`fail.rs`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod args;
 mod cmd;
-mod exit;
+mod fail;
+mod files;
+mod keyfile;
+mod out;
 mod progress;
-mod table;
+mod render;
+mod store;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -22,15 +29,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "rankproof", version, about, long_about = None)]
 pub struct Cli {
-    /// The ledger directory (a sled database).
-    #[arg(
-        long,
-        global = true,
-        env = "RANKPROOF_LEDGER",
-        default_value = "ledger"
-    )]
-    pub ledger: PathBuf,
-
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,23 +43,26 @@ pub enum Command {
     /// Check, publish and inspect rule packages.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
-    /// Compute a ranking (dry run from files, or from the ledger).
+    /// Compute a ranking (dry run from files, or from the ledger; --publish appends it).
     Rank(cmd::rank::RankArgs),
-    /// List the ledger's entries.
+    /// List and show published rankings (the stored results).
+    #[command(subcommand)]
+    Ranking(cmd::ranking::RankingCommand),
+    /// List the ledger's entries, saying what each is.
     Log(cmd::ledger::LogArgs),
     /// Print the latest signed checkpoint.
     Checkpoint(cmd::ledger::CheckpointArgs),
-    /// Verify the whole ledger, or an exported bundle.
+    /// Verify the whole ledger, or an exported bundle, and what its entries claim.
     Verify(cmd::ledger::VerifyArgs),
     /// Export an audit bundle.
     Export(cmd::ledger::ExportArgs),
-    /// Record a source's dataset for a period.
+    /// Record, list and show the sources' datasets.
     #[command(subcommand)]
-    Input(cmd::flow::InputCommand),
+    Input(cmd::input::InputCommand),
     /// Recompute published rankings from the recorded rules and inputs.
-    Replay(cmd::flow::ReplayArgs),
+    Replay(cmd::replay::ReplayArgs),
     /// Show how one staff member's result was computed.
-    Explain(cmd::flow::ExplainArgs),
+    Explain(cmd::replay::ExplainArgs),
     /// Issue and verify staff receipts.
     #[command(subcommand)]
     Receipt(cmd::receipt::ReceiptCommand),
@@ -72,43 +73,30 @@ pub enum Command {
     Gen(cmd::rank::GenArgs),
 }
 
-/// A closed stdout (`rankproof log | head`) ends the process quietly, as
-/// for any Unix tool killed by SIGPIPE; every other panic is a bug and keeps
-/// the default report.
-fn quiet_on_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default(info);
-    }));
-}
-
 fn main() -> ExitCode {
-    quiet_on_broken_pipe();
     let cli = Cli::parse();
+    let mut out = out::Out::stdout();
     let result = match cli.command {
-        Command::Key(c) => cmd::keys::run(&cli.ledger, c),
-        Command::Init(a) => cmd::ledger::init(&cli.ledger, a),
-        Command::Rules(c) => cmd::rules::run(&cli.ledger, c),
-        Command::Rank(a) => cmd::rank::run(&cli.ledger, a),
-        Command::Log(a) => cmd::ledger::log(&cli.ledger, a),
-        Command::Checkpoint(a) => cmd::ledger::checkpoint(&cli.ledger, a),
-        Command::Verify(a) => cmd::ledger::verify(&cli.ledger, a),
-        Command::Export(a) => cmd::ledger::export(&cli.ledger, a),
-        Command::Input(c) => cmd::flow::input(&cli.ledger, c),
-        Command::Replay(a) => cmd::flow::replay(&cli.ledger, a),
-        Command::Explain(a) => cmd::flow::explain(&cli.ledger, a),
-        Command::Receipt(c) => cmd::receipt::run(&cli.ledger, c),
-        Command::Demo(a) => cmd::demo::run(a),
-        Command::Gen(a) => cmd::rank::gen(a),
+        Command::Key(c) => cmd::keys::run(c, &mut out),
+        Command::Init(a) => cmd::ledger::init(a, &mut out),
+        Command::Rules(c) => cmd::rules::run(c, &mut out),
+        Command::Rank(a) => cmd::rank::run(a, &mut out),
+        Command::Ranking(c) => cmd::ranking::run(c, &mut out),
+        Command::Log(a) => cmd::ledger::log(a, &mut out),
+        Command::Checkpoint(a) => cmd::ledger::checkpoint(a, &mut out),
+        Command::Verify(a) => cmd::ledger::verify(a, &mut out),
+        Command::Export(a) => cmd::ledger::export(a, &mut out),
+        Command::Input(c) => cmd::input::run(c, &mut out),
+        Command::Replay(a) => cmd::replay::replay(a, &mut out),
+        Command::Explain(a) => cmd::replay::explain(a, &mut out),
+        Command::Receipt(c) => cmd::receipt::run(c, &mut out),
+        Command::Demo(a) => cmd::demo::run(a, &mut out),
+        Command::Gen(a) => cmd::rank::gen(a, &mut out),
     };
-    exit::report(result)
+    // Flush what was written before reporting (also after a failure).
+    let result = match (result, out.flush()) {
+        (Ok(()), Err(e)) => Err(e.into()),
+        (r, _) => r,
+    };
+    fail::report(result)
 }

@@ -584,9 +584,9 @@ fn malformed_and_weak_verifier_keys_are_refused_everywhere() {
         let fresh = format!("fresh{n}");
         w.exits(
             &[
+                "init",
                 "--ledger",
                 &fresh,
-                "init",
                 "--origin",
                 ORIGIN,
                 "--log-key",
@@ -667,9 +667,9 @@ fn secret_key_files_others_can_read_or_write_are_refused() {
         let fresh = format!("fresh{mode:o}");
         let err = w.exits(
             &[
+                "init",
                 "--ledger",
                 &fresh,
-                "init",
                 "--origin",
                 ORIGIN,
                 "--log-key",
@@ -812,9 +812,9 @@ fn secret_keys_never_appear_in_the_ledger_bundle_receipts_or_output() {
         );
         w.exits(
             &[
+                "init",
                 "--ledger",
                 "fresh",
-                "init",
                 "--origin",
                 ORIGIN,
                 "--log-key",
@@ -856,8 +856,9 @@ fn secret_keys_never_appear_in_the_ledger_bundle_receipts_or_output() {
     w.ok(&["verify"]);
     w.ok(&["export", "--out", "bundle"]);
     w.ok(&["verify", "--bundle", "bundle", "--log-vkey", &k.log]);
-    w.ok(&["replay", "--all"]);
-    w.ok(&[
+    let replay = w.ok(&["replay", "--all"]);
+    assert!(replay.contains("1 of 1 ranking(s) replayed"), "{replay}");
+    let replay = w.ok(&[
         "replay",
         "--all",
         "--bundle",
@@ -865,6 +866,7 @@ fn secret_keys_never_appear_in_the_ledger_bundle_receipts_or_output() {
         "--log-vkey",
         &k.log,
     ]);
+    assert!(replay.contains("1 of 1 ranking(s) replayed"), "{replay}");
     w.ok(&[
         "receipt",
         "issue",
@@ -1098,19 +1100,32 @@ fn forged_entries_signed_by_the_wrong_key_are_found_by_the_verifier() {
         );
         n += 1;
     }
-    // Control: the same forging with the right keys verifies.
+    // Control: the same forging with the right keys passes every signature
+    // and role check; what remains is the workflow's own rule that a
+    // rules.publish body is a whole package (the forged body is not), a
+    // false claim named by entry, never a key problem.
     let dir = w.dir().join("control");
     copy_dir(&w.dir().join("base"), &dir);
     forge(&dir, &log, &[(Kind::RulesPublish, rules(), &hr)]);
     // (A rules.publish does not change the registry: the keys file still
     // matches.)
-    w.ok(&[
+    let o = w.run(&[
         "verify",
         "--bundle",
         dir.to_str().unwrap(),
         "--log-vkey",
         &k.log,
     ]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("entries: 6"), "{out}");
+    assert!(
+        out.contains("entry 5 (rules.publish): malformed body"),
+        "{out}"
+    );
+    for (_, _, _, says) in cases.iter().filter(|c| !c.3.is_empty()) {
+        assert!(!out.contains(says), "{out}");
+    }
     eprintln!(
         "keys: forged bundles with misused keys: {n} tried, {n} detected (exit 1, entry named)"
     );

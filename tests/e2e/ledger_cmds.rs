@@ -375,9 +375,9 @@ fn rollback_is_detected_with_a_trusted_checkpoint() {
     ok(
         p,
         &[
+            "init",
             "--ledger",
             "ledger2",
-            "init",
             "--origin",
             "acme.example/ledger",
             "--log-key",
@@ -389,9 +389,9 @@ fn rollback_is_detected_with_a_trusted_checkpoint() {
     let err = fails(
         p,
         &[
+            "verify",
             "--ledger",
             "ledger2",
-            "verify",
             "--trusted",
             "later.checkpoint",
         ],
@@ -413,7 +413,8 @@ fn second_process_gets_ledger_in_use() {
         .env("RANKPROOF_LOCK_WAIT", "1")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    // The environment, not the input: exit 3.
+    assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("waiting up to 1 s"), "{err}");
     assert!(err.contains("ledger in use by another process"), "{err}");
@@ -444,7 +445,7 @@ fn second_process_gets_ledger_in_use() {
             "--vkey",
             "hr.key",
         ],
-        2,
+        3,
     );
     assert!(err.contains("ledger in use by another process"), "{err}");
 }

@@ -7,6 +7,7 @@ mod hostile;
 mod independent;
 mod keys;
 mod ledger_cmds;
+mod snapshots;
 mod support;
 mod tamper;
 mod workflow;

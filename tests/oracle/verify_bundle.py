@@ -552,6 +552,24 @@ def results_leaf(result, salt):
     return H(b"\x00", jcs.canonicalize({"result": result, "salt": salt}))
 
 
+TIME_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)Z$")
+
+
+def check_time(e, last_time):
+    """§11: the informative `time` of a workflow entry is a UTC RFC 3339
+    time; one earlier than a previous entry's is reported, not refused."""
+    t = e.body.get("time") if isinstance(e.body, dict) else None
+    if t is None:
+        return
+    if not isinstance(t, str) or not TIME_RE.match(t):
+        fail("time %r is not a UTC time like 2025-04-01T09:30:00Z" % (t,))
+    prev = last_time[0]
+    if prev is not None and t < prev[1]:
+        sys.stderr.write("note: entry %d has time %s, earlier than entry %d's %s\n" % (e.seq, t, prev[0], prev[1]))
+    else:
+        last_time[0] = (e.seq, t)
+
+
 def check_ranking(e, blob_bytes, entries):
     """§11.3/§11.4: salts blob parses, results tree root matches results_root.
     Returns a summary dict."""
@@ -590,6 +608,21 @@ def check_ranking(e, blob_bytes, entries):
         ib = entries[ie].body
         if ib.get("source") != src or ib.get("dataset") != inp.get("dataset") or ib.get("period") != b["period"]:
             fail("ranking.publish inputs.%s does not match input.record entry %d (source/dataset/period)" % (src, ie))
+    # supersedes / reason (§11.3): a deliberate re-run names the ranking of
+    # the same period and package it replaces, and says why
+    sup = b.get("supersedes")
+    if sup is not None:
+        if not is_int(sup) or not (0 <= sup < e.seq) or entries[sup].kind != "ranking.publish":
+            fail("ranking.publish supersedes %r is not an earlier ranking.publish" % (sup,))
+        sb = entries[sup].body
+        srules = sb.get("rules") if isinstance(sb.get("rules"), dict) else {}
+        if sb.get("period") != b["period"] or srules.get("name") != rules.get("name"):
+            fail("ranking.publish supersedes entry %d, a ranking of another period or package" % sup)
+        reason = b.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            fail("ranking.publish supersedes entry %d without a reason" % sup)
+    elif b.get("reason") is not None:
+        fail("ranking.publish gives a reason but supersedes nothing")
     # salts document
     sraw = blob_bytes(b["salts"])
     try:
@@ -733,6 +766,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
     entries = []
     leaves = []
     rankings = []
+    last_time = [None]
     blob_refs = 0
     for i, raw in enumerate(lines):
         try:
@@ -766,6 +800,7 @@ def verify_bundle(d, log_vkey_text, trusted_path=None):
                 fail("signature does not verify")
             if apply is not None:
                 apply()
+            check_time(e, last_time)
             entries.append(e)
             leaves.append(leaf_hash(raw))
         except VerifyError as ex:

@@ -1,21 +1,25 @@
 //! `rankproof demo [--dir DIR]`: the whole story on the bundled example data,
-//! in a fresh directory, narrated step by step. Every step runs the same code
-//! as the corresponding command.
+//! in a fresh directory, narrated step by step. It drives the workflow
+//! library on one open ledger, as every command does, and renders with the
+//! same render layer.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context};
 use clap::Args;
-use rankproof_ledger::{bundle, SecretKey, VerifierKey};
+use rankproof_ledger::{bundle, Role, SecretKey, VerifierKey};
+use rankproof_workflow::{
+    BundleLog, PublishOutcome, RecordOutcome, RecordRequest, RulesOutcome, View, Workflow,
+};
 
-use super::keys::write_secret_key;
-use super::ledger::{self as ledger_cmd, open, ExportArgs, InitArgs, VerifyArgs};
-use super::receipt;
-use super::{flow, rank};
-use crate::exit::{fail, CmdResult};
+use crate::fail::{bad, env, finding, CmdResult, Failure};
+use crate::files::{read_package_dir, write_new};
+use crate::keyfile::write_secret_key;
+use crate::out::Out;
+use crate::render::{ranking as render_ranking, receipt as render_receipt};
+use crate::store;
 
-include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+include!(concat!(std::env!("OUT_DIR"), "/bundled.rs"));
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -28,24 +32,20 @@ pub struct DemoArgs {
 const ORIGIN: &str = "demo.rankproof.example/hr-ledger";
 const PERIOD: &str = "2025-Q1";
 
-fn step(n: u32, title: &str) {
-    println!("\n━━ {n}. {title} ━━");
-}
-
-fn say(text: &str) {
-    println!("   {text}");
+fn io(e: std::io::Error) -> Failure {
+    env(e)
 }
 
 /// A fresh directory for the demo.
-fn fresh_dir(dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+fn fresh_dir(dir: &Option<PathBuf>) -> CmdResult<PathBuf> {
     if let Some(d) = dir {
-        if d.exists() && fs::read_dir(d)?.next().is_some() {
-            return Err(anyhow!(
+        if d.exists() && fs::read_dir(d).map_err(io)?.next().is_some() {
+            return Err(bad(format!(
                 "{} exists and is not empty; give a new directory to --dir",
                 d.display()
-            ));
+            )));
         }
-        fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        fs::create_dir_all(d).map_err(|e| env(format!("creating {}: {e}", d.display())))?;
         return Ok(d.clone());
     }
     let base = std::env::temp_dir();
@@ -55,227 +55,279 @@ fn fresh_dir(dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
             return Ok(d);
         }
     }
-    Err(anyhow!(
+    Err(env(format!(
         "cannot create a directory under {}",
         base.display()
-    ))
+    )))
 }
 
 /// Write the bundled rule packages and example data below `dir`.
-fn unpack(dir: &Path) -> anyhow::Result<()> {
+fn unpack(dir: &Path) -> CmdResult {
     for (rel, bytes) in BUNDLED {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+            fs::create_dir_all(parent).map_err(io)?;
         }
-        fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        fs::write(&path, bytes).map_err(|e| env(format!("writing {}: {e}", path.display())))?;
     }
     Ok(())
 }
 
-fn new_key(dir: &Path, name: &str, file: &str) -> anyhow::Result<(PathBuf, VerifierKey)> {
-    let key = SecretKey::generate(name)?;
+fn new_key(dir: &Path, name: &str, file: &str) -> CmdResult<(SecretKey, PathBuf, VerifierKey)> {
+    let key = SecretKey::generate(name).map_err(bad)?;
     let path = dir.join("keys").join(file);
     write_secret_key(&path, &key)?;
-    Ok((path, key.verifier().clone()))
+    let v = key.verifier().clone();
+    Ok((key, path, v))
 }
 
-pub fn run(a: DemoArgs) -> CmdResult {
-    let dir = fresh_dir(&a.dir)?;
-    let ledger = dir.join("ledger");
-    println!("rankproof demo: the whole story on bundled example data");
-    println!("working directory: {}", dir.display());
-    unpack(&dir)?;
-    let rules_v1 = dir.join("rules/marketing-v1");
-    let examples = dir.join("examples");
+struct Narrator<'a> {
+    out: &'a mut Out,
+}
 
-    step(1, "Keys and roles");
-    say(
+impl Narrator<'_> {
+    fn step(&mut self, n: u32, title: &str) -> CmdResult {
+        self.out.line(format!("\n━━ {n}. {title} ━━"))?;
+        Ok(())
+    }
+    fn say(&mut self, text: &str) -> CmdResult {
+        self.out.line(format!("   {text}"))?;
+        Ok(())
+    }
+}
+
+pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
+    let dir = fresh_dir(&a.dir)?;
+    let ledger_dir = dir.join("ledger");
+    out.line("rankproof demo: the whole story on bundled example data")?;
+    out.line(format!("working directory: {}", dir.display()))?;
+    unpack(&dir)?;
+    let examples = dir.join("examples");
+    let mut n = Narrator { out };
+
+    n.step(1, "Keys and roles")?;
+    n.say(
         "Each actor has an Ed25519 key; secret keys are files with mode 0600, never in the ledger.",
-    );
-    fs::create_dir_all(dir.join("keys"))?;
-    let (log_key, log_vkey) = new_key(&dir, ORIGIN, "log.key")?;
-    let (admin_key, admin) = new_key(&dir, "admin.hr", "admin.key")?;
-    let (hr_key, hr) = new_key(&dir, "hr.policy", "hr.key")?;
-    let (steward_key, steward) = new_key(&dir, "data.steward", "steward.key")?;
-    let (operator_key, operator) = new_key(&dir, "ranking.operator", "operator.key")?;
+    )?;
+    fs::create_dir_all(dir.join("keys")).map_err(io)?;
+    let (log, log_path, log_vkey) = new_key(&dir, ORIGIN, "log.key")?;
+    let (admin, _, admin_v) = new_key(&dir, "admin.hr", "admin.key")?;
+    let (hr, _, hr_v) = new_key(&dir, "hr.policy", "hr.key")?;
+    let (steward, _, steward_v) = new_key(&dir, "data.steward", "steward.key")?;
+    let (operator, _, operator_v) = new_key(&dir, "ranking.operator", "operator.key")?;
     for (who, k) in [
         ("log", &log_vkey),
-        ("admin", &admin),
-        ("hr", &hr),
-        ("steward", &steward),
-        ("operator", &operator),
+        ("admin", &admin_v),
+        ("hr", &hr_v),
+        ("steward", &steward_v),
+        ("operator", &operator_v),
     ] {
-        say(&format!("{who:<9} {k}"));
+        n.say(&format!("{who:<9} {k}"))?;
     }
-    ledger_cmd::init(
-        &ledger,
-        InitArgs {
-            origin: ORIGIN.into(),
-            log_key: log_key.clone(),
-            admins: vec![admin.to_string()],
-        },
+    // One open ledger for the whole story.
+    let mut ledger = store::create(
+        &ledger_dir,
+        ORIGIN,
+        &log,
+        &log_path,
+        std::slice::from_ref(&admin_v),
     )?;
-    for (role, vkey) in [("hr", &hr), ("steward", &steward), ("operator", &operator)] {
-        super::keys::run(
-            &ledger,
-            super::keys::KeyCommand::Grant {
-                signer: admin_key.clone(),
-                role: role.into(),
-                vkey: vkey.to_string(),
-            },
-        )?;
+    ledger.attach_log_key(log)?;
+    for (role, v) in [
+        (Role::Hr, &hr_v),
+        (Role::Steward, &steward_v),
+        (Role::Operator, &operator_v),
+    ] {
+        let e = ledger.grant(v, role, &admin)?;
+        n.say(&format!(
+            "entry {}: granted {role} to {}",
+            e.entry.seq(),
+            v.handle()
+        ))?;
+    }
+    let mut wf = Workflow::open(ledger)?;
+
+    n.step(2, "HR publishes the scoring rules, version 1.0.0")?;
+    n.say("The package's own test cases run first; a package without passing cases is never published.")?;
+    match wf.publish_rules(read_package_dir(&dir.join("rules/marketing-v1"))?, &hr)? {
+        RulesOutcome::Published {
+            seq,
+            id,
+            hash,
+            n_files,
+        } => n.say(&format!(
+            "published {id} as entry {seq} (package {hash}, {n_files} files)"
+        ))?,
+        RulesOutcome::AlreadyPublished { seq, id } => {
+            n.say(&format!("{id} is already entry {seq}"))?
+        }
     }
 
-    step(2, "HR publishes the scoring rules, version 1.0.0");
-    say("The package's own test cases run first; a failing package is never published.");
-    flow::rules_publish(&ledger, &hr_key, &rules_v1)?;
-
-    step(
+    n.step(
         3,
         &format!("The data steward records three sources for {PERIOD}"),
-    );
+    )?;
+    let period = crate::args::period(PERIOD)?;
     for source in ["crm", "survey", "oa"] {
         let file = examples.join(format!("{source}.csv"));
-        flow::input(
-            &ledger,
-            flow::InputCommand::Record(flow::InputRecordArgs {
-                signer: steward_key.clone(),
-                period: PERIOD.into(),
-                source: source.into(),
-                rules: None,
-                file,
-            }),
-        )?;
+        let req = RecordRequest {
+            period,
+            source: source.into(),
+            file_name: file.display().to_string(),
+            bytes: crate::files::read(&file)?,
+            rules: None,
+        };
+        if let RecordOutcome::Recorded {
+            seq,
+            package,
+            rows,
+            dataset,
+            ..
+        } = wf.record_input(req, &steward)?
+        {
+            n.say(&format!(
+                "recorded {PERIOD}/{source} as entry {seq}: {rows} rows, dataset {}…, validated against {package}",
+                &dataset[..16]
+            ))?;
+        }
     }
 
-    step(4, "The operator computes and publishes the ranking");
-    say("Computed from ledger materials only: the published rules and the recorded datasets.");
-    let (ranking, id) =
-        flow::rank_from_ledger(&ledger, PERIOD, "marketing@1.0.0", Some(&operator_key))?;
-    let id = id.ok_or_else(|| anyhow!("the ranking was not published"))?;
-    print!("{}", rank::table(&ranking));
-    say(&format!("published as ranking {id}"));
+    n.step(4, "The operator computes and publishes the ranking")?;
+    n.say("Computed from ledger materials only: the published rules and the recorded datasets.")?;
+    let PublishOutcome::Published { seq: id, dry, .. } =
+        wf.publish_ranking(&period, "marketing@1.0.0", None, &operator)?
+    else {
+        return Err(finding("the demo ranking was not published: this is a bug"));
+    };
+    n.out.text(&render_ranking::table(&dry.doc))?;
+    n.say(&format!("published as ranking {id}"))?;
+    n.say("Publishing again with the same materials writes nothing:")?;
+    if let PublishOutcome::Unchanged { seq } =
+        wf.publish_ranking(&period, "marketing@1.0.0", None, &operator)?
+    {
+        n.say(&format!(
+            "ranking {seq} is already current for {PERIOD}; nothing written"
+        ))?;
+    }
 
-    step(5, "An auditor verifies the ledger");
-    ledger_cmd::verify(
-        &ledger,
-        VerifyArgs {
-            trusted: None,
-            bundle: None,
-            log_vkey: None,
-        },
-    )?;
+    n.step(5, "An auditor verifies the ledger")?;
+    let report = wf.ledger().verify(None).map_err(finding)?;
+    let audit = wf.audit();
+    if !audit.problems.is_empty() {
+        return Err(finding(format!("{}", audit.problems[0])));
+    }
+    n.say(&format!(
+        "ok: {} entries, root {}, {} workflow entries' claims and {} package's own cases checked",
+        report.size,
+        report.root.to_hex(),
+        audit.workflow_entries,
+        audit.packages_checked
+    ))?;
 
-    step(
+    n.step(
         6,
         "The auditor replays the ranking from the recorded rules and inputs",
-    );
-    flow::replay(
-        &ledger,
-        flow::ReplayArgs {
-            ranking: Some(id.to_string()),
-            all: false,
-            bundle: None,
-            log_vkey: None,
-        },
     )?;
+    let r = wf.ranking(&id.to_string())?;
+    let rep = wf.replay(r);
+    if !rep.mismatches.is_empty() {
+        return Err(finding(format!(
+            "ranking {id} did not replay: {}",
+            rep.mismatches[0]
+        )));
+    }
+    n.say(&format!(
+        "ranking {id}: replayed, result {} matches",
+        rep.result
+    ))?;
 
-    step(7, "A staff member receives a receipt and checks it offline");
-    let staff = ranking
-        .results
-        .get(ranking.results.len() / 2)
-        .map(|r| r.staff_id.to_string())
-        .ok_or_else(|| anyhow!("the ranking is empty"))?;
-    let receipt_path = dir.join(format!("{staff}.receipt.json"));
-    receipt::run(
-        &ledger,
-        receipt::ReceiptCommand::Issue(receipt::IssueArgs {
-            ranking: id.to_string(),
-            staff: Some(staff.clone()),
-            all: false,
-            out: receipt_path.clone(),
-        }),
-    )?;
-    say("Verifying needs only the receipt and the log's public key:");
-    receipt::run(
-        &ledger,
-        receipt::ReceiptCommand::Verify(receipt::VerifyArgs {
-            file: receipt_path.clone(),
-            log_vkey: log_vkey.to_string(),
-        }),
-    )?;
+    n.step(7, "A staff member receives a receipt and checks it offline")?;
+    let staff = dry
+        .doc
+        .staff_id(dry.doc.len() / 2)
+        .ok_or_else(|| finding("the ranking is empty"))?;
+    let receipt_path = dir.join(crate::files::receipt_file_name(&staff));
+    write_new(&receipt_path, &wf.receipt(&id.to_string(), &staff)?)?;
+    n.say(&format!(
+        "wrote the receipt of {staff} to {}",
+        receipt_path.display()
+    ))?;
+    n.say("Verifying needs only the receipt and the log's public key:")?;
+    let bytes = fs::read(&receipt_path).map_err(io)?;
+    let v = rankproof_workflow::verify_receipt(&bytes, &log_vkey)?;
+    n.out.text(&render_receipt::text(
+        &receipt_path.display().to_string(),
+        log_vkey.name(),
+        &v,
+    ))?;
 
-    step(8, "Tampering is caught");
-    let text = fs::read_to_string(&receipt_path)?;
-    let forged = forge_grade(&text).ok_or_else(|| anyhow!("no grade in the receipt"))?;
+    n.step(8, "Tampering is caught")?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let forged = forge_grade(&text).ok_or_else(|| finding("no grade in the receipt"))?;
     let forged_path = dir.join(format!("{staff}.forged.receipt.json"));
-    fs::write(&forged_path, &forged)?;
-    say(&format!(
+    fs::write(&forged_path, &forged).map_err(io)?;
+    n.say(&format!(
         "A copy of the receipt with the grade edited ({}):",
         forged_path.display()
-    ));
-    match rankproof_ledger::receipt::verify(forged.as_bytes(), &log_vkey) {
-        Ok(_) => fail!("the forged receipt verified: this is a bug"),
-        Err(e) => say(&format!("REJECTED: {e:#}")),
+    ))?;
+    match rankproof_workflow::verify_receipt(forged.as_bytes(), &log_vkey) {
+        Ok(_) => return Err(finding("the forged receipt verified: this is a bug")),
+        Err(e) => n.say(&format!("REJECTED: {e}"))?,
     }
     let bundle_dir = dir.join("bundle");
-    ledger_cmd::export(
-        &ledger,
-        ExportArgs {
-            out: bundle_dir.clone(),
-        },
-    )?;
+    bundle::export(wf.ledger(), &bundle_dir).map_err(env)?;
     let tampered = dir.join("bundle-tampered");
-    copy_dir(&bundle_dir, &tampered)?;
+    copy_dir(&bundle_dir, &tampered).map_err(io)?;
     let entries_path = tampered.join("entries.jsonl");
-    let entries = fs::read_to_string(&entries_path)?;
-    let edited = tamper_ranking_line(&entries).ok_or_else(|| anyhow!("no ranking entry found"))?;
-    fs::write(&entries_path, edited)?;
-    say(&format!(
+    let entries = fs::read_to_string(&entries_path).map_err(io)?;
+    let edited = tamper_ranking_line(&entries).ok_or_else(|| finding("no ranking entry found"))?;
+    fs::write(&entries_path, edited).map_err(io)?;
+    n.say(&format!(
         "A copy of the audit bundle with one digit of the ranking entry changed ({}):",
         tampered.display()
-    ));
+    ))?;
     match bundle::verify_bundle(&tampered, &log_vkey, None) {
-        Ok(_) => fail!("the tampered bundle verified: this is a bug"),
-        Err(e) => say(&format!("REJECTED: {e}")),
+        Ok(_) => return Err(finding("the tampered bundle verified: this is a bug")),
+        Err(e) => n.say(&format!("REJECTED: {e}"))?,
     }
-    say("The untouched bundle still verifies and replays:");
-    ledger_cmd::verify(
-        &ledger,
-        VerifyArgs {
-            trusted: None,
-            bundle: Some(bundle_dir.clone()),
-            log_vkey: Some(log_vkey.to_string()),
-        },
-    )?;
-    flow::replay(
-        &ledger,
-        flow::ReplayArgs {
-            ranking: None,
-            all: true,
-            bundle: Some(bundle_dir.clone()),
-            log_vkey: Some(log_vkey.to_string()),
-        },
-    )?;
+    n.say("The untouched bundle still verifies and replays:")?;
+    let b = View::open(BundleLog::open(&bundle_dir, &log_vkey, None)?)?;
+    let reports: Vec<_> = b.catalog().rankings(None).map(|r| b.replay(r)).collect();
+    for r in &reports {
+        if !r.mismatches.is_empty() {
+            return Err(finding(format!(
+                "ranking {} did not replay: {}",
+                r.seq, r.mismatches[0]
+            )));
+        }
+        n.say(&format!(
+            "bundle: ranking {} ({} {}, {} staff): replayed, result {} matches",
+            r.seq, r.period, r.rules, r.n, r.result
+        ))?;
+    }
 
-    step(9, "Done");
-    let n_entries = open(&ledger)?.len();
-    say(&format!(
+    n.step(9, "Done")?;
+    let n_entries = wf.entries().len();
+    drop(wf);
+    n.say(&format!(
         "ledger: {} ({n_entries} entries)",
-        ledger.display()
-    ));
-    say(&format!("bundle: {}", bundle_dir.display()));
-    say(&format!("receipt: {}", receipt_path.display()));
-    say("Try:");
-    say(&format!(
-        "  rankproof --ledger {} explain --ranking {id} --staff {staff}",
-        ledger.display()
-    ));
-    say(&format!(
+        ledger_dir.display()
+    ))?;
+    n.say(&format!("bundle: {}", bundle_dir.display()))?;
+    n.say(&format!("receipt: {}", receipt_path.display()))?;
+    n.say("Try:")?;
+    n.say(&format!(
+        "  rankproof explain --ledger {} --ranking {id} --staff {staff}",
+        ledger_dir.display()
+    ))?;
+    n.say(&format!(
+        "  rankproof ranking list --ledger {}",
+        ledger_dir.display()
+    ))?;
+    n.say(&format!(
         "  rankproof replay --all --bundle {} --log-vkey {log_vkey}",
         bundle_dir.display()
-    ));
+    ))?;
     Ok(())
 }
 
@@ -306,7 +358,7 @@ fn tamper_ranking_line(entries: &str) -> Option<String> {
     Some(lines.join("\n") + "\n")
 }
 
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for e in fs::read_dir(from)? {
         let e = e?;

@@ -1,18 +1,17 @@
 //! `rankproof receipt issue | verify`: one staff member's offline proof
 //! that their result is the published one. Format: FORMAT.md, "Receipts".
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use rankproof_ledger::{merkle, receipt};
-use serde_json::Value;
+use serde_json::json;
 
-use super::keys::parse_vkey_arg;
-use super::ledger::open;
-use super::workflow::{self, find_ranking, Materials};
-use crate::exit::{finding, CmdResult};
+use crate::fail::{bad, env, finding, CmdResult};
+use crate::files::{receipt_file_name, write_new};
+use crate::keyfile::parse_vkey_arg;
+use crate::out::Out;
+use crate::render::{receipt as render_receipt, safe, TextFormat};
+use crate::store::{self, LedgerArg};
 
 #[derive(Debug, Subcommand)]
 pub enum ReceiptCommand {
@@ -24,13 +23,17 @@ pub enum ReceiptCommand {
 
 #[derive(Debug, Args)]
 pub struct IssueArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
     /// The ranking (entry number or entry-hash prefix).
     #[arg(long)]
     pub ranking: String,
     /// The staff member's ID.
     #[arg(long, required_unless_present = "all")]
     pub staff: Option<String>,
-    /// Issue a receipt for every staff member of the ranking (--out is a directory).
+    /// Issue a receipt for every staff member of the ranking (--out is a
+    /// directory; files are named from the staff IDs without collisions and
+    /// never overwritten).
     #[arg(long, conflicts_with = "staff")]
     pub all: bool,
     /// The receipt file (or directory with --all).
@@ -45,130 +48,121 @@ pub struct VerifyArgs {
     /// The log's verifier key (name+hexid+base64), or a file holding it.
     #[arg(long)]
     pub log_vkey: String,
+    /// Also say whether the ranking is still current, from this ledger.
+    #[arg(long, conflicts_with = "bundle")]
+    pub ledger: Option<PathBuf>,
+    /// Also say whether the ranking is still current, from this bundle.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextFormat::Table)]
+    pub format: TextFormat,
 }
 
-pub fn run(ledger: &Path, c: ReceiptCommand) -> CmdResult {
+pub fn run(c: ReceiptCommand, out: &mut Out) -> CmdResult {
     match c {
-        ReceiptCommand::Issue(a) => issue(ledger, a),
-        ReceiptCommand::Verify(a) => verify(a),
+        ReceiptCommand::Issue(a) => issue(a, out),
+        ReceiptCommand::Verify(a) => verify(a, out),
     }
 }
 
-fn issue(ledger: &Path, a: IssueArgs) -> CmdResult {
-    let l = open(ledger)?;
-    let entries = l.all_entries()?;
-    let e = find_ranking(&entries, &a.ranking)?;
-    let published = workflow::PublishedResults::load(&l, e).map_err(finding)?;
-    let chain = receipt::ReceiptChain::collect(&l, e.seq())?;
-    let make = |idx: usize| -> anyhow::Result<Vec<u8>> {
-        let path = merkle::inclusion_proof(&published.leaves, idx as u64)?;
-        let result = published.record(idx)?;
-        Ok(chain.encode(&receipt::StaffResult {
-            result: &result,
-            salt: published.salts[idx],
-            leaf_index: idx as u64,
-            path: &path,
-        }))
-    };
+fn issue(a: IssueArgs, out: &mut Out) -> CmdResult {
+    let l = store::open(&a.ledger.ledger)?;
+    let wf = rankproof_workflow::Workflow::open(l)?;
     if a.all {
-        fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-        for idx in 0..published.len() {
-            let id = published.staff_id(idx).unwrap_or_default();
-            let safe: String = id
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let path = a.out.join(format!("{safe}.receipt.json"));
-            fs::write(&path, make(idx)?).with_context(|| format!("writing {}", path.display()))?;
+        let (seq, receipts) = wf.receipts(&a.ranking)?;
+        std::fs::create_dir_all(&a.out)
+            .map_err(|e| env(format!("creating {}: {e}", a.out.display())))?;
+        for (staff, bytes) in &receipts {
+            write_new(&a.out.join(receipt_file_name(staff)), bytes)?;
         }
-        println!(
-            "wrote {} receipts for ranking {} to {}",
-            published.len(),
-            e.seq(),
+        out.line(format!(
+            "wrote {} receipts for ranking {seq} to {}",
+            receipts.len(),
             a.out.display()
-        );
+        ))?;
         return Ok(());
     }
     let staff = a.staff.as_deref().unwrap_or_default();
-    let idx = published
-        .find(staff)
-        .ok_or_else(|| anyhow!("staff {staff} is not in ranking {}", e.seq()))?;
-    fs::write(&a.out, make(idx)?).with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
-        "wrote the receipt of {staff} in ranking {} to {}",
-        e.seq(),
+    let bytes = wf.receipt(&a.ranking, staff)?;
+    write_new(&a.out, &bytes)?;
+    out.line(format!(
+        "wrote the receipt of {} in ranking {} to {}",
+        safe(staff),
+        wf.ranking(&a.ranking)?.seq,
         a.out.display()
-    );
+    ))?;
     Ok(())
 }
 
-fn verify(a: VerifyArgs) -> CmdResult {
+fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
     let log_key = parse_vkey_arg(&a.log_vkey)?;
-    let bytes = fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let v = receipt::verify(&bytes, &log_key)
-        .map_err(|e| finding(anyhow!("receipt {}: {e}", a.file.display())))?;
-    let period = v
-        .entry
-        .body()
-        .get("period")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    let rules = v
-        .entry
-        .body()
-        .get("rules")
-        .map(|r| {
-            format!(
-                "{}@{}",
-                r.get("name").and_then(Value::as_str).unwrap_or("?"),
-                r.get("version").and_then(Value::as_str).unwrap_or("?")
-            )
-        })
-        .unwrap_or_default();
-    let s = |k: &str| match v.result.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(x) => x.to_string(),
-        None => String::new(),
+    let bytes = std::fs::read(&a.file)
+        .map_err(|e| bad(format!("cannot read {}: {e}", a.file.display())))?;
+    let v = rankproof_workflow::verify_receipt(&bytes, &log_key)
+        .map_err(|e| finding(format!("receipt {}: {e}", a.file.display())))?;
+    // Whether the ranking is still the authoritative one, from a log.
+    let standing = match (&a.ledger, &a.bundle) {
+        (None, None) => None,
+        (ledger, bundle) => {
+            let src = store::SourceArgs {
+                ledger: ledger.clone().unwrap_or_else(|| PathBuf::from("ledger")),
+                bundle: bundle.clone(),
+                log_vkey: Some(a.log_vkey.clone()),
+            };
+            let view = store::view(&src)?;
+            let r = view
+                .catalog()
+                .ranking(v.ranking_seq)
+                .filter(|r| r.leaf_hex == v.ranking_leaf);
+            Some(match r {
+                None => {
+                    return Err(finding(format!(
+                        "ranking {} of the receipt is not in that log",
+                        v.ranking_seq
+                    )))
+                }
+                Some(r) => r.superseded_by,
+            })
+        }
     };
-    println!("receipt OK: {}", a.file.display());
-    println!(
-        "  {} {} ({} / {})",
-        s("staff_id"),
-        s("name"),
-        s("region"),
-        s("team")
-    );
-    println!(
-        "  ranking {} for {} under {}, signed by operator {}",
-        v.entry.seq(),
-        period,
-        rules,
-        v.operator.handle()
-    );
-    println!(
-        "  sales {}  customer {}  teamwork {}  total {}",
-        s("sales"),
-        s("customer"),
-        s("teamwork"),
-        s("total")
-    );
-    println!(
-        "  position {}  rank {}  grade {}  bonus ×{}",
-        s("position"),
-        s("rank"),
-        s("grade"),
-        s("bonus_multiplier")
-    );
-    println!(
-        "  proven in the log {} at size {} (checkpoint signed by the log key)",
-        log_key.name(),
-        v.log_size
-    );
+    match a.format {
+        TextFormat::Json => out.json(&json!({
+            "ok": true,
+            "ranking": v.ranking_seq,
+            "period": v.body.period,
+            "rules": v.body.rules.id(),
+            "operator": v.operator,
+            "log_size": v.log_size,
+            "staff_id": v.record.staff_id,
+            "position": v.record.position,
+            "rank": v.record.rank,
+            "grade": v.record.grade,
+            "bonus_multiplier": v.record.bonus_multiplier,
+            "flags": v.record.flags,
+            "scores": v.record.scores.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "attributes": v.record.attributes.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "current": standing.map(|s| s.is_none()),
+            "superseded_by": standing.flatten(),
+        }))?,
+        TextFormat::Table => {
+            out.text(&render_receipt::text(
+                &a.file.display().to_string(),
+                log_key.name(),
+                &v,
+            ))?;
+            match standing {
+                None => {}
+                Some(None) => out.line(format!(
+                    "  ranking {} is the current ranking of its period",
+                    v.ranking_seq
+                ))?,
+                Some(Some(s)) => out.line(format!(
+                    "  ranking {} was superseded by ranking {s}; ask for a receipt of ranking {s}",
+                    v.ranking_seq
+                ))?,
+            }
+        }
+    }
     Ok(())
 }

@@ -1,13 +1,20 @@
-//! `rankproof rules ...` (check: engine work; publish/list/show/diff: workflow work).
-use std::collections::BTreeMap;
-use std::path::Path;
+//! `rankproof rules check | publish | list | show | diff`.
+
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use rankproof_engine::{CaseOutcome, RulePackage};
+use rankproof_workflow::RulesOutcome;
+use serde_json::{json, Value};
 
-use crate::exit::{self, CmdResult};
+use crate::fail::{bad, finding, CmdResult};
+use crate::files::read_package_dir;
+use crate::keyfile::read_secret_key;
+use crate::out::Out;
+use crate::render::table::Table;
+use crate::render::{safe, short, TextFormat};
+use crate::store::{self, LedgerArg, SourceArgs};
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -16,28 +23,11 @@ pub enum RulesCommand {
     /// Run the package's own cases, then publish every file to the ledger.
     Publish(PublishArgs),
     /// List the published rule packages.
-    List,
+    List(ListArgs),
     /// Show a published package: entry, files, sources.
-    Show {
-        /// NAME@VERSION, e.g. marketing@1.0.0.
-        id: String,
-    },
+    Show(ShowArgs),
     /// Manifest and script changes between two published versions.
-    Diff {
-        /// NAME@VERSION of the older package.
-        a: String,
-        /// NAME@VERSION of the newer package.
-        b: String,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct PublishArgs {
-    /// The HR signer's secret key file.
-    #[arg(long)]
-    pub signer: PathBuf,
-    /// The package directory.
-    pub dir: PathBuf,
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -46,81 +36,74 @@ pub struct CheckArgs {
     pub dir: PathBuf,
 }
 
-pub fn run(ledger: &Path, c: RulesCommand) -> CmdResult {
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The HR signer's secret key file.
+    #[arg(long)]
+    pub signer: PathBuf,
+    /// The package directory.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextFormat::Table)]
+    pub format: TextFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// NAME@VERSION, e.g. marketing@1.0.0.
+    pub id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextFormat::Table)]
+    pub format: TextFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// NAME@VERSION of the older package.
+    pub a: String,
+    /// NAME@VERSION of the newer package.
+    pub b: String,
+}
+
+pub fn run(c: RulesCommand, out: &mut Out) -> CmdResult {
     match c {
-        RulesCommand::Check(a) => check(&a),
-        RulesCommand::Publish(a) => crate::cmd::flow::rules_publish(ledger, &a.signer, &a.dir),
-        RulesCommand::List => crate::cmd::flow::rules_list(ledger),
-        RulesCommand::Show { id } => crate::cmd::flow::rules_show(ledger, &id),
-        RulesCommand::Diff { a, b } => crate::cmd::flow::rules_diff(ledger, &a, &b),
+        RulesCommand::Check(a) => check(&a, out),
+        RulesCommand::Publish(a) => publish(a, out),
+        RulesCommand::List(a) => list(a, out),
+        RulesCommand::Show(a) => show(a, out),
+        RulesCommand::Diff(a) => diff(a, out),
     }
 }
 
-/// Read a package directory into the engine's file map: every regular file
-/// below `dir`, keyed by its `/`-separated relative path. Names starting
-/// with `.` (and what is below them) are skipped; symbolic links are refused.
-pub fn read_package_dir(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
-        let rd = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read directory {}", dir.display()))?;
-        for entry in rd {
-            let entry =
-                entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
-            let path = entry.path();
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                anyhow::bail!("{}: file names must be UTF-8", path.display());
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            let ft = entry.file_type()?;
-            if ft.is_symlink() {
-                anyhow::bail!(
-                    "{}: symbolic links are not allowed in a rule package",
-                    path.display()
-                );
-            } else if ft.is_dir() {
-                walk(root, &path, out)?;
-            } else if ft.is_file() {
-                let rel = path.strip_prefix(root)?;
-                let rel: Vec<&str> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_str().unwrap_or_default())
-                    .collect();
-                let bytes = std::fs::read(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                out.insert(rel.join("/"), bytes);
-            }
-        }
-        Ok(())
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out)?;
-    Ok(out)
-}
-
-/// Load and compile a package directory.
-pub fn load_package(dir: &Path) -> anyhow::Result<RulePackage> {
+fn load(dir: &std::path::Path) -> CmdResult<RulePackage> {
     let files = read_package_dir(dir)?;
-    RulePackage::from_files(files).with_context(|| format!("rule package {}", dir.display()))
+    RulePackage::from_files(files).map_err(|e| bad(format!("rule package {}: {e}", dir.display())))
 }
 
-fn check(a: &CheckArgs) -> CmdResult {
-    use std::fmt::Write as _;
-    use std::io::Write as _;
-    let pkg = load_package(&a.dir)?;
-    // Written in one go (no println!, which panics on a closed pipe).
-    let mut out = String::new();
-    let _ = writeln!(out, "package {} ({})", pkg.id(), a.dir.display());
-    let _ = writeln!(out, "hash    {}", pkg.hash_hex());
-    let _ = writeln!(out, "script  {} compiled", pkg.script_path());
+fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
+    let pkg = load(&a.dir)?;
+    let mut s = String::new();
+    let _ = writeln!(s, "package {} ({})", safe(&pkg.id()), a.dir.display());
+    let _ = writeln!(s, "hash    {}", pkg.hash_hex());
+    let _ = writeln!(s, "script  {} compiled", safe(pkg.script_path()));
     let reports = pkg.run_tests();
     let mut failed = 0;
     for r in &reports {
         match &r.outcome {
             CaseOutcome::Pass => {
-                let _ = writeln!(out, "PASS  {}  {}", r.name, r.description);
+                let _ = writeln!(s, "PASS  {}  {}", safe(&r.name), safe(&r.description));
             }
             CaseOutcome::Mismatch {
                 path,
@@ -128,40 +111,217 @@ fn check(a: &CheckArgs) -> CmdResult {
                 actual,
             } => {
                 failed += 1;
-                let _ = writeln!(out, "FAIL  {}  {}", r.name, r.description);
-                let _ = writeln!(out, "      first mismatch at {path}");
-                let _ = writeln!(out, "      expected {expected}");
-                let _ = writeln!(out, "      actual   {actual}");
+                let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
+                let _ = writeln!(s, "      first mismatch at {}", safe(path));
+                let _ = writeln!(s, "      expected {}", safe(&expected.to_string()));
+                let _ = writeln!(s, "      actual   {}", safe(&actual.to_string()));
             }
             CaseOutcome::Error(e) => {
                 failed += 1;
-                let _ = writeln!(out, "FAIL  {}  {}", r.name, r.description);
-                let _ = writeln!(out, "      error: {e}");
+                let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
+                let _ = writeln!(s, "      error: {}", safe(&e.to_string()));
             }
         }
     }
     let _ = writeln!(
-        out,
+        s,
         "{} cases: {} passed, {} failed",
         reports.len(),
         reports.len() - failed,
         failed
     );
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .context("cannot write to stdout")?;
+    out.text(&s)?;
     if reports.is_empty() {
-        return Err(anyhow::anyhow!(
-            "the package has no test cases (add tests/<case>/expected.json)"
-        )
-        .into());
+        out.flush()?;
+        return Err(bad(
+            "the package has no test cases (add tests/<case>/expected.json)",
+        ));
     }
     if failed > 0 {
-        return Err(exit::finding(anyhow::anyhow!(
+        out.flush()?;
+        return Err(finding(format!(
             "{failed} of {} package test cases failed",
             reports.len()
         )));
     }
     Ok(())
+}
+
+fn publish(a: PublishArgs, out: &mut Out) -> CmdResult {
+    let files = read_package_dir(&a.dir)?;
+    let key = read_secret_key(&a.signer)?;
+    let mut wf = store::workflow(&a.ledger.ledger)?;
+    match wf.publish_rules(files, &key)? {
+        RulesOutcome::Published {
+            seq,
+            id,
+            hash,
+            n_files,
+        } => out.line(format!(
+            "published {} as entry {seq} (package {hash}, {n_files} files)",
+            safe(&id)
+        ))?,
+        RulesOutcome::AlreadyPublished { seq, id } => out.line(format!(
+            "{} is already published as entry {seq} with identical content; nothing written",
+            safe(&id)
+        ))?,
+    }
+    Ok(())
+}
+
+fn list(a: ListArgs, out: &mut Out) -> CmdResult {
+    let v = store::view(&a.source)?;
+    let packages: Vec<_> = v.catalog().packages().collect();
+    match a.format {
+        TextFormat::Json => out.json(&Value::Array(
+            packages
+                .iter()
+                .map(|p| {
+                    json!({
+                        "entry": p.seq,
+                        "package": p.body.id(),
+                        "effective_from": p.body.effective_from,
+                        "effective_until": p.body.effective_until,
+                        "package_hash": p.body.package_hash.to_hex(),
+                        "signer": p.signer,
+                        "time": p.body.time.as_ref().map(|t| t.as_str()),
+                    })
+                })
+                .collect(),
+        ))?,
+        TextFormat::Table => {
+            let mut t = Table::new(["entry", "package", "effective", "hash", "signer", "time"]);
+            for p in packages {
+                t.row([
+                    p.seq.to_string(),
+                    safe(&p.body.id()).into_owned(),
+                    format!(
+                        "{}..{}",
+                        safe(&p.body.effective_from),
+                        safe(p.body.effective_until.as_deref().unwrap_or(""))
+                    ),
+                    short(&p.body.package_hash.to_hex(), 16),
+                    safe(&p.signer).into_owned(),
+                    p.body
+                        .time
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
+            out.text(&t.render())?;
+        }
+    }
+    Ok(())
+}
+
+fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
+    let v = store::view(&a.source)?;
+    let (rec, pkg) = v.package(&a.id)?;
+    let sources: Vec<(String, Vec<String>)> = pkg
+        .sources()
+        .iter()
+        .map(|(name, schema)| {
+            (
+                name.to_string(),
+                schema.columns.iter().map(|c| c.name.clone()).collect(),
+            )
+        })
+        .collect();
+    match a.format {
+        TextFormat::Json => out.json(&json!({
+            "package": pkg.id(),
+            "entry": rec.seq,
+            "signer": rec.signer,
+            "time": rec.body.time.as_ref().map(|t| t.as_str()),
+            "description": pkg.description(),
+            "effective_from": rec.body.effective_from,
+            "effective_until": rec.body.effective_until,
+            "package_hash": pkg.hash_hex(),
+            "files": pkg.file_hashes(),
+            "sources": sources.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "test_cases": pkg.tests().len(),
+        }))?,
+        TextFormat::Table => {
+            out.line(format!("package     {}", safe(&pkg.id())))?;
+            out.line(format!(
+                "entry       {} (signed by {})",
+                rec.seq,
+                safe(&rec.signer)
+            ))?;
+            out.line(format!("description {}", safe(pkg.description())))?;
+            out.line(format!(
+                "effective   {}..{}",
+                pkg.effective_from(),
+                pkg.effective_until()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default()
+            ))?;
+            out.line(format!("hash        {}", pkg.hash_hex()))?;
+            out.line(format!("test cases  {}", pkg.tests().len()))?;
+            out.line("files:")?;
+            for (path, h) in pkg.file_hashes() {
+                out.line(format!("  {h}  {}", safe(&path)))?;
+            }
+            out.line("sources:")?;
+            for (name, cols) in sources {
+                out.line(format!("  {}: {}", safe(&name), safe(&cols.join(", "))))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn diff(a: DiffArgs, out: &mut Out) -> CmdResult {
+    let v = store::view(&a.source)?;
+    let (_, pa) = v.package(&a.a)?;
+    let (_, pb) = v.package(&a.b)?;
+    let (fa, fb) = (pa.files(), pb.files());
+    let mut paths: Vec<&String> = fa.keys().chain(fb.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let mut changed = 0;
+    for path in paths {
+        match (fa.get(path), fb.get(path)) {
+            (Some(x), Some(y)) if x == y => {}
+            (Some(x), Some(y)) => {
+                changed += 1;
+                let (x, y) = (String::from_utf8_lossy(x), String::from_utf8_lossy(y));
+                let d = similar::TextDiff::from_lines(x.as_ref(), y.as_ref());
+                let text = d
+                    .unified_diff()
+                    .context_radius(1)
+                    .header(&format!("{}/{path}", a.a), &format!("{}/{path}", a.b))
+                    .to_string();
+                out.text(&safe_lines(&text))?;
+            }
+            (Some(_), None) => {
+                changed += 1;
+                out.line(format!("only in {}: {}", safe(&a.a), safe(path)))?;
+            }
+            (None, Some(_)) => {
+                changed += 1;
+                out.line(format!("only in {}: {}", safe(&a.b), safe(path)))?;
+            }
+            (None, None) => {}
+        }
+    }
+    if changed == 0 {
+        out.line(format!(
+            "{} and {} have identical files",
+            safe(&a.a),
+            safe(&a.b)
+        ))?;
+    }
+    Ok(())
+}
+
+/// Escape each line of a diff, keeping the line breaks.
+fn safe_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|l| {
+            let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
+            format!("{}{nl}", safe(body))
+        })
+        .collect()
 }

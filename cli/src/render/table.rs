@@ -50,6 +50,15 @@ impl Table {
 
     /// Render with a trailing newline after every line.
     pub fn render(&self) -> String {
+        self.render_with(true)
+    }
+
+    /// Render without the rule under the headers.
+    pub fn render_plain(&self) -> String {
+        self.render_with(false)
+    }
+
+    fn render_with(&self, rule_line: bool) -> String {
         let n = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
         for r in &self.rows {
@@ -83,8 +92,10 @@ impl Table {
             out.push('\n');
         };
         line(&self.headers, &mut out);
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&rule, &mut out);
+        if rule_line {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            line(&rule, &mut out);
+        }
         for r in &self.rows {
             line(r, &mut out);
         }

@@ -1,0 +1,109 @@
+//! One staff member's explanation: inputs, every weighted term of every
+//! score with value × weight = contribution, the sum, and the grade rule.
+
+use rankproof_workflow::{Header, StaffRecord};
+
+use super::safe;
+use super::table::Table;
+
+/// The explanation as text.
+pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord) -> String {
+    let mut out = String::new();
+    let attrs: Vec<String> = r
+        .attributes
+        .iter()
+        .map(|(_, v)| safe(v).into_owned())
+        .collect();
+    out.push_str(&format!(
+        "{}{}, ranking {ranking_seq} of {} under {}\n",
+        safe(&r.staff_id),
+        if attrs.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", attrs.join(" / "))
+        },
+        header.period,
+        safe(&header.package_id())
+    ));
+    let scores: Vec<String> = r
+        .scores
+        .iter()
+        .map(|(k, v)| format!("{} {v}", safe(k)))
+        .collect();
+    out.push_str(&format!("{}\n", scores.join("  ")));
+    out.push_str(&format!(
+        "position {}  rank {} of {}  grade {}  bonus ×{}{}\n",
+        r.position,
+        r.rank,
+        header.n,
+        safe(&r.grade),
+        r.bonus_multiplier,
+        if r.flags.is_empty() {
+            String::new()
+        } else {
+            format!("  flags {}", safe(&r.flags.join(", ")))
+        }
+    ));
+    let ex = r.explanation();
+    if !ex.inputs.is_empty() {
+        out.push_str("\ninputs:\n");
+        let mut t = Table::new(["field", "value"]);
+        for (k, v) in &ex.inputs {
+            t.row([safe(k).into_owned(), safe(v).into_owned()]);
+        }
+        out.push_str(&t.render());
+    }
+    if !ex.derived.is_empty() {
+        out.push_str("\nderived:\n");
+        for (k, v) in &ex.derived {
+            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
+        }
+    }
+    for d in &ex.dimensions {
+        out.push_str(&format!(
+            "\n{} = {}\n",
+            safe(&d.name),
+            d.value.as_deref().unwrap_or("?")
+        ));
+        let mut t = Table::new(["term", "value", "weight", "contribution"]).right(&[1, 2, 3]);
+        for term in &d.terms {
+            t.row([
+                safe(&term.name).into_owned(),
+                term.value.clone().unwrap_or_else(|| "?".into()),
+                term.weight.clone(),
+                term.contribution.clone().unwrap_or_else(|| "?".into()),
+            ]);
+        }
+        out.push_str(&t.render());
+        let reported = d
+            .reported
+            .as_deref()
+            .map(|v| format!(", reported {v}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "total: {} = {}{reported}\n",
+            d.terms
+                .iter()
+                .map(|t| t.contribution.clone().unwrap_or_else(|| "?".into()))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            d.sum.as_deref().unwrap_or("?")
+        ));
+        for (k, v) in &d.details {
+            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
+        }
+    }
+    if !ex.notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for (k, v) in &ex.notes {
+            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
+        }
+    }
+    if !ex.classification.is_empty() {
+        out.push_str("\ngrade and bonus:\n");
+        for (k, v) in &ex.classification {
+            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
+        }
+    }
+    out
+}

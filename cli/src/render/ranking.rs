@@ -1,0 +1,147 @@
+//! A ranking (a stored or freshly computed result document) as a table or
+//! CSV. Columns come from the document: its attributes and score names.
+
+use rankproof_ledger::Hash;
+use rankproof_workflow::{ResultDoc, StaffRecord};
+
+use super::table::Table;
+use super::{csv_out, safe, Format};
+use crate::fail::CmdResult;
+use crate::out::Out;
+
+fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
+    (0..doc.len())
+        .filter_map(|i| doc.record_brief(i).ok())
+        .collect()
+}
+
+/// The ranking as CSV: staff_id, attributes, scores, position, rank,
+/// grade, bonus_multiplier, flags.
+pub fn csv(doc: &ResultDoc) -> Vec<u8> {
+    let attrs = doc.attribute_names();
+    let scores = &doc.header().score_names;
+    let mut header = vec!["staff_id".to_owned()];
+    header.extend(attrs.iter().cloned());
+    header.extend(scores.iter().cloned());
+    header.extend(["position", "rank", "grade", "bonus_multiplier", "flags"].map(String::from));
+    let rows = std::iter::once(header).chain(records(doc).into_iter().map(|r| {
+        let mut cells = vec![r.staff_id.clone()];
+        cells.extend(
+            attrs
+                .iter()
+                .map(|a| r.attribute(a).unwrap_or_default().to_owned()),
+        );
+        cells.extend(
+            scores
+                .iter()
+                .map(|k| r.score(k).unwrap_or_default().to_owned()),
+        );
+        cells.push(r.position.to_string());
+        cells.push(r.rank.to_string());
+        cells.push(r.grade.clone());
+        cells.push(r.bonus_multiplier.clone());
+        cells.push(r.flags.join(";"));
+        cells
+    }));
+    csv_out::write(rows)
+}
+
+/// A reported score padded to the report decimals so points align.
+fn padded(v: &str, decimals: u32) -> String {
+    match v.parse::<rust_decimal::Decimal>() {
+        Ok(mut d) => {
+            d.rescale(decimals);
+            d.to_string()
+        }
+        Err(_) => v.to_owned(),
+    }
+}
+
+/// The ranking as an aligned terminal table with the grade distribution.
+pub fn table(doc: &ResultDoc) -> String {
+    let h = doc.header();
+    let attrs = doc.attribute_names();
+    let scores = &h.score_names;
+    let mut headers = vec![
+        "position".to_owned(),
+        "rank".to_owned(),
+        "staff_id".to_owned(),
+    ];
+    headers.extend(attrs.iter().map(|a| safe(a).into_owned()));
+    headers.extend(scores.iter().map(|a| safe(a).into_owned()));
+    headers.extend(["grade".to_owned(), "bonus".to_owned(), "flags".to_owned()]);
+    let first_score = 3 + attrs.len();
+    let mut right = vec![0, 1];
+    right.extend(first_score..first_score + scores.len());
+    right.push(first_score + scores.len() + 1);
+    let mut t = Table::new(headers).right(&right);
+    for r in records(doc) {
+        let mut cells = vec![
+            r.position.to_string(),
+            r.rank.to_string(),
+            safe(&r.staff_id).into_owned(),
+        ];
+        cells.extend(
+            attrs
+                .iter()
+                .map(|a| safe(r.attribute(a).unwrap_or_default()).into_owned()),
+        );
+        cells.extend(
+            scores
+                .iter()
+                .map(|k| padded(r.score(k).unwrap_or_default(), h.report_decimals)),
+        );
+        cells.push(safe(&r.grade).into_owned());
+        cells.push(r.bonus_multiplier.clone());
+        cells.push(safe(&r.flags.join(" ")).into_owned());
+        t.row(cells);
+    }
+    let mut out = format!(
+        "{}  period {}  N = {}\npackage {}\nresult  {}\n\n",
+        safe(&h.package_id()),
+        h.period,
+        h.n,
+        h.package_hash,
+        Hash::of(doc.bytes()).to_hex()
+    );
+    out.push_str(&t.render());
+    out.push_str("\ngrade distribution\n");
+    let mut g = Table::new(["grade", "count", "quota", "status"]).right(&[1, 2]);
+    for d in &h.grades {
+        let status = match d.quota {
+            None => "no quota".to_owned(),
+            Some(q) if d.count > q => format!("over quota by {} (tie on a boundary)", d.count - q),
+            Some(q) if d.count < q => format!("{} under quota", q - d.count),
+            Some(_) => "at quota".to_owned(),
+        };
+        g.row([
+            safe(&d.grade).into_owned(),
+            d.count.to_string(),
+            d.quota.map(|q| q.to_string()).unwrap_or_else(|| "-".into()),
+            status,
+        ]);
+    }
+    out.push_str(&g.render());
+    out
+}
+
+/// Print a result document; JSON is its canonical bytes, with the
+/// ranking's entry number as a first member when it is published.
+pub fn print(doc: &ResultDoc, format: Format, id: Option<u64>, out: &mut Out) -> CmdResult {
+    match format {
+        Format::Json => {
+            let bytes = doc.bytes();
+            match id {
+                Some(id) => {
+                    out.text(&format!("{{\"ranking\":{id},"))?;
+                    out.bytes(bytes.get(1..).unwrap_or_default())?;
+                }
+                None => out.bytes(bytes)?,
+            }
+            out.bytes(b"\n")?;
+        }
+        Format::Csv => out.bytes(&csv(doc))?,
+        Format::Table => out.text(&table(doc))?,
+    }
+    Ok(())
+}

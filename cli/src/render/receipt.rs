@@ -1,0 +1,60 @@
+//! A verified receipt, for its holder.
+
+use rankproof_workflow::ReceiptView;
+
+use super::safe;
+
+/// The receipt as text.
+pub fn text(file: &str, log_name: &str, v: &ReceiptView) -> String {
+    let r = &v.record;
+    let attrs: Vec<String> = r
+        .attributes
+        .iter()
+        .map(|(_, v)| safe(v).into_owned())
+        .collect();
+    let scores: Vec<String> = r
+        .scores
+        .iter()
+        .map(|(k, v)| format!("{} {v}", safe(k)))
+        .collect();
+    let mut out = format!("receipt OK: {}\n", safe(file));
+    out.push_str(&format!(
+        "  {}{}\n",
+        safe(&r.staff_id),
+        if attrs.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", attrs.join(" / "))
+        }
+    ));
+    out.push_str(&format!(
+        "  ranking {} for {} under {}, signed by operator {}\n",
+        v.ranking_seq,
+        safe(&v.body.period),
+        safe(&v.body.rules.id()),
+        safe(&v.operator)
+    ));
+    out.push_str(&format!("  {}\n", scores.join("  ")));
+    out.push_str(&format!(
+        "  position {}  rank {} of {}  grade {}  bonus ×{}\n",
+        r.position,
+        r.rank,
+        v.body.n,
+        safe(&r.grade),
+        r.bonus_multiplier
+    ));
+    out.push_str(&format!(
+        "  flags: {}\n",
+        if r.flags.is_empty() {
+            "none".to_owned()
+        } else {
+            safe(&r.flags.join(", ")).into_owned()
+        }
+    ));
+    out.push_str(&format!(
+        "  proven in the log {} at size {} (checkpoint signed by the log key)\n",
+        safe(log_name),
+        v.log_size
+    ));
+    out
+}
