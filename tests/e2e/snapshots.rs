@@ -66,7 +66,7 @@ fn handle(vkey: &str) -> String {
 const CALLS: &str = "工号,姓名,接听量,csat\n\
 C1,王伟,200,4.2\n\
 C2,=HYPERLINK(\"http://x\"),150,4.8\n\
-C3,\u{202E}gnp.exe,100,3\n\
+C3,赵磊,100,3\n\
 C4,刘洋,200,4.2\n\
 C5,陈静,50,5\n";
 
@@ -85,6 +85,19 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
             pkg.to_str().expect("utf-8"),
         ],
     );
+    // A name with a bidi control (it would display as "exe.png") is refused
+    // at record time, naming the line and the column; nothing is recorded.
+    let hostile = CALLS.replace("赵磊", "\u{202E}gnp.exe");
+    fs::write(dir.join("hostile.csv"), hostile).expect("write");
+    let err = fails(
+        dir,
+        &[
+            "input", "record", "--signer", "steward.key", "--period", "2025-01", "--source",
+            "calls", "hostile.csv",
+        ],
+        2,
+    );
+    assert!(err.contains("line 4") && err.contains("bidi control U+202E"), "{err}");
     fs::write(dir.join("calls.csv"), CALLS).expect("write");
     let rec = ok(
         dir,
