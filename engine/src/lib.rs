@@ -16,6 +16,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod column;
 pub mod dataset;
 pub mod decimal;
 mod eval;
@@ -31,7 +32,7 @@ pub mod synth;
 pub use dataset::{Dataset, DatasetError, Loc, Row, Value};
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
-    ENGINE_VERSION, RANKING_FORMAT,
+    COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,
 };
 pub use package::{
     package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version,
