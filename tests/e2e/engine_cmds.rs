@@ -126,8 +126,8 @@ fn rules_check_refuses_a_broken_package_with_exit_2() {
     std::fs::write(
         &script,
         s.replacen(
-            "fn score(row, cohort) {",
-            "fn score(row, cohort) {\n    loop { }",
+            "fn score(c) {",
+            "fn score(c) {\n    loop { }",
             1,
         ),
     )

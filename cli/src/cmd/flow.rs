@@ -680,16 +680,20 @@ pub fn explain(ledger: &Path, a: ExplainArgs) -> CmdResult {
                 d.get("value").map(plain).unwrap_or_default()
             )?;
             let weights = d.get("weights").and_then(Value::as_object);
+            let contributions = d.get("contributions").and_then(Value::as_object);
             let mut t = Table::new(["part", "value", "weight", "contribution"]);
             if let Some(obj) = d.as_object() {
                 for (k, v) in obj {
-                    if k == "value" || k == "weights" {
+                    if matches!(k.as_str(), "value" | "weights" | "contributions" | "rounded_to") {
                         continue;
                     }
                     let w = weights.and_then(|w| w.get(k));
-                    let contrib = match (v.as_str(), w.and_then(Value::as_str)) {
-                        (Some(x), Some(y)) => product(x, y).unwrap_or_default(),
-                        _ => String::new(),
+                    let contrib = match contributions.and_then(|c| c.get(k)) {
+                        Some(c) => plain(c),
+                        None => match (v.as_str(), w.and_then(Value::as_str)) {
+                            (Some(x), Some(y)) => product(x, y).unwrap_or_default(),
+                            _ => String::new(),
+                        },
                     };
                     t.row(vec![
                         k.clone(),
