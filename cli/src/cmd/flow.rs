@@ -673,37 +673,34 @@ pub fn explain(ledger: &Path, a: ExplainArgs) -> CmdResult {
         write!(out, "{}", t.render())?;
     }
     if let Some(scoring) = ex.get("scoring").and_then(Value::as_object) {
+        // Each score built from terms: {"terms": {name: [value, weight, contribution]}}.
         for (dim, d) in scoring {
-            writeln!(
-                out,
-                "\n{dim} = {}",
-                d.get("value").map(plain).unwrap_or_default()
-            )?;
-            let weights = d.get("weights").and_then(Value::as_object);
-            let contributions = d.get("contributions").and_then(Value::as_object);
+            let value = ex
+                .get("unrounded")
+                .and_then(|u| u.get(dim))
+                .map(plain)
+                .unwrap_or_default();
+            let rounding = d
+                .get("rounded_to")
+                .map(|p| format!(" (sum rounded to {} places)", plain(p)))
+                .unwrap_or_default();
+            writeln!(out, "\n{dim} = {value}{rounding}")?;
             let mut t = Table::new(["part", "value", "weight", "contribution"]);
-            if let Some(obj) = d.as_object() {
-                for (k, v) in obj {
-                    if matches!(k.as_str(), "value" | "weights" | "contributions" | "rounded_to") {
-                        continue;
-                    }
-                    let w = weights.and_then(|w| w.get(k));
-                    let contrib = match contributions.and_then(|c| c.get(k)) {
-                        Some(c) => plain(c),
-                        None => match (v.as_str(), w.and_then(Value::as_str)) {
-                            (Some(x), Some(y)) => product(x, y).unwrap_or_default(),
-                            _ => String::new(),
-                        },
-                    };
-                    t.row(vec![
-                        k.clone(),
-                        plain(v),
-                        w.map(plain).unwrap_or_default(),
-                        contrib,
-                    ]);
+            if let Some(terms) = d.get("terms").and_then(Value::as_object) {
+                for (k, vwc) in terms {
+                    let at = |i: usize| vwc.get(i).map(plain).unwrap_or_default();
+                    t.row(vec![k.clone(), at(0), at(1), at(2)]);
                 }
             }
             write!(out, "{}", t.render())?;
+        }
+    }
+    if let Some(details) = ex.get("details").and_then(Value::as_object) {
+        if !details.is_empty() {
+            writeln!(out, "\ndetails:")?;
+            for (k, v) in details {
+                writeln!(out, "  {k}: {}", plain(v))?;
+            }
         }
     }
     if let Some(c) = ex.get("classification").and_then(Value::as_object) {
@@ -723,12 +720,6 @@ fn plain(v: &Value) -> String {
 }
 
 /// `x × y` of two canonical decimal strings, canonical.
-fn product(x: &str, y: &str) -> Option<String> {
-    let a: rust_decimal::Decimal = x.parse().ok()?;
-    let b: rust_decimal::Decimal = y.parse().ok()?;
-    Some(rankproof_engine::decimal::canonical(&a.checked_mul(b)?))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -19,7 +19,10 @@ pub(crate) struct Classified {
     pub bonus: Vec<Decimal>,
     /// Flag name and whether it is raised, per staff member; names in byte order.
     pub flags: Vec<(String, Vec<bool>)>,
-    pub explain: Vec<(String, Operand)>,
+    /// Named columns for every staff member's explanation, in JCS order.
+    pub explain_columns: Vec<(String, Operand)>,
+    /// Named single values, written once for the cohort.
+    pub explain_scalars: Vec<(String, Operand)>,
 }
 
 pub(crate) fn classify(
@@ -159,10 +162,13 @@ pub(crate) fn classify(
     flags.sort_by(|a, b| a.0.cmp(&b.0));
     let mut explain = named_values(ctx, "classify", m.get("explain"))?;
     explain.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
+    let (explain_columns, explain_scalars) =
+        explain.into_iter().partition(|(_, o)| matches!(o, Operand::Col(_)));
     Ok(Classified {
         grade,
         bonus,
         flags,
-        explain,
+        explain_columns,
+        explain_scalars,
     })
 }

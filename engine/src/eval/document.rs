@@ -190,6 +190,10 @@ pub struct Ranking {
     /// Attribute names (text inputs copied into results), in declared order.
     pub attribute_names: Vec<String>,
     pub grade_distribution: Vec<GradeCount>,
+    /// Named values the scripts returned under `explain` that are the same
+    /// for everybody (single values, not columns), written once in the
+    /// document's `explain` member: `classification` and `details`.
+    pub cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
     /// In position order.
     pub results: Vec<StaffResult>,
 }
@@ -237,6 +241,24 @@ impl Ranking {
         vec![
             ("format", s(RANKING_FORMAT)),
             ("script_api", int(SCRIPT_API)),
+            (
+                "explain",
+                Json::Obj(
+                    self.cohort_explain
+                        .iter()
+                        .map(|(k, m)| {
+                            (
+                                Arc::from(k.as_str()),
+                                Json::Obj(
+                                    m.iter()
+                                        .map(|(n, v)| (Arc::from(n.as_str()), v.clone()))
+                                        .collect(),
+                                ),
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
             ("engine_version", s(self.engine_version.clone())),
             (
                 "package",
@@ -414,80 +436,50 @@ fn write_named(members: &[(String, Operand)], i: usize, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// One member of a score's explanation object.
-enum TermMember<'a> {
-    Value(&'a Operand),
-    Contributions,
-    Weights,
-    Score,
-    Rounded(u32),
-}
-
-/// The explanation of one score built from terms: member names in JCS order.
+/// The explanation of one score built from terms:
+/// `{"terms": {NAME: [value, weight, contribution], ...}}` (names in JCS
+/// order), plus `"rounded_to": d` when the script rounded the sum.
 struct TermsLayout<'a> {
     name: &'a str,
     terms: &'a Terms,
-    members: Vec<(&'a str, TermMember<'a>)>,
-    /// Term names in JCS order with their index in `terms.parts`.
+    /// Term indices in JCS order of their names.
     sorted: Vec<usize>,
 }
 
 impl<'a> TermsLayout<'a> {
     fn new(name: &'a str, terms: &'a Terms) -> TermsLayout<'a> {
-        let mut members: Vec<(&str, TermMember<'_>)> = terms
-            .parts
-            .iter()
-            .map(|(n, v, _)| (n.as_str(), TermMember::Value(v)))
-            .collect();
-        members.push(("contributions", TermMember::Contributions));
-        members.push(("weights", TermMember::Weights));
-        members.push(("value", TermMember::Score));
-        if let Some(d) = terms.rounded {
-            members.push(("rounded_to", TermMember::Rounded(d)));
-        }
-        members.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
         let mut sorted: Vec<usize> = (0..terms.parts.len()).collect();
         sorted.sort_by(|a, b| jcs::utf16_cmp(&terms.parts[*a].0, &terms.parts[*b].0));
         TermsLayout {
             name,
             terms,
-            members,
             sorted,
         }
     }
 
     fn write(&self, i: usize, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (k, (name, m)) in self.members.iter().enumerate() {
-            if k > 0 {
+        if let Some(d) = self.terms.rounded {
+            out.extend_from_slice(b"{\"rounded_to\":");
+            jcs::write_int(i64::from(d), out);
+            out.extend_from_slice(b",\"terms\":{");
+        } else {
+            out.extend_from_slice(b"{\"terms\":{");
+        }
+        for (j, &t) in self.sorted.iter().enumerate() {
+            if j > 0 {
                 out.push(b',');
             }
-            jcs::write_str(name, out);
-            out.push(b':');
-            match m {
-                TermMember::Value(v) => write_operand(v, i, out),
-                TermMember::Score => write_operand(&Operand::Col(self.terms.value.clone()), i, out),
-                TermMember::Rounded(d) => jcs::write_int(i64::from(*d), out),
-                TermMember::Contributions | TermMember::Weights => {
-                    out.push(b'{');
-                    for (j, &t) in self.sorted.iter().enumerate() {
-                        if j > 0 {
-                            out.push(b',');
-                        }
-                        let (tn, _, w) = &self.terms.parts[t];
-                        jcs::write_str(tn, out);
-                        out.push(b':');
-                        if matches!(m, TermMember::Weights) {
-                            write_canonical_json(w, out);
-                        } else {
-                            write_operand(&self.terms.contributions[t], i, out);
-                        }
-                    }
-                    out.push(b'}');
-                }
-            }
+            let (tn, v, w) = &self.terms.parts[t];
+            jcs::write_str(tn, out);
+            out.extend_from_slice(b":[");
+            write_operand(v, i, out);
+            out.push(b',');
+            write_canonical_json(w, out);
+            out.push(b',');
+            write_operand(&self.terms.contributions[t], i, out);
+            out.push(b']');
         }
-        out.push(b'}');
+        out.extend_from_slice(b"}}");
     }
 }
 
@@ -545,9 +537,9 @@ pub(crate) fn records(
             let i = positions[p];
             let mut e = Vec::with_capacity(1024);
             e.extend_from_slice(b"{\"classification\":");
-            write_named(&classified.explain, i, &mut e);
+            write_named(&classified.explain_columns, i, &mut e);
             e.extend_from_slice(b",\"details\":");
-            write_named(&scored.details, i, &mut e);
+            write_named(&scored.detail_columns, i, &mut e);
             e.extend_from_slice(b",\"inputs\":{");
             let mut first = true;
             for (di, ci, name) in &input_order {
@@ -638,6 +630,7 @@ pub(crate) fn ranking(
     inputs: &BTreeMap<SourceName, Dataset>,
     period: &Period,
     grade_distribution: Vec<GradeCount>,
+    cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
     results: Vec<StaffResult>,
 ) -> Ranking {
     let spec = pkg.ranking();
@@ -668,6 +661,20 @@ pub(crate) fn ranking(
         report_decimals: spec.report_decimals,
         attribute_names: spec.attributes.clone(),
         grade_distribution,
+        cohort_explain,
         results,
+    }
+}
+
+/// A single (cohort-wide) named value as JSON.
+pub(crate) fn scalar_json(o: &Operand) -> Json {
+    match o {
+        Operand::Int(x) if is_safe_integer(*x) => Json::Int(*x),
+        Operand::Int(x) => Json::Str(x.to_string()),
+        Operand::Dec(x) => Json::Str(canonical(x)),
+        Operand::Bool(b) => Json::Bool(*b),
+        Operand::Text(t) => Json::Str(t.to_string()),
+        // INVARIANT: columns are written per staff member, never here.
+        Operand::Col(_) => Json::Null,
     }
 }

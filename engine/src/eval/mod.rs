@@ -147,5 +147,23 @@ fn rank_in_pool(
     let results = document::records(&ctx, &joined, &scored, &classified, &positions, &ranks)?;
     let grades: Vec<&str> = results.iter().map(|r| r.grade.as_str()).collect();
     let grade_distribution = quota::distribution(&spec.grades, &quota, &grades);
-    Ok(document::ranking(pkg, inputs, period, grade_distribution, results))
+    let mut cohort_explain = BTreeMap::new();
+    for (section, values) in [
+        ("classification", &classified.explain_scalars),
+        ("details", &scored.detail_scalars),
+    ] {
+        let m: BTreeMap<String, crate::jcs::Json> = values
+            .iter()
+            .map(|(k, v)| (k.clone(), document::scalar_json(v)))
+            .collect();
+        cohort_explain.insert(section.to_owned(), m);
+    }
+    Ok(document::ranking(
+        pkg,
+        inputs,
+        period,
+        grade_distribution,
+        cohort_explain,
+        results,
+    ))
 }

@@ -20,8 +20,10 @@ pub(crate) struct Scored {
     pub values: BTreeMap<String, Vec<Decimal>>,
     /// The scores built from `terms`, for the explanation.
     pub terms: BTreeMap<String, Terms>,
-    /// Named values for the explanation (`explain: #{...}`), in JCS order.
-    pub details: Vec<(String, Operand)>,
+    /// Named columns for every staff member's explanation (`explain: #{...}`), in JCS order.
+    pub detail_columns: Vec<(String, Operand)>,
+    /// Named single values of `explain`, written once for the cohort.
+    pub detail_scalars: Vec<(String, Operand)>,
 }
 
 impl Scored {
@@ -132,10 +134,12 @@ pub(crate) fn score(ctx: &Ctx<'_>, cohort: &Cohort) -> Result<Scored, crate::eva
             .unwrap_or_else(|| v.clone());
         values.insert(s.clone(), decimals(ctx, "score", s, &col)?);
     }
-    let details = named_values(ctx, "score", m.get("explain"))?;
+    let (detail_columns, detail_scalars) =
+        named_values(ctx, "score", m.get("explain"))?.into_iter().partition(|(_, o)| matches!(o, Operand::Col(_)));
     Ok(Scored {
         values,
         terms,
-        details,
+        detail_columns,
+        detail_scalars,
     })
 }

@@ -68,13 +68,17 @@ fn result_document_has_the_required_fields() {
         }
         let e = &x["explain"];
         assert!(e["inputs"]["sales_amount"].is_string());
-        assert!(e["scoring"]["sales"]["attainment_pts"].is_string());
-        assert_eq!(e["scoring"]["total"]["weights"]["sales"], "0.6");
-        assert!(e["classification"]["grade_rule"]
-            .as_str()
-            .unwrap()
-            .starts_with("forced distribution, N=30"));
+        assert!(e["scoring"]["sales"]["terms"]["attainment_pts"][0].is_string());
+        assert_eq!(e["scoring"]["total"]["terms"]["sales"][1], "0.6");
+        assert_eq!(e["scoring"]["total"]["rounded_to"], 2);
+        assert!(e["classification"]["collection_factor"].is_string());
     }
+    // single values of explain are written once for the cohort
+    assert!(j["explain"]["classification"]["grade_rule"]
+        .as_str()
+        .unwrap()
+        .starts_with("forced distribution, N=30"));
+    assert!(results[0]["explain"]["classification"]["grade_rule"].is_null());
     // the direct JCS writer agrees with an independent RFC 8785 implementation
     assert_eq!(
         serde_json_canonicalizer::to_vec(&j).unwrap(),
@@ -110,26 +114,26 @@ fn explanation_terms_add_up_to_the_reported_score() {
             let scoring = j["explain"]["scoring"].as_object().unwrap();
             assert_eq!(scoring.len(), 4, "every declared score has terms");
             for (score, t) in scoring {
-                let weights = t["weights"].as_object().unwrap();
-                let contributions = t["contributions"].as_object().unwrap();
-                assert_eq!(weights.len(), contributions.len());
+                let terms = t["terms"].as_object().unwrap();
+                assert!(!terms.is_empty());
                 let mut sum = Decimal::ZERO;
-                for (term, w) in weights {
-                    let v: Decimal = match &t[term] {
-                        serde_json::Value::Number(n) => Decimal::from(n.as_i64().unwrap()),
-                        other => dec(other),
+                for (term, vwc) in terms {
+                    let num = |v: &serde_json::Value| -> Decimal {
+                        match v {
+                            serde_json::Value::Number(n) => Decimal::from(n.as_i64().unwrap()),
+                            other => dec(other),
+                        }
                     };
-                    let c = dec(&contributions[term]);
-                    assert_eq!(c, v * dec(w), "{} {score}.{term}", x.staff_id);
+                    let (v, w, c) = (num(&vwc[0]), dec(&vwc[1]), num(&vwc[2]));
+                    assert_eq!(c, v * w, "{} {score}.{term}", x.staff_id);
                     sum += c;
                 }
-                let value = dec(&t["value"]);
+                let value = x.explanation.unrounded[score];
                 let expect = match t.get("rounded_to") {
                     Some(d) => rhu(sum, d.as_u64().unwrap() as u32),
                     None => sum,
                 };
                 assert_eq!(value, expect, "{} {score}", x.staff_id);
-                assert_eq!(x.explanation.unrounded[score], value);
                 assert_eq!(x.scores[score], rhu(value, 2), "{} {score}", x.staff_id);
             }
         }
