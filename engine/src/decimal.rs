@@ -19,16 +19,16 @@ pub fn canonical(d: &Decimal) -> String {
 }
 
 /// Append the canonical decimal string of `d` (what [`canonical`] returns)
-/// without going through `Display` or a temporary string: the sign, the
-/// digits of the normalized mantissa and the point `scale` digits from the
-/// right (`0.` and leading zeros when the mantissa is shorter).
+/// without going through `Display`, `normalize` or a temporary string: the
+/// sign, the digits of the mantissa without trailing fractional zeros and
+/// the point `scale` digits from the right (`0.` and leading zeros when the
+/// mantissa is shorter).
 pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
-    let n = d.normalize();
-    if n.is_zero() {
+    let m = d.mantissa();
+    if m == 0 {
         out.push(b'0');
         return;
     }
-    let m = n.mantissa();
     // A 96-bit mantissa has at most 29 digits.
     let mut digits = [0u8; 40];
     let mut i = digits.len();
@@ -44,8 +44,15 @@ pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
         digits[i] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    let ds = &digits[i..];
-    let scale = n.scale() as usize;
+    // Trailing zeros after the point go (what `normalize` does, without
+    // its divisions).
+    let mut end = digits.len();
+    let mut scale = d.scale() as usize;
+    while scale > 0 && digits[end - 1] == b'0' {
+        end -= 1;
+        scale -= 1;
+    }
+    let ds = &digits[i..end];
     if m < 0 {
         out.push(b'-');
     }
