@@ -93,9 +93,71 @@ impl Drop for Stored {
     fn drop(&mut self) {
         if let Some(m) = &self.meter {
             m.fetch_sub(self.bytes, Ordering::Relaxed);
+            // Give the buffer back to the run's pool: the next column reuses
+            // it instead of asking the allocator (and the kernel) for fresh,
+            // zeroed pages.
+            let data = std::mem::replace(&mut self.data, Data::Bool(Vec::new()));
+            recycle(data);
         }
     }
 }
+
+/// Buffers of dropped columns of the current script call, for reuse.
+#[derive(Default)]
+struct Pool {
+    dec: Vec<Vec<Decimal>>,
+    int: Vec<Vec<i64>>,
+    boolean: Vec<Vec<bool>>,
+    active: bool,
+}
+
+/// Buffers kept per element type.
+const POOL_DEPTH: usize = 16;
+
+thread_local! {
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+fn recycle(data: Data) {
+    POOL.with(|p| {
+        let Ok(mut p) = p.try_borrow_mut() else { return };
+        if !p.active {
+            return;
+        }
+        match data {
+            Data::Dec(v) if p.dec.len() < POOL_DEPTH => p.dec.push(v),
+            Data::Int(v) if p.int.len() < POOL_DEPTH => p.int.push(v),
+            Data::Bool(v) if p.boolean.len() < POOL_DEPTH => p.boolean.push(v),
+            _ => {}
+        }
+    });
+}
+
+/// Element types whose buffers are pooled.
+trait Pooled: Sized + Send + Default {
+    fn take(n: usize) -> Vec<Self>;
+}
+
+macro_rules! pooled {
+    ($t:ty, $field:ident) => {
+        impl Pooled for $t {
+            fn take(n: usize) -> Vec<$t> {
+                let v = POOL.with(|p| {
+                    p.try_borrow_mut().ok().and_then(|mut p| {
+                        let k = p.$field.iter().position(|b| b.capacity() >= n)?;
+                        Some(p.$field.swap_remove(k))
+                    })
+                });
+                let mut v = v.unwrap_or_else(|| Vec::with_capacity(n));
+                v.clear();
+                v
+            }
+        }
+    };
+}
+pooled!(Decimal, dec);
+pooled!(i64, int);
+pooled!(bool, boolean);
 
 /// A column as scripts see it (rhai type `Column`): cheap to clone.
 #[derive(Debug, Clone)]
@@ -210,7 +272,17 @@ pub fn with_run<T>(run: Arc<Run>, f: impl FnOnce() -> T) -> T {
     }
     let prev = RUN.with(|r| r.borrow_mut().replace(run));
     let _reset = Reset(prev);
-    f()
+    let was_active = POOL.with(|p| std::mem::replace(&mut p.borrow_mut().active, true));
+    let r = f();
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        p.active = was_active;
+        if !was_active {
+            // The pool lives only as long as the script call.
+            *p = Pool::default();
+        }
+    });
+    r
 }
 
 fn current() -> Result<Arc<Run>, Box<EvalAltResult>> {
@@ -467,7 +539,7 @@ const CHUNK: usize = 16 * 1024;
 /// Compute `f(i)` for every element, in parallel for large cohorts; an
 /// element where `f` fails gets `T::default()` and its reason is collected
 /// (in index order, so the result does not depend on the thread count).
-fn compute<T: Send + Default>(
+fn compute<T: Pooled>(
     n: usize,
     f: impl Fn(usize) -> Result<T, &'static str> + Sync,
 ) -> (Vec<T>, Vec<(u32, String)>) {
@@ -479,11 +551,16 @@ fn compute<T: Send + Default>(
             T::default()
         }
     };
-    let values: Vec<T> = if n >= 2 * CHUNK {
-        (0..n).into_par_iter().with_min_len(CHUNK).map(one).collect()
+    let mut values: Vec<T> = T::take(n);
+    if n >= 2 * CHUNK {
+        (0..n)
+            .into_par_iter()
+            .with_min_len(CHUNK)
+            .map(one)
+            .collect_into_vec(&mut values);
     } else {
-        (0..n).map(one).collect()
-    };
+        values.extend((0..n).map(one));
+    }
     let mut errs = Vec::new();
     if failed.load(Ordering::Relaxed) {
         for i in 0..n {
@@ -763,7 +840,8 @@ pub fn binary_fn(
 ) -> Result<Column, Box<EvalAltResult>> {
     let run = current()?;
     let n = len_of(&run, &[a, b], name)?;
-    charge(&run, n, pos)?;
+    // A division costs about four additions.
+    charge(&run, if name == "ratio" { 4 * n } else { n }, pos)?;
     let (x, y) = (num(a, name)?, num(b, name)?);
     let (data, errs) = match name {
         "ratio" => {
@@ -800,7 +878,7 @@ pub fn binary_fn(
 pub fn rhu(x: &Operand, places: u32, pos: Position) -> Result<Column, Box<EvalAltResult>> {
     let run = current()?;
     let n = len_of(&run, &[x], "rhu")?;
-    charge(&run, n, pos)?;
+    charge(&run, 2 * n, pos)?;
     let v = num(x, "rhu")?;
     let (d, e) = compute(n, |i| Ok(rhu_dec(v.dec(i), places)));
     finish(&run, Data::Dec(d), &[x], e, "rhu", pos)
@@ -1054,27 +1132,48 @@ pub fn group(
     if x.len() != n || key.len() != n {
         return Err(runtime(format!("{name}: columns of another cohort")));
     }
-    charge(&run, 2 * n, pos)?;
+    // Grouping looks every key up in an ordered map: it costs 16 per element.
+    charge(&run, 16 * n, pos)?;
     no_fault(x, name, pos)?;
     no_fault(key, name, pos)?;
     // Group index of every element, groups numbered in order of first appearance.
-    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     let mut gid = Vec::with_capacity(n);
-    for i in 0..n {
-        let k = match key.data() {
-            Data::Text(v) => v[i].to_string(),
-            Data::Int(v) => v[i].to_string(),
-            Data::Bool(v) => v[i].to_string(),
-            Data::Dec(_) => {
-                return Err(runtime(format!(
-                    "{name}: group by a text, integer or true/false column, not decimals"
-                )))
+    let g = match key.data() {
+        Data::Text(v) => {
+            let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+            for t in v {
+                let next = ids.len();
+                gid.push(*ids.entry(t.as_str()).or_insert(next));
             }
-        };
-        let next = ids.len();
-        gid.push(*ids.entry(k).or_insert(next));
-    }
-    let g = ids.len();
+            ids.len()
+        }
+        Data::Int(v) => {
+            let mut ids: BTreeMap<i64, usize> = BTreeMap::new();
+            for x in v {
+                let next = ids.len();
+                gid.push(*ids.entry(*x).or_insert(next));
+            }
+            ids.len()
+        }
+        Data::Bool(v) => {
+            let mut ids: [Option<usize>; 2] = [None, None];
+            let mut next = 0;
+            for b in v {
+                let slot = &mut ids[usize::from(*b)];
+                let k = *slot.get_or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                });
+                gid.push(k);
+            }
+            next
+        }
+        Data::Dec(_) => {
+            return Err(runtime(format!(
+                "{name}: group by a text, integer or true/false column, not decimals"
+            )))
+        }
+    };
     let op = name.trim_start_matches("group_");
     if op == "count" {
         let mut c = vec![0i64; g];
@@ -1254,6 +1353,28 @@ mod tests {
                 w.data(),
                 &Data::Dec(vec!["0.5".parse().unwrap(), Decimal::ZERO, "0.5".parse().unwrap()])
             );
+        });
+    }
+
+    #[test]
+    fn group_reductions_broadcast_to_every_member() {
+        let run = Arc::new(Run::new(5, 100, 1000));
+        with_run(run, || {
+            let x = dcol(&["1", "2", "3", "4", "5"]);
+            let key = Column::from_data(
+                Data::Text(["E", "S", "E", "N", "S"].iter().map(|s| (*s).into()).collect()),
+                Vec::new(),
+            );
+            let d = |v: &[&str]| Data::Dec(v.iter().map(|s| s.parse().unwrap()).collect());
+            let g = |name| group(name, &x, &key, Position::NONE).unwrap();
+            assert_eq!(g("group_sum").data(), &d(&["4", "7", "4", "4", "7"]));
+            assert_eq!(g("group_max").data(), &d(&["3", "5", "3", "4", "5"]));
+            assert_eq!(g("group_min").data(), &d(&["1", "2", "1", "4", "2"]));
+            assert_eq!(g("group_mean").data(), &d(&["2", "3.5", "2", "4", "3.5"]));
+            let c = group("group_count", &key, &key, Position::NONE).unwrap();
+            assert_eq!(c.data(), &Data::Int(vec![2, 2, 2, 1, 2]));
+            // decimals are not group keys
+            assert!(group("group_sum", &x, &x, Position::NONE).is_err());
         });
     }
 

@@ -28,7 +28,8 @@ pub struct Limits {
     /// rhai operations per script call (`score` and `classify` each run once per cohort).
     pub max_operations: u64,
     /// Element operations per staff member per script call: a column
-    /// operation on N staff costs N (a group reduction 2N).
+    /// operation on N staff costs N (`rhu` 2N, `ratio` 4N, a group
+    /// reduction 16N).
     pub max_element_operations: u64,
     /// Bytes of live columns per staff member (a decimal element takes 16,
     /// an integer or text element 8, a true/false 1).
@@ -89,7 +90,7 @@ impl Limits {
     pub(crate) fn ceilings() -> Limits {
         Limits {
             max_operations: 1_000_000,
-            max_element_operations: 2_000,
+            max_element_operations: 1_000,
             max_column_bytes: 4_096,
             max_call_levels: 64,
             max_expr_depth: 256,
