@@ -63,7 +63,7 @@ PY
     done
     n=$((n + 1))
     if cmp -s "$work/$name.debug.out" "$work/$name.release.out"; then
-        printf 'same   %-13s %s\n' "$name" "$(grep -m1 -E 'FAIL|error|line' "$work/$name.release.out" | cut -c1-110)"
+        printf 'same   %-13s %s\n' "$name" "$(grep -m1 -E 'policy.rhai' "$work/$name.release.out" | sed 's/.*policy.rhai/policy.rhai/' | cut -c1-120)"
     else
         fail=$((fail + 1))
         echo "DIFFER $name"; diff "$work/$name.debug.out" "$work/$name.release.out" || true

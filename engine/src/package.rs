@@ -592,7 +592,11 @@ impl RulePackage {
         let mut arity: BTreeMap<String, usize> = BTreeMap::new();
         for f in ast.iter_functions() {
             let name = f.name;
-            let (line, column) = fn_position(src, name);
+            let (line, column) = if name.contains('$') {
+                closure_position(src)
+            } else {
+                fn_position(src, name)
+            };
             if name.contains('$') {
                 return Err(script_err(line, column, "closures (`|x| ...`) are not available in rule scripts: results must not depend on function pointers".into()));
             }
@@ -743,6 +747,22 @@ fn fn_position(src: &str, name: &str) -> (usize, usize) {
             let rest = line[at + 3..].trim_start();
             if rest.starts_with(name) && rest[name.len()..].trim_start().starts_with('(') {
                 return (k + 1, at + 1);
+            }
+        }
+    }
+    (0, 0)
+}
+
+/// Line and column of the first closure `|...|` in a script (a `|` that is
+/// not part of `||`).
+fn closure_position(src: &str) -> (usize, usize) {
+    for (k, line) in src.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let b = code.as_bytes();
+        for (i, &c) in b.iter().enumerate() {
+            let double = (i > 0 && b[i - 1] == b'|') || b.get(i + 1) == Some(&b'|');
+            if c == b'|' && !double {
+                return (k + 1, i + 1);
             }
         }
     }

@@ -531,11 +531,17 @@ pub(crate) fn records(
     scoring.sort_by(|a, b| jcs::utf16_cmp(a.name, b.name));
     let mut unrounded_order: Vec<(&String, &Vec<Decimal>)> = scored.values.iter().collect();
     unrounded_order.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
-    let results: Vec<StaffResult> = (0..positions.len())
+    // Records are built in staff order (each column is read front to back,
+    // which the memory system is good at), then put in position order.
+    let mut position_of = vec![0usize; positions.len()];
+    for (p, &i) in positions.iter().enumerate() {
+        position_of[i] = p;
+    }
+    let by_staff: Vec<StaffResult> = (0..positions.len())
         .into_par_iter()
-        .map(|p| {
-            let i = positions[p];
-            let mut e = Vec::with_capacity(1024);
+        .map(|i| {
+            let p = position_of[i];
+            let mut e = Vec::with_capacity(2048);
             e.extend_from_slice(b"{\"classification\":");
             write_named(&classified.explain_columns, i, &mut e);
             e.extend_from_slice(b",\"details\":");
@@ -621,6 +627,9 @@ pub(crate) fn records(
             }
         })
         .collect();
+    let mut slots: Vec<Option<StaffResult>> = by_staff.into_iter().map(Some).collect();
+    // `positions` is a permutation of the staff indices: every slot is taken once.
+    let results: Vec<StaffResult> = positions.iter().filter_map(|&i| slots[i].take()).collect();
     Ok(results)
 }
 
