@@ -120,7 +120,9 @@ thread_local! {
 
 fn recycle(data: Data) {
     POOL.with(|p| {
-        let Ok(mut p) = p.try_borrow_mut() else { return };
+        let Ok(mut p) = p.try_borrow_mut() else {
+            return;
+        };
         if !p.active {
             return;
         }
@@ -679,7 +681,12 @@ pub fn neg(a: &Column, pos: Position) -> Result<Column, Box<EvalAltResult>> {
             (Data::Int(v), e)
         }
         Data::Dec(v) => (Data::Dec(v.iter().map(|x| -*x).collect()), Vec::new()),
-        other => return Err(runtime(format!("-: cannot negate a {} column", other.kind()))),
+        other => {
+            return Err(runtime(format!(
+                "-: cannot negate a {} column",
+                other.kind()
+            )))
+        }
     };
     finish(&run, data, &[&o], errs, "-", pos)
 }
@@ -761,7 +768,9 @@ pub fn compare(
                 op.symbol()
             )));
         }
-        (0..n).map(|i| op.test(x[i].as_str().cmp(y[i].as_str()))).collect()
+        (0..n)
+            .map(|i| op.test(x[i].as_str().cmp(y[i].as_str())))
+            .collect()
     } else if let (Some(x), Some(y)) = (boolean(a), boolean(b)) {
         if !matches!(op, Cmp::Eq | Cmp::Ne) {
             return Err(runtime(format!(
@@ -966,11 +975,20 @@ pub fn when(
                         .and_then(|d| d.into_immutable_string().ok())
                         .unwrap_or_default()
                 };
-                Data::Text((0..n).map(|i| if c[i] { pick(a, i) } else { pick(b, i) }).collect())
+                Data::Text(
+                    (0..n)
+                        .map(|i| if c[i] { pick(a, i) } else { pick(b, i) })
+                        .collect(),
+                )
             } else {
-                let pick =
-                    |o: &Operand, i: usize| -> bool { get(o, i).and_then(|d| d.as_bool().ok()).unwrap_or(false) };
-                Data::Bool((0..n).map(|i| if c[i] { pick(a, i) } else { pick(b, i) }).collect())
+                let pick = |o: &Operand, i: usize| -> bool {
+                    get(o, i).and_then(|d| d.as_bool().ok()).unwrap_or(false)
+                };
+                Data::Bool(
+                    (0..n)
+                        .map(|i| if c[i] { pick(a, i) } else { pick(b, i) })
+                        .collect(),
+                )
             }
         }
     };
@@ -1029,9 +1047,10 @@ pub fn fill(x: &Column, v: &Operand, pos: Position) -> Result<Column, Box<EvalAl
     let col = Operand::Col(x.clone());
     let cleared = Column {
         stored: Arc::clone(&x.stored),
-        faults: x.faults.as_ref().map(|f| {
-            Arc::new(f.iter().filter(|(_, q)| !q.no_value).cloned().collect())
-        }),
+        faults: x
+            .faults
+            .as_ref()
+            .map(|f| Arc::new(f.iter().filter(|(_, q)| !q.no_value).cloned().collect())),
     };
     let _ = run;
     let r = when(&Operand::Col(has), &Operand::Col(cleared), v, pos)?;
@@ -1057,7 +1076,11 @@ fn no_fault(x: &Column, needed_by: &str, pos: Position) -> Result<(), Box<EvalAl
 }
 
 /// A reduction over a whole column: `sum`, `min`, `max`, `mean`, `count`.
-pub fn reduce(name: &'static str, x: &Column, pos: Position) -> Result<Dynamic, Box<EvalAltResult>> {
+pub fn reduce(
+    name: &'static str,
+    x: &Column,
+    pos: Position,
+) -> Result<Dynamic, Box<EvalAltResult>> {
     let run = current()?;
     charge(&run, x.len(), pos)?;
     if name == "count" {
@@ -1066,7 +1089,10 @@ pub fn reduce(name: &'static str, x: &Column, pos: Position) -> Result<Dynamic, 
             no_fault(x, name, pos)?;
             return Ok(Dynamic::from_int(v.iter().filter(|b| **b).count() as INT));
         }
-        let missing = x.faults.as_ref().map_or(0, |f| f.iter().filter(|q| q.1.no_value).count());
+        let missing = x
+            .faults
+            .as_ref()
+            .map_or(0, |f| f.iter().filter(|q| q.1.no_value).count());
         if let Some(f) = &x.faults {
             if let Some((i, q)) = f.iter().find(|q| !q.1.no_value) {
                 return Err(stop_at(
@@ -1104,7 +1130,11 @@ pub fn reduce(name: &'static str, x: &Column, pos: Position) -> Result<Dynamic, 
             let mut s = Decimal::ZERO;
             for i in 0..n {
                 s = add_exact(s, nv.dec(i)).map_err(|e| {
-                    runtime(format!("{name}: the sum {} at staff element {}", e.reason(), i + 1))
+                    runtime(format!(
+                        "{name}: the sum {} at staff element {}",
+                        e.reason(),
+                        i + 1
+                    ))
                 })?;
             }
             if name == "sum" {
@@ -1258,7 +1288,9 @@ pub fn terms(
     let run = current()?;
     for k in weights.keys() {
         if !values.contains_key(k) {
-            return Err(runtime(format!("terms: a weight for `{k}`, which has no value")));
+            return Err(runtime(format!(
+                "terms: a weight for `{k}`, which has no value"
+            )));
         }
     }
     let mut parts = Vec::new();
@@ -1351,7 +1383,11 @@ mod tests {
             assert!(w.first_fault().is_none());
             assert_eq!(
                 w.data(),
-                &Data::Dec(vec!["0.5".parse().unwrap(), Decimal::ZERO, "0.5".parse().unwrap()])
+                &Data::Dec(vec![
+                    "0.5".parse().unwrap(),
+                    Decimal::ZERO,
+                    "0.5".parse().unwrap()
+                ])
             );
         });
     }
@@ -1362,7 +1398,12 @@ mod tests {
         with_run(run, || {
             let x = dcol(&["1", "2", "3", "4", "5"]);
             let key = Column::from_data(
-                Data::Text(["E", "S", "E", "N", "S"].iter().map(|s| (*s).into()).collect()),
+                Data::Text(
+                    ["E", "S", "E", "N", "S"]
+                        .iter()
+                        .map(|s| (*s).into())
+                        .collect(),
+                ),
                 Vec::new(),
             );
             let d = |v: &[&str]| Data::Dec(v.iter().map(|s| s.parse().unwrap()).collect());
@@ -1388,7 +1429,10 @@ mod tests {
             let e = arith(Arith::Add, &a, &a, Position::NONE).unwrap_err();
             match *e {
                 EvalAltResult::ErrorRuntime(d, _) => {
-                    assert_eq!(d.try_cast::<LimitStop>().unwrap().name, "max_element_operations")
+                    assert_eq!(
+                        d.try_cast::<LimitStop>().unwrap().name,
+                        "max_element_operations"
+                    )
                 }
                 other => panic!("{other}"),
             }

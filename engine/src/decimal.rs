@@ -300,14 +300,20 @@ mod tests {
 
     #[test]
     fn exact_operations_refuse_to_round() {
-        assert_eq!(mul_exact(d("0.55"), d("66.66666667")), Ok(d("36.6666666685")));
+        assert_eq!(
+            mul_exact(d("0.55"), d("66.66666667")),
+            Ok(d("36.6666666685"))
+        );
         assert_eq!(add_exact(d("0.1"), d("0.2")), Ok(d("0.3")));
         assert_eq!(sub_exact(d("1.50"), d("0.5")), Ok(d("1.00")));
         // 28 places times 1 place would need 29 places.
         let tiny = d("0.0000000000000000000000000001");
         assert_eq!(mul_exact(tiny, d("0.1")), Err(Inexact::Rounded));
         // trailing zeros do not count
-        assert_eq!(mul_exact(tiny, d("10.0")), Ok(d("0.000000000000000000000000001")));
+        assert_eq!(
+            mul_exact(tiny, d("10.0")),
+            Ok(d("0.000000000000000000000000001"))
+        );
         assert_eq!(mul_exact(Decimal::MAX, d("2")), Err(Inexact::Overflow));
         assert_eq!(add_exact(Decimal::MAX, d("1")), Err(Inexact::Overflow));
         // a 29-digit sum that rust_decimal would round

@@ -611,8 +611,16 @@ impl RulePackage {
         let need = |name: &str, n: usize, required: bool| -> Result<bool, RuleError> {
             match arity.get(name) {
                 Some(k) if *k == n => Ok(true),
-                Some(k) => Err(script_err(0, 0, format!("fn {name} takes {n} parameters in script API 2, found {k}"))),
-                None if required => Err(script_err(0, 0, format!("the script must define fn {name} ({n} parameters)"))),
+                Some(k) => Err(script_err(
+                    0,
+                    0,
+                    format!("fn {name} takes {n} parameters in script API 2, found {k}"),
+                )),
+                None if required => Err(script_err(
+                    0,
+                    0,
+                    format!("the script must define fn {name} ({n} parameters)"),
+                )),
                 None => Ok(false),
             }
         };

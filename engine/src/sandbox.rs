@@ -96,8 +96,8 @@ impl Limits {
             max_expr_depth: 256,
             max_function_expr_depth: 256,
             max_string_size: 64 << 10,
-            max_array_size: 4_096,
-            max_map_size: 4_096,
+            max_array_size: 256,
+            max_map_size: 256,
             max_variables: 4096,
             max_functions: 1024,
         }
@@ -107,9 +107,32 @@ impl Limits {
 /// Names of the engine's helpers: a script may not define a function
 /// with one of these names (it would silently replace the helper).
 pub const HELPERS: &[&str] = &[
-    "ratio", "rhu", "clamp", "min", "max", "cut", "dec", "when", "present", "fill", "sum",
-    "mean", "count", "group_sum", "group_mean", "group_min", "group_max", "group_count",
-    "terms", "len", "push", "mixin", "contains", "keys", "back_trace", "score_of",
+    "ratio",
+    "rhu",
+    "clamp",
+    "min",
+    "max",
+    "cut",
+    "dec",
+    "when",
+    "present",
+    "fill",
+    "sum",
+    "mean",
+    "count",
+    "group_sum",
+    "group_mean",
+    "group_min",
+    "group_max",
+    "group_count",
+    "terms",
+    "len",
+    "push",
+    "mixin",
+    "contains",
+    "keys",
+    "back_trace",
+    "score_of",
 ];
 
 /// The `Cohort` scripts see: the joined input columns by name, and `n`.
@@ -195,7 +218,16 @@ pub fn build_engine(limits: &Limits) -> Engine {
         // No shared string interner: it is a lock every thread would contend on.
         .set_max_strings_interned(0);
     // No eval, no output, no function pointers: refused when compiled.
-    for sym in ["eval", "print", "debug", "Fn", "call", "curry", "is_def_fn", "is_shared"] {
+    for sym in [
+        "eval",
+        "print",
+        "debug",
+        "Fn",
+        "call",
+        "curry",
+        "is_def_fn",
+        "is_shared",
+    ] {
         e.disable_symbol(sym);
     }
     e.on_print(|_| {});
@@ -224,8 +256,12 @@ fn register_scalar_ops(e: &mut Engine) {
         e.register_fn(sym, move |x: Decimal, y: Decimal| {
             f(Operand::Dec(x), Operand::Dec(y))
         });
-        e.register_fn(sym, move |x: Decimal, y: INT| f(Operand::Dec(x), Operand::Int(y)));
-        e.register_fn(sym, move |x: INT, y: Decimal| f(Operand::Int(x), Operand::Dec(y)));
+        e.register_fn(sym, move |x: Decimal, y: INT| {
+            f(Operand::Dec(x), Operand::Int(y))
+        });
+        e.register_fn(sym, move |x: INT, y: Decimal| {
+            f(Operand::Int(x), Operand::Dec(y))
+        });
         let assign = format!("{sym}=");
         e.register_fn(
             assign.as_str(),
@@ -242,19 +278,45 @@ fn register_scalar_ops(e: &mut Engine) {
             },
         );
     }
-    e.register_fn("/", |_: Decimal, _: Decimal| -> Result<Dynamic, _> { Err(no_division()) });
-    e.register_fn("/", |_: Decimal, _: INT| -> Result<Dynamic, _> { Err(no_division()) });
-    e.register_fn("/", |_: INT, _: Decimal| -> Result<Dynamic, _> { Err(no_division()) });
-    e.register_fn("/", |_: INT, _: INT| -> Result<Dynamic, _> { Err(no_division()) });
-    e.register_fn("/=", |_: &mut Decimal, _: Decimal| -> Result<(), _> { Err(no_division()) });
-    e.register_fn("/=", |_: &mut Decimal, _: INT| -> Result<(), _> { Err(no_division()) });
-    e.register_fn("/=", |_: &mut INT, _: INT| -> Result<(), _> { Err(no_division()) });
-    e.register_fn("**", |_: Decimal, _: Decimal| -> Result<Dynamic, _> { Err(no_power()) });
-    e.register_fn("**", |_: Decimal, _: INT| -> Result<Dynamic, _> { Err(no_power()) });
-    e.register_fn("**", |_: INT, _: Decimal| -> Result<Dynamic, _> { Err(no_power()) });
-    e.register_fn("%", |_: Decimal, _: Decimal| -> Result<Dynamic, _> { Err(no_modulo()) });
-    e.register_fn("%", |_: Decimal, _: INT| -> Result<Dynamic, _> { Err(no_modulo()) });
-    e.register_fn("%", |_: INT, _: Decimal| -> Result<Dynamic, _> { Err(no_modulo()) });
+    e.register_fn("/", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: INT, _: INT| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut Decimal, _: Decimal| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut Decimal, _: INT| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut INT, _: INT| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("**", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("**", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("**", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("%", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
+    e.register_fn("%", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
+    e.register_fn("%", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
 }
 
 /// Register `f` for (Column, Column), (Column, Dynamic), (Dynamic, Column)
@@ -262,10 +324,9 @@ fn register_scalar_ops(e: &mut Engine) {
 macro_rules! binary_columnar {
     ($e:expr, $sym:expr, $f:expr) => {{
         let f = $f;
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Column, b: Column| f(&ctx, Dynamic::from(a), Dynamic::from(b)),
-        );
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Column, b: Column| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
         $e.register_fn(
             $sym,
             move |ctx: NativeCallContext, a: Column, b: Dynamic| f(&ctx, Dynamic::from(a), b),
@@ -274,26 +335,21 @@ macro_rules! binary_columnar {
             $sym,
             move |ctx: NativeCallContext, a: Dynamic, b: Column| f(&ctx, a, Dynamic::from(b)),
         );
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Terms, b: Dynamic| f(&ctx, Dynamic::from(a), b),
-        );
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Dynamic, b: Terms| f(&ctx, a, Dynamic::from(b)),
-        );
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Terms, b: Terms| f(&ctx, Dynamic::from(a), Dynamic::from(b)),
-        );
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Terms, b: Column| f(&ctx, Dynamic::from(a), Dynamic::from(b)),
-        );
-        $e.register_fn(
-            $sym,
-            move |ctx: NativeCallContext, a: Column, b: Terms| f(&ctx, Dynamic::from(a), Dynamic::from(b)),
-        );
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Dynamic| {
+            f(&ctx, Dynamic::from(a), b)
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Dynamic, b: Terms| {
+            f(&ctx, a, Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Terms| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Column| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Column, b: Terms| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
     }};
 }
 
@@ -302,7 +358,10 @@ fn register_column_ops(e: &mut Engine) {
         binary_columnar!(
             e,
             sym,
-            move |ctx: &NativeCallContext, x: Dynamic, y: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+            move |ctx: &NativeCallContext,
+                  x: Dynamic,
+                  y: Dynamic|
+                  -> Result<Dynamic, Box<EvalAltResult>> {
                 column::arith(a, &op(&x, sym)?, &op(&y, sym)?, ctx.call_position())
             }
         );
@@ -315,28 +374,29 @@ fn register_column_ops(e: &mut Engine) {
         (">", Cmp::Gt),
         (">=", Cmp::Ge),
     ] {
-        binary_columnar!(
-            e,
-            sym,
-            move |ctx: &NativeCallContext, x: Dynamic, y: Dynamic| -> Result<Column, Box<EvalAltResult>> {
-                column::compare(c, &op(&x, sym)?, &op(&y, sym)?, ctx.call_position())
-            }
-        );
+        binary_columnar!(e, sym, move |ctx: &NativeCallContext,
+                                       x: Dynamic,
+                                       y: Dynamic|
+              -> Result<Column, Box<EvalAltResult>> {
+            column::compare(c, &op(&x, sym)?, &op(&y, sym)?, ctx.call_position())
+        });
     }
     for sym in ["&", "|"] {
-        binary_columnar!(
-            e,
-            sym,
-            move |ctx: &NativeCallContext, x: Dynamic, y: Dynamic| -> Result<Column, Box<EvalAltResult>> {
-                column::logic(sym, &op(&x, sym)?, Some(&op(&y, sym)?), ctx.call_position())
-            }
-        );
+        binary_columnar!(e, sym, move |ctx: &NativeCallContext,
+                                       x: Dynamic,
+                                       y: Dynamic|
+              -> Result<Column, Box<EvalAltResult>> {
+            column::logic(sym, &op(&x, sym)?, Some(&op(&y, sym)?), ctx.call_position())
+        });
     }
     for sym in ["/", "%", "**"] {
         binary_columnar!(
             e,
             sym,
-            move |_: &NativeCallContext, _: Dynamic, _: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+            move |_: &NativeCallContext,
+                  _: Dynamic,
+                  _: Dynamic|
+                  -> Result<Dynamic, Box<EvalAltResult>> {
                 Err(match sym {
                     "/" => no_division(),
                     "%" => no_modulo(),
@@ -367,12 +427,20 @@ fn register_helpers(e: &mut Engine) {
                       b: Dynamic|
               -> Result<Dynamic, Box<EvalAltResult>> {
             if is_columnar(&a) || is_columnar(&b) {
-                return column::binary_fn(name, &op(&a, name)?, &op(&b, name)?, ctx.call_position())
-                    .map(Dynamic::from);
+                return column::binary_fn(
+                    name,
+                    &op(&a, name)?,
+                    &op(&b, name)?,
+                    ctx.call_position(),
+                )
+                .map(Dynamic::from);
             }
             scalar_binary(name, &a, &b)
         };
-        e.register_fn(name, move |ctx: NativeCallContext, a: Dynamic, b: Dynamic| f(&ctx, a, b));
+        e.register_fn(
+            name,
+            move |ctx: NativeCallContext, a: Dynamic, b: Dynamic| f(&ctx, a, b),
+        );
     }
     e.register_fn(
         "rhu",
@@ -442,7 +510,12 @@ fn register_helpers(e: &mut Engine) {
          a: Dynamic,
          b: Dynamic|
          -> Result<Dynamic, Box<EvalAltResult>> {
-            column::when(&op(&c, "when")?, &op(&a, "when")?, &op(&b, "when")?, ctx.call_position())
+            column::when(
+                &op(&c, "when")?,
+                &op(&a, "when")?,
+                &op(&b, "when")?,
+                ctx.call_position(),
+            )
         },
     );
     e.register_fn(
@@ -474,7 +547,10 @@ fn register_helpers(e: &mut Engine) {
     for name in ["group_sum", "group_mean", "group_min", "group_max"] {
         e.register_fn(
             name,
-            move |ctx: NativeCallContext, x: Column, key: Column| -> Result<Column, Box<EvalAltResult>> {
+            move |ctx: NativeCallContext,
+                  x: Column,
+                  key: Column|
+                  -> Result<Column, Box<EvalAltResult>> {
                 column::group(name, &x, &key, ctx.call_position())
             },
         );
@@ -500,7 +576,11 @@ fn register_helpers(e: &mut Engine) {
 fn scalar_binary(name: &str, a: &Dynamic, b: &Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
     if name != "ratio" {
         if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
-            return Ok(Dynamic::from_int(if name == "min" { x.min(y) } else { x.max(y) }));
+            return Ok(Dynamic::from_int(if name == "min" {
+                x.min(y)
+            } else {
+                x.max(y)
+            }));
         }
     }
     let (x, y) = (scalar_num(a, name)?, scalar_num(b, name)?);
@@ -523,7 +603,9 @@ fn register_collections(e: &mut Engine) {
     e.register_fn("push", |a: &mut rhai::Array, v: Dynamic| a.push(v));
     e.register_fn("len", |a: &mut rhai::Array| a.len() as INT);
     e.register_fn("len", |m: &mut rhai::Map| m.len() as INT);
-    e.register_fn("contains", |m: &mut rhai::Map, k: ImmutableString| m.contains_key(k.as_str()));
+    e.register_fn("contains", |m: &mut rhai::Map, k: ImmutableString| {
+        m.contains_key(k.as_str())
+    });
     e.register_fn("mixin", |m: &mut rhai::Map, o: rhai::Map| {
         for (k, v) in o {
             m.insert(k, v);
@@ -536,7 +618,9 @@ fn register_types(e: &mut Engine) {
     e.register_type_with_name::<Terms>("Terms");
     e.register_get("value", |t: &mut Terms| t.value.clone());
     e.register_type_with_name::<Cohort>("Cohort");
-    e.register_get("n", |c: &mut Cohort| INT::try_from(c.0.n).unwrap_or(INT::MAX));
+    e.register_get("n", |c: &mut Cohort| {
+        INT::try_from(c.0.n).unwrap_or(INT::MAX)
+    });
     e.register_indexer_get(
         |c: &mut Cohort, field: &str| -> Result<Column, Box<EvalAltResult>> {
             c.0.columns.get(field).cloned().ok_or_else(|| {
@@ -697,7 +781,10 @@ mod tests {
             ("sleep(1)", "sleep"),
             ("0.0000000000000000000000000001 * 0.1", "inexact"),
             ("7922816251426433759354395033.5 + 0.05", "inexact"),
-            ("let x = 0.0000000000000000000000000001; x *= 0.1; x", "inexact"),
+            (
+                "let x = 0.0000000000000000000000000001; x *= 0.1; x",
+                "inexact",
+            ),
             ("79228162514264337593543950335 * 2", "overflow"),
             ("cut(79228162514264337593543950335, 2)", "overflow"),
             ("cut(1, 79228162514264337593543950335)", "integer range"),

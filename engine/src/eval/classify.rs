@@ -119,9 +119,9 @@ pub(crate) fn classify(
             ))
         }
     };
-    let b = m
-        .get("bonus_multiplier")
-        .ok_or_else(|| ctx.bad_return("classify", COHORT, "no numeric `bonus_multiplier`".into()))?;
+    let b = m.get("bonus_multiplier").ok_or_else(|| {
+        ctx.bad_return("classify", COHORT, "no numeric `bonus_multiplier`".into())
+    })?;
     let bonus = decimals(ctx, "classify", "bonus_multiplier", b)?;
     let mut flags = Vec::new();
     if let Some(f) = m.get("flags") {
@@ -162,8 +162,9 @@ pub(crate) fn classify(
     flags.sort_by(|a, b| a.0.cmp(&b.0));
     let mut explain = named_values(ctx, "classify", m.get("explain"))?;
     explain.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
-    let (explain_columns, explain_scalars) =
-        explain.into_iter().partition(|(_, o)| matches!(o, Operand::Col(_)));
+    let (explain_columns, explain_scalars) = explain
+        .into_iter()
+        .partition(|(_, o)| matches!(o, Operand::Col(_)));
     Ok(Classified {
         grade,
         bonus,

@@ -396,7 +396,6 @@ impl Ranking {
     }
 }
 
-
 // ---- building the records ---------------------------------------------------
 
 /// Append element `i` of a named value as JSON: decimal → canonical

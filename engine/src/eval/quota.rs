@@ -19,7 +19,11 @@ pub(crate) fn grade_quota(ctx: &Ctx<'_>, n: usize) -> Result<BTreeMap<String, u6
         return Ok(BTreeMap::new());
     }
     let m = out.try_cast::<rhai::Map>().ok_or_else(|| {
-        ctx.bad_return("grade_quota", COHORT, "something other than a map or ()".into())
+        ctx.bad_return(
+            "grade_quota",
+            COHORT,
+            "something other than a map or ()".into(),
+        )
     })?;
     let grades = &ctx.pkg.ranking().grades;
     let mut q = BTreeMap::new();
@@ -77,17 +81,24 @@ mod tests {
     fn distribution_counts_against_quota() {
         let grades: Vec<String> = ["A", "B", "C"].iter().map(|s| s.to_string()).collect();
         let table: &[(&[(&str, u64)], &[&str], &[(u64, Option<u64>, bool)])] = &[
-            (&[], &["A", "B", "B"], &[(1, None, false), (2, None, false), (0, None, false)]),
+            (
+                &[],
+                &["A", "B", "B"],
+                &[(1, None, false), (2, None, false), (0, None, false)],
+            ),
             (
                 &[("A", 1), ("B", 1), ("C", 1)],
                 &["A", "A", "C"],
                 &[(2, Some(1), true), (0, Some(1), false), (1, Some(1), false)],
             ),
-            (&[("A", 0)], &["B"], &[(0, Some(0), false), (1, None, false), (0, None, false)]),
+            (
+                &[("A", 0)],
+                &["B"],
+                &[(0, Some(0), false), (1, None, false), (0, None, false)],
+            ),
         ];
         for (q, assigned, want) in table {
-            let quota: BTreeMap<String, u64> =
-                q.iter().map(|(g, c)| (g.to_string(), *c)).collect();
+            let quota: BTreeMap<String, u64> = q.iter().map(|(g, c)| (g.to_string(), *c)).collect();
             let got = distribution(&grades, &quota, assigned);
             let got: Vec<(u64, Option<u64>, bool)> =
                 got.iter().map(|g| (g.count, g.quota, g.exceeded)).collect();

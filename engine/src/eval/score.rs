@@ -40,8 +40,13 @@ pub(crate) fn decimals(
     d: &Dynamic,
 ) -> Result<Vec<Decimal>, crate::eval::EvalError> {
     let n = ctx.staff_ids.len();
-    let o = Operand::from_dynamic(d, what)
-        .map_err(|_| ctx.bad_return(function, COHORT, format!("a non-numeric `{what}` ({})", d.type_name())))?;
+    let o = Operand::from_dynamic(d, what).map_err(|_| {
+        ctx.bad_return(
+            function,
+            COHORT,
+            format!("a non-numeric `{what}` ({})", d.type_name()),
+        )
+    })?;
     match o {
         Operand::Int(i) => Ok(vec![Decimal::from(i); n]),
         Operand::Dec(x) => Ok(vec![x; n]),
@@ -53,7 +58,10 @@ pub(crate) fn decimals(
                 other => Err(ctx.bad_return(
                     function,
                     COHORT,
-                    format!("a {} column as `{what}`, which must be numeric", other.kind()),
+                    format!(
+                        "a {} column as `{what}`, which must be numeric",
+                        other.kind()
+                    ),
                 )),
             }
         }
@@ -72,9 +80,9 @@ pub(crate) fn named_values(
     m: Option<&Dynamic>,
 ) -> Result<Vec<(String, Operand)>, crate::eval::EvalError> {
     let Some(m) = m else { return Ok(Vec::new()) };
-    let m = m.read_lock::<rhai::Map>().ok_or_else(|| {
-        ctx.bad_return(function, COHORT, "an `explain` that is not a map".into())
-    })?;
+    let m = m
+        .read_lock::<rhai::Map>()
+        .ok_or_else(|| ctx.bad_return(function, COHORT, "an `explain` that is not a map".into()))?;
     let mut out = Vec::with_capacity(m.len());
     for (k, v) in m.iter() {
         let o = Operand::from_dynamic(v, "explain").map_err(|_| {
@@ -89,7 +97,11 @@ pub(crate) fn named_values(
         })?;
         if let Operand::Col(c) = &o {
             if c.len() != ctx.staff_ids.len() {
-                return Err(ctx.bad_return(function, COHORT, format!("explain.{k}: a column of another cohort")));
+                return Err(ctx.bad_return(
+                    function,
+                    COHORT,
+                    format!("explain.{k}: a column of another cohort"),
+                ));
             }
             ctx.check(function, c, &format!("explain.{k}"))?;
         }
@@ -110,7 +122,9 @@ pub(crate) fn score(ctx: &Ctx<'_>, cohort: &Cohort) -> Result<Scored, crate::eva
             return Err(ctx.bad_return(
                 "score",
                 COHORT,
-                format!("undeclared key `{k}` (declare it in ranking.scores or put it under explain)"),
+                format!(
+                    "undeclared key `{k}` (declare it in ranking.scores or put it under explain)"
+                ),
             ));
         }
     }
@@ -134,8 +148,9 @@ pub(crate) fn score(ctx: &Ctx<'_>, cohort: &Cohort) -> Result<Scored, crate::eva
             .unwrap_or_else(|| v.clone());
         values.insert(s.clone(), decimals(ctx, "score", s, &col)?);
     }
-    let (detail_columns, detail_scalars) =
-        named_values(ctx, "score", m.get("explain"))?.into_iter().partition(|(_, o)| matches!(o, Operand::Col(_)));
+    let (detail_columns, detail_scalars) = named_values(ctx, "score", m.get("explain"))?
+        .into_iter()
+        .partition(|(_, o)| matches!(o, Operand::Col(_)));
     Ok(Scored {
         values,
         terms,

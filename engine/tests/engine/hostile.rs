@@ -168,14 +168,8 @@ fn eval_is_refused() {
 
 #[test]
 fn print_and_debug_are_refused() {
-    assert_refused(
-        "fn score(c) { print(\"hi\"); #{ total: 1 } }",
-        "print",
-    );
-    assert_refused(
-        "fn score(c) { debug(\"hi\"); #{ total: 1 } }",
-        "debug",
-    );
+    assert_refused("fn score(c) { print(\"hi\"); #{ total: 1 } }", "print");
+    assert_refused("fn score(c) { debug(\"hi\"); #{ total: 1 } }", "debug");
 }
 
 #[test]
@@ -387,7 +381,8 @@ fn when_never_fails_for_the_branch_not_taken() {
 
 #[test]
 fn a_fault_reaching_a_reduction_names_the_staff_member() {
-    let e = run("fn score(c) {\n  let r = ratio(1, c.x - 2);\n  let m = max(r);\n  #{ total: m }\n}");
+    let e =
+        run("fn score(c) {\n  let r = ratio(1, c.x - 2);\n  let m = max(r);\n  #{ total: m }\n}");
     match &e {
         EvalError::Script(f) => {
             assert_eq!((f.staff_id.as_str(), f.line), ("A2", 2), "{e}");
@@ -408,7 +403,8 @@ fn inexact_results_are_errors_not_roundings() {
         other => panic!("{other}"),
     }
     // and on scalars
-    let e = run("fn score(c) {\n  let t = 0.0000000000000000000000000001 * 0.5;\n  #{ total: t }\n}");
+    let e =
+        run("fn score(c) {\n  let t = 0.0000000000000000000000000001 * 0.5;\n  #{ total: t }\n}");
     assert!(message_of(&e).contains("inexact"), "{e}");
 }
 
@@ -425,8 +421,13 @@ fn approximating_functions_and_division_do_not_exist() {
         ("1.0 / 3", "ratio"),
         ("sleep(1)", "sleep"),
     ] {
-        let e = run(&format!("fn score(c) {{\n  let t = {body};\n  #{{ total: 1 }}\n}}"));
-        assert!(message_of(&e).to_lowercase().contains(needle), "{body}: {e}");
+        let e = run(&format!(
+            "fn score(c) {{\n  let t = {body};\n  #{{ total: 1 }}\n}}"
+        ));
+        assert!(
+            message_of(&e).to_lowercase().contains(needle),
+            "{body}: {e}"
+        );
     }
 }
 
