@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -238,7 +238,7 @@ pub struct FaultStop {
 #[derive(Debug)]
 pub struct Run {
     pub n: usize,
-    ops_left: std::cell::Cell<u64>,
+    ops_left: AtomicU64,
     max_ops_per_staff: u64,
     meter: Arc<AtomicI64>,
     max_bytes: i64,
@@ -250,7 +250,7 @@ impl Run {
         let scale = n.max(1) as u64;
         Run {
             n,
-            ops_left: std::cell::Cell::new(max_ops_per_staff.saturating_mul(scale)),
+            ops_left: AtomicU64::new(max_ops_per_staff.saturating_mul(scale)),
             max_ops_per_staff,
             meter: Arc::new(AtomicI64::new(0)),
             max_bytes: i64::try_from(max_bytes_per_staff.saturating_mul(scale)).unwrap_or(i64::MAX),
@@ -306,7 +306,8 @@ fn stop_at(payload: Dynamic, pos: Position) -> Box<EvalAltResult> {
 /// Charge `k` element operations to the current run.
 fn charge(run: &Run, k: usize, pos: Position) -> Result<(), Box<EvalAltResult>> {
     let k = k as u64;
-    let left = run.ops_left.get();
+    // Only the script's thread charges: a plain load and store suffice.
+    let left = run.ops_left.load(Ordering::Relaxed);
     if k > left {
         return Err(stop_at(
             Dynamic::from(LimitStop {
@@ -320,7 +321,7 @@ fn charge(run: &Run, k: usize, pos: Position) -> Result<(), Box<EvalAltResult>> 
             pos,
         ));
     }
-    run.ops_left.set(left - k);
+    run.ops_left.store(left - k, Ordering::Relaxed);
     Ok(())
 }
 
@@ -1245,8 +1246,7 @@ pub fn group(
         "sum" | "mean" => {
             let mut acc = vec![Decimal::ZERO; g];
             let mut cnt = vec![0u64; g];
-            for i in 0..n {
-                let k = gid[i];
+            for (i, &k) in gid.iter().enumerate() {
                 acc[k] = add_exact(acc[k], nv.dec(i))
                     .map_err(|e| runtime(format!("{name}: a group's sum {}", e.reason())))?;
                 cnt[k] += 1;
@@ -1424,8 +1424,8 @@ mod tests {
         let run = Arc::new(Run::new(3, 2, 1000));
         with_run(run, || {
             let a = Operand::Col(dcol(&["1", "2", "3"]));
-            arith(Arith::Add, &a, &a, Position::NONE).unwrap();
-            arith(Arith::Add, &a, &a, Position::NONE).unwrap();
+            let _x = arith(Arith::Add, &a, &a, Position::NONE).unwrap();
+            let _y = arith(Arith::Add, &a, &a, Position::NONE).unwrap();
             let e = arith(Arith::Add, &a, &a, Position::NONE).unwrap_err();
             match *e {
                 EvalAltResult::ErrorRuntime(d, _) => {

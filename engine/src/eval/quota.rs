@@ -80,7 +80,13 @@ mod tests {
     #[test]
     fn distribution_counts_against_quota() {
         let grades: Vec<String> = ["A", "B", "C"].iter().map(|s| s.to_string()).collect();
-        let table: &[(&[(&str, u64)], &[&str], &[(u64, Option<u64>, bool)])] = &[
+        // (quota, assigned grades, expected (count, quota, exceeded) per grade)
+        type Row<'a> = (
+            &'a [(&'a str, u64)],
+            &'a [&'a str],
+            &'a [(u64, Option<u64>, bool)],
+        );
+        let table: &[Row<'_>] = &[
             (
                 &[],
                 &["A", "B", "B"],
