@@ -538,93 +538,97 @@ pub(crate) fn records(
     }
     let by_staff: Vec<StaffResult> = (0..positions.len())
         .into_par_iter()
-        .map(|i| {
-            let p = position_of[i];
-            let mut e = Vec::with_capacity(2048);
-            e.extend_from_slice(b"{\"classification\":");
-            write_named(&classified.explain_columns, i, &mut e);
-            e.extend_from_slice(b",\"details\":");
-            write_named(&scored.detail_columns, i, &mut e);
-            e.extend_from_slice(b",\"inputs\":{");
-            let mut first = true;
-            for (di, ci, name) in &input_order {
-                let Some(v) = &sources[*di].rows()[i].values[*ci] else {
-                    continue;
-                };
-                if !first {
-                    e.push(b',');
+        .map_init(
+            || Vec::with_capacity(4096),
+            |e: &mut Vec<u8>, i| {
+                let p = position_of[i];
+                // One scratch buffer per task; each record keeps an exact-size copy.
+                e.clear();
+                e.extend_from_slice(b"{\"classification\":");
+                write_named(&classified.explain_columns, i, e);
+                e.extend_from_slice(b",\"details\":");
+                write_named(&scored.detail_columns, i, e);
+                e.extend_from_slice(b",\"inputs\":{");
+                let mut first = true;
+                for (di, ci, name) in &input_order {
+                    let Some(v) = &sources[*di].rows()[i].values[*ci] else {
+                        continue;
+                    };
+                    if !first {
+                        e.push(b',');
+                    }
+                    first = false;
+                    jcs::write_str(name, e);
+                    e.push(b':');
+                    match v {
+                        Value::Text(t) => jcs::write_str(t, e),
+                        Value::Decimal(d) => write_canonical_json(d, e),
+                        Value::Integer(x) => jcs::write_int(*x, e),
+                    }
                 }
-                first = false;
-                jcs::write_str(name, &mut e);
-                e.push(b':');
-                match v {
-                    Value::Text(t) => jcs::write_str(t, &mut e),
-                    Value::Decimal(d) => write_canonical_json(d, &mut e),
-                    Value::Integer(x) => jcs::write_int(*x, &mut e),
+                e.extend_from_slice(b"},\"scoring\":{");
+                for (k, t) in scoring.iter().enumerate() {
+                    if k > 0 {
+                        e.push(b',');
+                    }
+                    jcs::write_str(t.name, e);
+                    e.push(b':');
+                    t.write(i, e);
                 }
-            }
-            e.extend_from_slice(b"},\"scoring\":{");
-            for (k, t) in scoring.iter().enumerate() {
-                if k > 0 {
-                    e.push(b',');
+                e.extend_from_slice(b"},\"unrounded\":{");
+                for (k, (name, v)) in unrounded_order.iter().enumerate() {
+                    if k > 0 {
+                        e.push(b',');
+                    }
+                    jcs::write_str(name, e);
+                    e.push(b':');
+                    write_canonical_json(&v[i], e);
                 }
-                jcs::write_str(t.name, &mut e);
-                e.push(b':');
-                t.write(i, &mut e);
-            }
-            e.extend_from_slice(b"},\"unrounded\":{");
-            for (k, (name, v)) in unrounded_order.iter().enumerate() {
-                if k > 0 {
-                    e.push(b',');
-                }
-                jcs::write_str(name, &mut e);
-                e.push(b':');
-                write_canonical_json(&v[i], &mut e);
-            }
-            e.extend_from_slice(b"}}");
-            // INVARIANT: every piece written is UTF-8 (strings come from &str).
-            let jcs_text = String::from_utf8(e).unwrap_or_default();
-            let attributes = attribute_at
-                .iter()
-                .map(|(a, at)| {
-                    let v = at
-                        .and_then(|(di, ci)| match &sources[di].rows()[i].values[ci] {
-                            Some(Value::Text(t)) => Some(t.clone()),
-                            _ => None,
-                        })
-                        .unwrap_or_default();
-                    (a.clone(), v)
-                })
-                .collect();
-            let unrounded: BTreeMap<String, Decimal> = scored
-                .values
-                .iter()
-                .map(|(k, v)| (k.clone(), v[i]))
-                .collect();
-            let scores = unrounded
-                .iter()
-                .map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals)))
-                .collect();
-            StaffResult {
-                staff_id: joined.staff_ids[i].clone(),
-                position: p as u64 + 1,
-                rank: ranks[p],
-                attributes,
-                scores,
-                grade: spec.grades[usize::from(classified.grade[i])].clone(),
-                bonus_multiplier: classified.bonus[i],
-                flags: classified
-                    .flags
+                e.extend_from_slice(b"}}");
+                // INVARIANT: every piece written is UTF-8 (strings come from &str).
+                let jcs_text = String::from_utf8(e.as_slice().to_vec()).unwrap_or_default();
+                let attributes = attribute_at
                     .iter()
-                    .filter(|(_, raised)| raised[i])
-                    .map(|(f, _)| f.clone())
-                    .collect(),
-                explanation: Explanation {
-                    jcs: jcs_text,
-                    unrounded,
-                },
-            }
-        })
+                    .map(|(a, at)| {
+                        let v = at
+                            .and_then(|(di, ci)| match &sources[di].rows()[i].values[ci] {
+                                Some(Value::Text(t)) => Some(t.clone()),
+                                _ => None,
+                            })
+                            .unwrap_or_default();
+                        (a.clone(), v)
+                    })
+                    .collect();
+                let unrounded: BTreeMap<String, Decimal> = scored
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v[i]))
+                    .collect();
+                let scores = unrounded
+                    .iter()
+                    .map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals)))
+                    .collect();
+                StaffResult {
+                    staff_id: joined.staff_ids[i].clone(),
+                    position: p as u64 + 1,
+                    rank: ranks[p],
+                    attributes,
+                    scores,
+                    grade: spec.grades[usize::from(classified.grade[i])].clone(),
+                    bonus_multiplier: classified.bonus[i],
+                    flags: classified
+                        .flags
+                        .iter()
+                        .filter(|(_, raised)| raised[i])
+                        .map(|(f, _)| f.clone())
+                        .collect(),
+                    explanation: Explanation {
+                        jcs: jcs_text,
+                        unrounded,
+                    },
+                }
+            },
+        )
         .collect();
     let mut slots: Vec<Option<StaffResult>> = by_staff.into_iter().map(Some).collect();
     // `positions` is a permutation of the staff indices: every slot is taken once.
