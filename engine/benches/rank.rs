@@ -74,7 +74,7 @@ fn main() {
         hashes.len()
     );
     println!(
-        "  rank (rhai)          {:>8.3} s  {:>10.0} staff/s (includes input hashing)",
+        "  rank (columns)       {:>8.3} s  {:>10.0} staff/s (includes input hashing)",
         s(t_rank),
         n as f64 / s(t_rank)
     );
@@ -89,5 +89,5 @@ fn main() {
         n as f64 / s(t_plain)
     );
     println!("  overhead rank/plain  {:>8.1} x", s(t_rank) / s(t_plain));
-    println!("  plain-Rust and rhai results agree for all {n} staff");
+    println!("  plain-Rust and script results agree for all {n} staff");
 }

@@ -19,16 +19,16 @@ pub fn canonical(d: &Decimal) -> String {
 }
 
 /// Append the canonical decimal string of `d` (what [`canonical`] returns)
-/// without going through `Display` or a temporary string: the sign, the
-/// digits of the normalized mantissa and the point `scale` digits from the
-/// right (`0.` and leading zeros when the mantissa is shorter).
+/// without going through `Display`, `normalize` or a temporary string: the
+/// sign, the digits of the mantissa without trailing fractional zeros and
+/// the point `scale` digits from the right (`0.` and leading zeros when the
+/// mantissa is shorter).
 pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
-    let n = d.normalize();
-    if n.is_zero() {
+    let m = d.mantissa();
+    if m == 0 {
         out.push(b'0');
         return;
     }
-    let m = n.mantissa();
     // A 96-bit mantissa has at most 29 digits.
     let mut digits = [0u8; 40];
     let mut i = digits.len();
@@ -44,8 +44,15 @@ pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
         digits[i] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    let ds = &digits[i..];
-    let scale = n.scale() as usize;
+    // Trailing zeros after the point go (what `normalize` does, without
+    // its divisions).
+    let mut end = digits.len();
+    let mut scale = d.scale() as usize;
+    while scale > 0 && digits[end - 1] == b'0' {
+        end -= 1;
+        scale -= 1;
+    }
+    let ds = &digits[i..end];
     if m < 0 {
         out.push(b'-');
     }
@@ -86,6 +93,72 @@ pub fn ratio(a: Decimal, b: Decimal) -> Option<Decimal> {
         return None;
     }
     a.checked_div(b).map(|q| rhu(q, 8))
+}
+
+/// Why an exact operation has no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inexact {
+    /// The magnitude exceeds the 96-bit mantissa.
+    Overflow,
+    /// The exact result needs more digits than 96 bits hold at its scale
+    /// (it would have to be rounded, and rounding is always named).
+    Rounded,
+}
+
+impl Inexact {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Inexact::Overflow => "overflows 28 digits",
+            Inexact::Rounded => {
+                "is inexact (needs more than 28 significant digits); round first with rhu"
+            }
+        }
+    }
+}
+
+/// `a + b`, exactly: the result keeps the larger of the operands' scales
+/// (rust_decimal would otherwise round silently when the mantissa
+/// overflows).
+pub fn add_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
+    let r = a.checked_add(b).ok_or(Inexact::Overflow)?;
+    if r.scale() >= a.scale().max(b.scale()) {
+        Ok(r)
+    } else {
+        Err(Inexact::Rounded)
+    }
+}
+
+/// `a - b`, exactly (as [`add_exact`]).
+pub fn sub_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
+    let r = a.checked_sub(b).ok_or(Inexact::Overflow)?;
+    if r.scale() >= a.scale().max(b.scale()) {
+        Ok(r)
+    } else {
+        Err(Inexact::Rounded)
+    }
+}
+
+/// `a × b`, exactly: the product of the operands with trailing zeros
+/// removed must have at most 28 places and fit the mantissa at that scale.
+pub fn mul_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
+    if a.is_zero() || b.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
+    let (a, b) = if a.scale() + b.scale() > MAX_SCALE {
+        (a.normalize(), b.normalize())
+    } else {
+        (a, b)
+    };
+    let want = a.scale() + b.scale();
+    if want > MAX_SCALE {
+        return Err(Inexact::Rounded);
+    }
+    let r = a.checked_mul(b).ok_or(Inexact::Overflow)?;
+    if r.scale() == want {
+        Ok(r)
+    } else {
+        Err(Inexact::Rounded)
+    }
 }
 
 /// Parse a decimal written as `-?DIGITS(.DIGITS)?` (no exponent, no `+`, no
@@ -223,6 +296,35 @@ mod tests {
         assert_eq!(ratio(d("1"), d("3")), Some(d("0.33333333")));
         assert_eq!(ratio(d("0.9499"), d("0.95")), Some(d("0.99989474")));
         assert_eq!(ratio(d("1"), d("0")), None);
+    }
+
+    #[test]
+    fn exact_operations_refuse_to_round() {
+        assert_eq!(
+            mul_exact(d("0.55"), d("66.66666667")),
+            Ok(d("36.6666666685"))
+        );
+        assert_eq!(add_exact(d("0.1"), d("0.2")), Ok(d("0.3")));
+        assert_eq!(sub_exact(d("1.50"), d("0.5")), Ok(d("1.00")));
+        // 28 places times 1 place would need 29 places.
+        let tiny = d("0.0000000000000000000000000001");
+        assert_eq!(mul_exact(tiny, d("0.1")), Err(Inexact::Rounded));
+        // trailing zeros do not count
+        assert_eq!(
+            mul_exact(tiny, d("10.0")),
+            Ok(d("0.000000000000000000000000001"))
+        );
+        assert_eq!(mul_exact(Decimal::MAX, d("2")), Err(Inexact::Overflow));
+        assert_eq!(add_exact(Decimal::MAX, d("1")), Err(Inexact::Overflow));
+        // a 29-digit sum that rust_decimal would round
+        assert_eq!(
+            add_exact(d("7922816251426433759354395033.5"), d("0.05")),
+            Err(Inexact::Rounded)
+        );
+        assert_eq!(
+            mul_exact(d("7922816251426433759354395033.5"), d("1.5")),
+            Err(Inexact::Rounded)
+        );
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub fn dataset(pkg: &RulePackage, data: &[u8]) {
 /// Fuzzing a manifest next to it keeps each run about the manifest, not
 /// about compiling a long script.
 pub const MINIMAL_SCRIPT: &[u8] =
-    b"fn score(row, cohort) { #{} }\nfn classify(row, scores, standing, cohort) { #{} }\n";
+    b"fn score(c) { #{} }\nfn classify(c, scores, standing) { #{} }\n";
 
 /// The package loader with `data` as `package.toml`, next to
 /// [`MINIMAL_SCRIPT`] as `policy.rhai`. A package that loads hashes its files.

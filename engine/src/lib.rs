@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod crosscheck;
+pub mod column;
 pub mod dataset;
 pub mod decimal;
 mod eval;
@@ -34,7 +35,7 @@ pub use crosscheck::{cross_check, CrossProblem, CrossProblems, CrossReport, Excl
 pub use dataset::{Dataset, DatasetError, DatasetProblems, Loc, Row, Value};
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
-    ENGINE_VERSION, RANKING_FORMAT,
+    COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,
 };
 pub use package::{
     package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version,

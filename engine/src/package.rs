@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::decimal::parse_strict;
 use crate::period::Period;
-use crate::sandbox::{build_engine, Limits};
+use crate::sandbox::{build_engine, Limits, HELPERS};
 use crate::schema::{
     fold_width, is_identifier, Bound, Column, ColumnType, MissingStaff, RowPolicy, SourceName,
     SourceRules, SourceSchema,
@@ -168,7 +168,6 @@ pub struct RulePackage {
     pub(crate) hash: [u8; 32],
     pub(crate) engine: Arc<Engine>,
     pub(crate) ast: Arc<AST>,
-    pub(crate) has_derive: bool,
     pub(crate) has_quota: bool,
     pub(crate) missing_staff: MissingStaff,
 }
@@ -212,6 +211,8 @@ struct RawPackage {
     effective_from: String,
     effective_until: Option<String>,
     script: String,
+    /// The script API the package is written for; this engine runs 2.
+    script_api: u64,
 }
 
 #[derive(Deserialize)]
@@ -587,6 +588,18 @@ impl RulePackage {
                 format!("`{}` is not a .rhai path in the package", p.script),
             ));
         }
+        if p.script_api != crate::eval::SCRIPT_API {
+            return Err(bad(
+                &pspan,
+                "package.script_api",
+                format!(
+                    "script API {} is not run by this engine ({}); it runs script API {} (see RULES.md section 3)",
+                    p.script_api,
+                    crate::eval::ENGINE_VERSION,
+                    crate::eval::SCRIPT_API
+                ),
+            ));
+        }
         let src = text_file(&files, &p.script)?;
         let engine = build_engine(&limits);
         let ast = engine.compile(src).map_err(|e| {
@@ -613,31 +626,49 @@ impl RulePackage {
                 message: format!("{}{hint}", e.0),
             }
         })?;
-        let arity: BTreeMap<String, usize> = ast
-            .iter_functions()
-            .map(|f| (f.name.to_owned(), f.params.len()))
-            .collect();
+        let script_err = |line: usize, column: usize, message: String| RuleError::Script {
+            file: p.script.clone(),
+            line,
+            column,
+            message,
+        };
+        let mut arity: BTreeMap<String, usize> = BTreeMap::new();
+        for f in ast.iter_functions() {
+            let name = f.name;
+            let (line, column) = if name.contains('$') {
+                closure_position(src)
+            } else {
+                fn_position(src, name)
+            };
+            if name.contains('$') {
+                return Err(script_err(line, column, "closures (`|x| ...`) are not available in rule scripts: results must not depend on function pointers".into()));
+            }
+            if HELPERS.contains(&name) {
+                return Err(script_err(line, column, format!("fn {name} would replace the engine's helper `{name}`; give the function another name")));
+            }
+            if name == "derive" {
+                return Err(script_err(line, column, "fn derive belongs to script API 1; in script API 2 `score(cohort)` computes derived columns itself (see RULES.md section 3)".into()));
+            }
+            arity.insert(name.to_owned(), f.params.len());
+        }
         let need = |name: &str, n: usize, required: bool| -> Result<bool, RuleError> {
             match arity.get(name) {
                 Some(k) if *k == n => Ok(true),
-                Some(k) => Err(RuleError::Script {
-                    file: p.script.clone(),
-                    line: 0,
-                    column: 0,
-                    message: format!("fn {name} takes {n} parameters, found {k}"),
-                }),
-                None if required => Err(RuleError::Script {
-                    file: p.script.clone(),
-                    line: 0,
-                    column: 0,
-                    message: format!("the script must define fn {name} ({n} parameters)"),
-                }),
+                Some(k) => Err(script_err(
+                    0,
+                    0,
+                    format!("fn {name} takes {n} parameters in script API 2, found {k}"),
+                )),
+                None if required => Err(script_err(
+                    0,
+                    0,
+                    format!("the script must define fn {name} ({n} parameters)"),
+                )),
                 None => Ok(false),
             }
         };
-        let has_derive = need("derive", 1, false)?;
-        need("score", 2, true)?;
-        need("classify", 4, true)?;
+        need("score", 1, true)?;
+        need("classify", 3, true)?;
         let has_quota = need("grade_quota", 1, false)?;
 
         // tests: every tests/<case>/expected.json is a case
@@ -691,7 +722,6 @@ impl RulePackage {
             hash,
             engine: Arc::new(engine),
             ast: Arc::new(ast),
-            has_derive,
             has_quota,
             missing_staff,
         })
@@ -765,6 +795,35 @@ impl RulePackage {
     pub fn hash_hex(&self) -> String {
         hex::encode(self.hash)
     }
+}
+
+/// Line and column of `fn NAME` in a script (0, 0 if not found, e.g. a closure).
+fn fn_position(src: &str, name: &str) -> (usize, usize) {
+    for (k, line) in src.lines().enumerate() {
+        if let Some(at) = line.find("fn ") {
+            let rest = line[at + 3..].trim_start();
+            if rest.starts_with(name) && rest[name.len()..].trim_start().starts_with('(') {
+                return (k + 1, at + 1);
+            }
+        }
+    }
+    (0, 0)
+}
+
+/// Line and column of the first closure `|...|` in a script (a `|` that is
+/// not part of `||`).
+fn closure_position(src: &str) -> (usize, usize) {
+    for (k, line) in src.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let b = code.as_bytes();
+        for (i, &c) in b.iter().enumerate() {
+            let double = (i > 0 && b[i - 1] == b'|') || b.get(i + 1) == Some(&b'|');
+            if c == b'|' && !double {
+                return (k + 1, i + 1);
+            }
+        }
+    }
+    (0, 0)
 }
 
 fn text_file<'a>(files: &'a BTreeMap<String, Vec<u8>>, path: &str) -> Result<&'a str, RuleError> {

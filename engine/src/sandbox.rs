@@ -1,15 +1,22 @@
-//! The rhai sandbox: an engine with every limit set explicitly, no `eval`,
-//! no printing, no clock, no modules, and the helper functions of the
-//! script API (`ratio`, `rhu`, `clamp`, `min`, `max`, `cut`, `dec`) plus the
-//! read-only `Cohort` statistics type.
+//! The rhai sandbox of script API 2: an engine with every limit set
+//! explicitly, built from a minimal set of rhai packages (no `eval`, no
+//! printing, no clock, no `sleep`, no modules, no closures or function
+//! pointers, no comparator sorts, no approximating math), exact checked
+//! decimal operators, and the column API (`Column`, `Cohort`, `Terms` and
+//! the helpers `ratio`, `rhu`, `clamp`, `min`, `max`, `cut`, `dec`, `when`,
+//! `present`, `fill`, the reductions and the group reductions).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel, Position, INT};
+use rhai::packages::{BasicStringPackage, LogicPackage, Package};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, ImmutableString, NativeCallContext, OptimizationLevel,
+    Position, INT,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::column::{self, runtime, Arith, Cmp, Column, Operand, Terms};
 use crate::decimal::{ratio as ratio_dec, rhu as rhu_dec, MAX_SCALE};
 
 /// The script engine's limits. All are set explicitly from the package
@@ -18,8 +25,15 @@ use crate::decimal::{ratio as ratio_dec, rhu as rhu_dec, MAX_SCALE};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// Operations per script function call (each of derive/score/classify per staff member).
+    /// rhai operations per script call (`score` and `classify` each run once per cohort).
     pub max_operations: u64,
+    /// Element operations per staff member per script call: a column
+    /// operation on N staff costs N (`rhu` 2N, `ratio` 4N, a group
+    /// reduction 16N).
+    pub max_element_operations: u64,
+    /// Bytes of live columns per staff member (a decimal element takes 16,
+    /// an integer or text element 8, a true/false 1).
+    pub max_column_bytes: u64,
     /// Nesting depth of function calls (bounds recursion).
     pub max_call_levels: usize,
     /// Expression nesting depth at top level (parse time).
@@ -38,12 +52,17 @@ pub struct Limits {
     pub max_functions: usize,
 }
 
+/// The number of limits.
+pub const N_LIMITS: usize = 11;
+
 impl Limits {
     /// Each field by name, in declaration order.
-    pub fn fields(&self) -> [(&'static str, u64); 9] {
+    pub fn fields(&self) -> [(&'static str, u64); N_LIMITS] {
         let u = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         [
             ("max_operations", self.max_operations),
+            ("max_element_operations", self.max_element_operations),
+            ("max_column_bytes", self.max_column_bytes),
             ("max_call_levels", u(self.max_call_levels)),
             ("max_expr_depth", u(self.max_expr_depth)),
             ("max_function_expr_depth", u(self.max_function_expr_depth)),
@@ -65,71 +84,66 @@ impl Limits {
         )
     }
 
-    /// Upper bounds a manifest may ask for (keeps a package from disabling
-    /// the sandbox by setting absurd limits).
+    /// Upper bounds a manifest may ask for, chosen so that the worst script
+    /// within them ends in seconds (RELIABILITY.md states the bound and the
+    /// script that reaches it).
     pub(crate) fn ceilings() -> Limits {
         Limits {
-            max_operations: 10_000_000,
+            max_operations: 1_000_000,
+            max_element_operations: 1_000,
+            max_column_bytes: 4_096,
             max_call_levels: 64,
             max_expr_depth: 256,
             max_function_expr_depth: 256,
-            max_string_size: 1 << 20,
-            max_array_size: 1 << 16,
-            max_map_size: 1 << 16,
+            max_string_size: 64 << 10,
+            max_array_size: 256,
+            max_map_size: 256,
             max_variables: 4096,
             max_functions: 1024,
         }
     }
 }
 
-/// Per-field cohort statistics over all staff members.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldStats {
-    /// Staff members with a value for the field.
-    pub count: u64,
-    pub min: Option<Decimal>,
-    pub max: Option<Decimal>,
-    pub sum: Decimal,
-    /// `ratio(sum, count)`; `None` when count is 0.
-    pub mean: Option<Decimal>,
-}
+/// Names of the engine's helpers: a script may not define a function
+/// with one of these names (it would silently replace the helper).
+pub const HELPERS: &[&str] = &[
+    "ratio",
+    "rhu",
+    "clamp",
+    "min",
+    "max",
+    "cut",
+    "dec",
+    "when",
+    "present",
+    "fill",
+    "sum",
+    "mean",
+    "count",
+    "group_sum",
+    "group_mean",
+    "group_min",
+    "group_max",
+    "group_count",
+    "terms",
+    "len",
+    "push",
+    "mixin",
+    "contains",
+    "keys",
+    "back_trace",
+    "score_of",
+];
 
-/// Read-only statistics of the cohort, shared by every script call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CohortStats {
-    pub n: u64,
-    pub fields: BTreeMap<String, FieldStats>,
-}
-
-/// The `Cohort` type scripts see: a cheap shared handle.
+/// The `Cohort` scripts see: the joined input columns by name, and `n`.
 #[derive(Debug, Clone)]
-pub struct Cohort(pub Arc<CohortStats>);
+pub struct Cohort(pub Arc<CohortData>);
 
-/// The `row` scripts see: a staff member's joined fields, read-only and
-/// shared (no copy per call). `row.field` and `row["field"]` read a field;
-/// a field that does not exist is an error.
-#[derive(Debug, Clone)]
-pub struct ScriptRow(pub Arc<rhai::Map>);
-
-fn runtime(msg: impl Into<String>) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(
-        Dynamic::from(msg.into()),
-        Position::NONE,
-    ))
-}
-
-/// A number argument as a decimal (integers convert exactly).
-fn num(d: &Dynamic, what: &str) -> Result<Decimal, Box<EvalAltResult>> {
-    if let Ok(i) = d.as_int() {
-        return Ok(Decimal::from(i));
-    }
-    if let Ok(x) = d.as_decimal() {
-        return Ok(x);
-    }
-    Err(runtime(format!(
-        "{what}: expected a number, found {}",
-        d.type_name()
-    )))
+/// The joined input columns of a cohort.
+#[derive(Debug)]
+pub struct CohortData {
+    pub n: usize,
+    pub columns: std::collections::BTreeMap<String, Column>,
 }
 
 fn places(d: INT) -> Result<u32, Box<EvalAltResult>> {
@@ -139,26 +153,53 @@ fn places(d: INT) -> Result<u32, Box<EvalAltResult>> {
         .ok_or_else(|| runtime(format!("rhu: decimal places must be 0..=28, found {d}")))
 }
 
-fn field_stats<'a>(c: &'a Cohort, field: &str) -> Result<&'a FieldStats, Box<EvalAltResult>> {
-    c.0.fields.get(field).ok_or_else(|| {
+fn op(d: &Dynamic, what: &str) -> Result<Operand, Box<EvalAltResult>> {
+    Operand::from_dynamic(d, what)
+}
+
+fn scalar_num(d: &Dynamic, what: &str) -> Result<Decimal, Box<EvalAltResult>> {
+    if let Ok(i) = d.as_int() {
+        return Ok(Decimal::from(i));
+    }
+    d.as_decimal().map_err(|_| {
         runtime(format!(
-            "cohort has no numeric field `{field}` (known: {})",
-            c.0.fields.keys().cloned().collect::<Vec<_>>().join(", ")
+            "{what}: expected a number, found {}",
+            d.type_name()
         ))
     })
 }
 
-fn present(v: Option<Decimal>, stat: &str, field: &str) -> Result<Decimal, Box<EvalAltResult>> {
-    v.ok_or_else(|| {
-        runtime(format!(
-            "cohort.{stat}(\"{field}\"): no staff member has a value"
-        ))
-    })
+fn no_division() -> Box<EvalAltResult> {
+    runtime(
+        "`/` is not available: divide with ratio(a, b), which is rhu(a / b, 8) (every division is rounded by name)",
+    )
+}
+
+fn no_power() -> Box<EvalAltResult> {
+    runtime("`**` on decimals is not available (it approximates); multiply explicitly")
+}
+
+fn no_modulo() -> Box<EvalAltResult> {
+    runtime("`%` on decimals and columns is not available")
+}
+
+fn disabled(name: &'static str) -> impl Fn() -> Result<Dynamic, Box<EvalAltResult>> {
+    move || Err(runtime(format!("{name} is not available in rule scripts")))
+}
+
+/// Whether any argument is a column-like value (Column or Terms).
+fn is_columnar(d: &Dynamic) -> bool {
+    d.is::<Column>() || d.is::<Terms>()
 }
 
 /// Build the sandboxed engine for a package's limits.
 pub fn build_engine(limits: &Limits) -> Engine {
-    let mut e = Engine::new();
+    let mut e = Engine::new_raw();
+    // Only comparisons and string basics (interpolation, len); no math,
+    // time, array (comparator sorts, closures), function-pointer, blob or
+    // language-core (sleep, exit, parse_json, tags) packages.
+    e.register_global_module(LogicPackage::new().as_shared_module());
+    e.register_global_module(BasicStringPackage::new().as_shared_module());
     e.set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
@@ -169,196 +210,434 @@ pub fn build_engine(limits: &Limits) -> Engine {
         .set_max_functions(limits.max_functions)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
-        .set_optimization_level(OptimizationLevel::Simple)
+        // Registered operators must win over rhai's built-in ones (which
+        // round decimals silently and have approximating `**` and `/`).
+        .set_fast_operators(false)
+        // No constant folding with built-in operators at compile time.
+        .set_optimization_level(OptimizationLevel::None)
         // No shared string interner: it is a lock every thread would contend on.
         .set_max_strings_interned(0);
-    // No eval, no output: these are refused when the script is compiled.
-    e.disable_symbol("eval");
-    e.disable_symbol("print");
-    e.disable_symbol("debug");
-    // Belt and braces: should output ever be reached, it goes nowhere.
+    // No eval, no output, no function pointers: refused when compiled.
+    for sym in [
+        "eval",
+        "print",
+        "debug",
+        "Fn",
+        "call",
+        "curry",
+        "is_def_fn",
+        "is_shared",
+    ] {
+        e.disable_symbol(sym);
+    }
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
     // The debugging feature (used only to locate where a limit stopped a
     // script) would give scripts `back_trace()`; shadow it.
-    e.register_fn("back_trace", || -> Result<Dynamic, Box<EvalAltResult>> {
-        Err(runtime("back_trace is not available in rule scripts"))
+    e.register_fn("back_trace", disabled("back_trace"));
+    e.register_fn("sleep", |_: INT| -> Result<(), Box<EvalAltResult>> {
+        Err(runtime("sleep is not available in rule scripts"))
     });
 
-    e.register_fn(
-        "ratio",
-        |a: Dynamic, b: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
-            let (a, b) = (num(&a, "ratio")?, num(&b, "ratio")?);
-            ratio_dec(a, b).ok_or_else(|| {
-                runtime(if b.is_zero() {
-                    "ratio: division by zero".to_owned()
-                } else {
-                    "ratio: quotient overflows".to_owned()
+    register_scalar_ops(&mut e);
+    register_column_ops(&mut e);
+    register_helpers(&mut e);
+    register_collections(&mut e);
+    register_types(&mut e);
+    e
+}
+
+/// Exact, checked scalar decimal operators; no `/`, `%` or `**` on decimals.
+fn register_scalar_ops(e: &mut Engine) {
+    for (sym, a) in [("+", Arith::Add), ("-", Arith::Sub), ("*", Arith::Mul)] {
+        let f = move |x: Operand, y: Operand| -> Result<Dynamic, Box<EvalAltResult>> {
+            column::scalar_arith(a, &x, &y)
+        };
+        e.register_fn(sym, move |x: Decimal, y: Decimal| {
+            f(Operand::Dec(x), Operand::Dec(y))
+        });
+        e.register_fn(sym, move |x: Decimal, y: INT| {
+            f(Operand::Dec(x), Operand::Int(y))
+        });
+        e.register_fn(sym, move |x: INT, y: Decimal| {
+            f(Operand::Int(x), Operand::Dec(y))
+        });
+        let assign = format!("{sym}=");
+        e.register_fn(
+            assign.as_str(),
+            move |x: &mut Decimal, y: Decimal| -> Result<(), Box<EvalAltResult>> {
+                *x = scalar_num(&f(Operand::Dec(*x), Operand::Dec(y))?, sym)?;
+                Ok(())
+            },
+        );
+        e.register_fn(
+            assign.as_str(),
+            move |x: &mut Decimal, y: INT| -> Result<(), Box<EvalAltResult>> {
+                *x = scalar_num(&f(Operand::Dec(*x), Operand::Int(y))?, sym)?;
+                Ok(())
+            },
+        );
+    }
+    e.register_fn("/", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/", |_: INT, _: INT| -> Result<Dynamic, _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut Decimal, _: Decimal| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut Decimal, _: INT| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("/=", |_: &mut INT, _: INT| -> Result<(), _> {
+        Err(no_division())
+    });
+    e.register_fn("**", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("**", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("**", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_power())
+    });
+    e.register_fn("%", |_: Decimal, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
+    e.register_fn("%", |_: Decimal, _: INT| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
+    e.register_fn("%", |_: INT, _: Decimal| -> Result<Dynamic, _> {
+        Err(no_modulo())
+    });
+}
+
+/// Register `f` for (Column, Column), (Column, Dynamic), (Dynamic, Column)
+/// and the same with `Terms`.
+macro_rules! binary_columnar {
+    ($e:expr, $sym:expr, $f:expr) => {{
+        let f = $f;
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Column, b: Column| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+        $e.register_fn(
+            $sym,
+            move |ctx: NativeCallContext, a: Column, b: Dynamic| f(&ctx, Dynamic::from(a), b),
+        );
+        $e.register_fn(
+            $sym,
+            move |ctx: NativeCallContext, a: Dynamic, b: Column| f(&ctx, a, Dynamic::from(b)),
+        );
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Dynamic| {
+            f(&ctx, Dynamic::from(a), b)
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Dynamic, b: Terms| {
+            f(&ctx, a, Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Terms| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Terms, b: Column| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+        $e.register_fn($sym, move |ctx: NativeCallContext, a: Column, b: Terms| {
+            f(&ctx, Dynamic::from(a), Dynamic::from(b))
+        });
+    }};
+}
+
+fn register_column_ops(e: &mut Engine) {
+    for (sym, a) in [("+", Arith::Add), ("-", Arith::Sub), ("*", Arith::Mul)] {
+        binary_columnar!(
+            e,
+            sym,
+            move |ctx: &NativeCallContext,
+                  x: Dynamic,
+                  y: Dynamic|
+                  -> Result<Dynamic, Box<EvalAltResult>> {
+                column::arith(a, &op(&x, sym)?, &op(&y, sym)?, ctx.call_position())
+            }
+        );
+    }
+    for (sym, c) in [
+        ("==", Cmp::Eq),
+        ("!=", Cmp::Ne),
+        ("<", Cmp::Lt),
+        ("<=", Cmp::Le),
+        (">", Cmp::Gt),
+        (">=", Cmp::Ge),
+    ] {
+        binary_columnar!(e, sym, move |ctx: &NativeCallContext,
+                                       x: Dynamic,
+                                       y: Dynamic|
+              -> Result<Column, Box<EvalAltResult>> {
+            column::compare(c, &op(&x, sym)?, &op(&y, sym)?, ctx.call_position())
+        });
+    }
+    for sym in ["&", "|"] {
+        binary_columnar!(e, sym, move |ctx: &NativeCallContext,
+                                       x: Dynamic,
+                                       y: Dynamic|
+              -> Result<Column, Box<EvalAltResult>> {
+            column::logic(sym, &op(&x, sym)?, Some(&op(&y, sym)?), ctx.call_position())
+        });
+    }
+    for sym in ["/", "%", "**"] {
+        binary_columnar!(
+            e,
+            sym,
+            move |_: &NativeCallContext,
+                  _: Dynamic,
+                  _: Dynamic|
+                  -> Result<Dynamic, Box<EvalAltResult>> {
+                Err(match sym {
+                    "/" => no_division(),
+                    "%" => no_modulo(),
+                    _ => no_power(),
                 })
-            })
+            }
+        );
+    }
+    e.register_fn(
+        "!",
+        |ctx: NativeCallContext, a: Column| -> Result<Column, Box<EvalAltResult>> {
+            column::logic("!", &Operand::Col(a), None, ctx.call_position())
         },
     );
     e.register_fn(
+        "-",
+        |ctx: NativeCallContext, a: Column| -> Result<Column, Box<EvalAltResult>> {
+            column::neg(&a, ctx.call_position())
+        },
+    );
+}
+
+fn register_helpers(e: &mut Engine) {
+    // ratio, min, max: scalars stay scalars, columns are elementwise.
+    for name in ["ratio", "min", "max"] {
+        let f = move |ctx: &NativeCallContext,
+                      a: Dynamic,
+                      b: Dynamic|
+              -> Result<Dynamic, Box<EvalAltResult>> {
+            if is_columnar(&a) || is_columnar(&b) {
+                return column::binary_fn(
+                    name,
+                    &op(&a, name)?,
+                    &op(&b, name)?,
+                    ctx.call_position(),
+                )
+                .map(Dynamic::from);
+            }
+            scalar_binary(name, &a, &b)
+        };
+        e.register_fn(
+            name,
+            move |ctx: NativeCallContext, a: Dynamic, b: Dynamic| f(&ctx, a, b),
+        );
+    }
+    e.register_fn(
         "rhu",
-        |x: Dynamic, d: INT| -> Result<Decimal, Box<EvalAltResult>> {
-            Ok(rhu_dec(num(&x, "rhu")?, places(d)?))
+        |ctx: NativeCallContext, x: Dynamic, d: INT| -> Result<Dynamic, Box<EvalAltResult>> {
+            let p = places(d)?;
+            if let Some(t) = x.read_lock::<Terms>() {
+                let mut t = t.clone();
+                t.value = column::rhu(&Operand::Col(t.value.clone()), p, ctx.call_position())?;
+                t.rounded = Some(p);
+                return Ok(Dynamic::from(t));
+            }
+            if x.is::<Column>() {
+                return column::rhu(&op(&x, "rhu")?, p, ctx.call_position()).map(Dynamic::from);
+            }
+            Ok(Dynamic::from_decimal(rhu_dec(scalar_num(&x, "rhu")?, p)))
         },
     );
     e.register_fn(
         "clamp",
-        |x: Dynamic, lo: Dynamic, hi: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
-            let (x, lo, hi) = (num(&x, "clamp")?, num(&lo, "clamp")?, num(&hi, "clamp")?);
+        |ctx: NativeCallContext,
+         x: Dynamic,
+         lo: Dynamic,
+         hi: Dynamic|
+         -> Result<Dynamic, Box<EvalAltResult>> {
+            if is_columnar(&x) || is_columnar(&lo) || is_columnar(&hi) {
+                return column::clamp(
+                    &op(&x, "clamp")?,
+                    &op(&lo, "clamp")?,
+                    &op(&hi, "clamp")?,
+                    ctx.call_position(),
+                )
+                .map(Dynamic::from);
+            }
+            let (x, lo, hi) = (
+                scalar_num(&x, "clamp")?,
+                scalar_num(&lo, "clamp")?,
+                scalar_num(&hi, "clamp")?,
+            );
             if lo > hi {
                 return Err(runtime("clamp: lo is greater than hi"));
             }
-            Ok(x.max(lo).min(hi))
+            Ok(Dynamic::from_decimal(x.max(lo).min(hi)))
         },
     );
-    for (name, pick_first) in [("min", true), ("max", false)] {
+    e.register_fn(
+        "cut",
+        |p: Dynamic, n: Dynamic| -> Result<INT, Box<EvalAltResult>> {
+            let (p, n) = (scalar_num(&p, "cut")?, scalar_num(&n, "cut")?);
+            let prod = crate::decimal::mul_exact(p, n)
+                .map_err(|e| runtime(format!("cut: the product {}", e.reason())))?;
+            INT::try_from(rhu_dec(prod, 0)).map_err(|_| runtime("cut: result out of integer range"))
+        },
+    );
+    e.register_fn(
+        "dec",
+        |ctx: NativeCallContext, x: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
+            if let Some(c) = x.read_lock::<Column>() {
+                return column::to_dec(&c, ctx.call_position()).map(Dynamic::from);
+            }
+            Ok(Dynamic::from_decimal(scalar_num(&x, "dec")?))
+        },
+    );
+    e.register_fn(
+        "when",
+        |ctx: NativeCallContext,
+         c: Dynamic,
+         a: Dynamic,
+         b: Dynamic|
+         -> Result<Dynamic, Box<EvalAltResult>> {
+            column::when(
+                &op(&c, "when")?,
+                &op(&a, "when")?,
+                &op(&b, "when")?,
+                ctx.call_position(),
+            )
+        },
+    );
+    e.register_fn(
+        "present",
+        |ctx: NativeCallContext, x: Column| -> Result<Column, Box<EvalAltResult>> {
+            column::present(&x, ctx.call_position())
+        },
+    );
+    e.register_fn(
+        "fill",
+        |ctx: NativeCallContext, x: Column, v: Dynamic| -> Result<Column, Box<EvalAltResult>> {
+            column::fill(&x, &op(&v, "fill")?, ctx.call_position())
+        },
+    );
+    for name in ["sum", "mean", "count", "min", "max"] {
         e.register_fn(
             name,
-            move |a: Dynamic, b: Dynamic| -> Result<Dynamic, Box<EvalAltResult>> {
-                if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
-                    return Ok(Dynamic::from_int(if pick_first {
-                        x.min(y)
-                    } else {
-                        x.max(y)
-                    }));
-                }
-                let (x, y) = (num(&a, name)?, num(&b, name)?);
-                Ok(Dynamic::from_decimal(if pick_first {
-                    x.min(y)
-                } else {
-                    x.max(y)
-                }))
+            move |ctx: NativeCallContext, x: Column| -> Result<Dynamic, Box<EvalAltResult>> {
+                column::reduce(name, &x, ctx.call_position())
+            },
+        );
+        e.register_fn(
+            name,
+            move |ctx: NativeCallContext, x: Terms| -> Result<Dynamic, Box<EvalAltResult>> {
+                column::reduce(name, &x.value, ctx.call_position())
+            },
+        );
+    }
+    for name in ["group_sum", "group_mean", "group_min", "group_max"] {
+        e.register_fn(
+            name,
+            move |ctx: NativeCallContext,
+                  x: Column,
+                  key: Column|
+                  -> Result<Column, Box<EvalAltResult>> {
+                column::group(name, &x, &key, ctx.call_position())
             },
         );
     }
     e.register_fn(
-        "cut",
-        |p: Dynamic, n: Dynamic| -> Result<INT, Box<EvalAltResult>> {
-            let v = rhu_dec(num(&p, "cut")? * num(&n, "cut")?, 0);
-            INT::try_from(v).map_err(|_| runtime("cut: result out of integer range"))
+        "group_count",
+        |ctx: NativeCallContext, key: Column| -> Result<Column, Box<EvalAltResult>> {
+            column::group("group_count", &key, &key, ctx.call_position())
         },
     );
-    e.register_fn("dec", |x: Dynamic| -> Result<Decimal, Box<EvalAltResult>> {
-        num(&x, "dec")
+    e.register_fn(
+        "terms",
+        |ctx: NativeCallContext,
+         values: rhai::Map,
+         weights: rhai::Map|
+         -> Result<Terms, Box<EvalAltResult>> {
+            column::terms(&values, &weights, ctx.call_position())
+        },
+    );
+}
+
+/// `ratio`, `min`, `max` on two scalars (integers stay integers for min/max).
+fn scalar_binary(name: &str, a: &Dynamic, b: &Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
+    if name != "ratio" {
+        if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+            return Ok(Dynamic::from_int(if name == "min" {
+                x.min(y)
+            } else {
+                x.max(y)
+            }));
+        }
+    }
+    let (x, y) = (scalar_num(a, name)?, scalar_num(b, name)?);
+    match name {
+        "ratio" => {
+            if y.is_zero() {
+                return Err(runtime("ratio: division by zero"));
+            }
+            ratio_dec(x, y)
+                .map(Dynamic::from_decimal)
+                .ok_or_else(|| runtime("ratio: quotient overflows"))
+        }
+        "min" => Ok(Dynamic::from_decimal(x.min(y))),
+        _ => Ok(Dynamic::from_decimal(x.max(y))),
+    }
+}
+
+/// The few array and map functions a policy may need (no closures, no sorts).
+fn register_collections(e: &mut Engine) {
+    e.register_fn("push", |a: &mut rhai::Array, v: Dynamic| a.push(v));
+    e.register_fn("len", |a: &mut rhai::Array| a.len() as INT);
+    e.register_fn("len", |m: &mut rhai::Map| m.len() as INT);
+    e.register_fn("contains", |m: &mut rhai::Map, k: ImmutableString| {
+        m.contains_key(k.as_str())
     });
+    e.register_fn("mixin", |m: &mut rhai::Map, o: rhai::Map| {
+        for (k, v) in o {
+            m.insert(k, v);
+        }
+    });
+}
 
-    register_typed_helpers(&mut e);
-
-    e.register_type_with_name::<ScriptRow>("Row");
-    e.register_indexer_get(
-        |r: &mut ScriptRow, field: &str| -> Result<Dynamic, Box<EvalAltResult>> {
-            r.0.get(field)
-                .cloned()
-                .ok_or_else(|| runtime(format!("row has no field `{field}`")))
-        },
-    );
+fn register_types(e: &mut Engine) {
+    e.register_type_with_name::<Column>("Column");
+    e.register_type_with_name::<Terms>("Terms");
+    e.register_get("value", |t: &mut Terms| t.value.clone());
     e.register_type_with_name::<Cohort>("Cohort");
-    e.register_get("n", |c: &mut Cohort| -> INT {
+    e.register_get("n", |c: &mut Cohort| {
         INT::try_from(c.0.n).unwrap_or(INT::MAX)
     });
-    e.register_fn(
-        "count",
-        |c: &mut Cohort, f: ImmutableString| -> Result<INT, Box<EvalAltResult>> {
-            Ok(INT::try_from(field_stats(c, &f)?.count).unwrap_or(INT::MAX))
+    e.register_indexer_get(
+        |c: &mut Cohort, field: &str| -> Result<Column, Box<EvalAltResult>> {
+            c.0.columns.get(field).cloned().ok_or_else(|| {
+                runtime(format!(
+                    "the cohort has no column `{field}` (known: {})",
+                    c.0.columns.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })
         },
     );
-    e.register_fn(
-        "min",
-        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-            present(field_stats(c, &f)?.min, "min", &f)
-        },
-    );
-    e.register_fn(
-        "max",
-        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-            present(field_stats(c, &f)?.max, "max", &f)
-        },
-    );
-    e.register_fn(
-        "sum",
-        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-            Ok(field_stats(c, &f)?.sum)
-        },
-    );
-    e.register_fn(
-        "mean",
-        |c: &mut Cohort, f: ImmutableString| -> Result<Decimal, Box<EvalAltResult>> {
-            present(field_stats(c, &f)?.mean, "mean", &f)
-        },
-    );
-    e
-}
-
-/// `ratio` on two numbers already converted to decimals.
-fn ratio_of(a: Decimal, b: Decimal) -> Result<Decimal, Box<EvalAltResult>> {
-    ratio_dec(a, b).ok_or_else(|| {
-        runtime(if b.is_zero() {
-            "ratio: division by zero".to_owned()
-        } else {
-            "ratio: quotient overflows".to_owned()
-        })
-    })
-}
-
-/// `cut` on two numbers already converted to decimals.
-fn cut_of(p: Decimal, n: Decimal) -> Result<INT, Box<EvalAltResult>> {
-    let v = rhu_dec(p * n, 0);
-    INT::try_from(v).map_err(|_| runtime("cut: result out of integer range"))
-}
-
-/// Exactly typed versions of the numeric helpers, next to the `Dynamic`
-/// ones registered above. Same results: each converts its arguments as
-/// `num` does (integers exactly to decimals) and runs the same code. They
-/// only spare rhai the search through `Dynamic` parameter permutations on
-/// every call, and the argument type dispatch; arguments of any other type
-/// still reach the `Dynamic` versions and their error messages.
-fn register_typed_helpers(e: &mut Engine) {
-    let d = Decimal::from;
-    e.register_fn("ratio", ratio_of);
-    e.register_fn("ratio", move |a: INT, b: Decimal| ratio_of(d(a), b));
-    e.register_fn("ratio", move |a: Decimal, b: INT| ratio_of(a, d(b)));
-    e.register_fn("ratio", move |a: INT, b: INT| ratio_of(d(a), d(b)));
-
-    e.register_fn(
-        "rhu",
-        |x: Decimal, p: INT| -> Result<Decimal, Box<EvalAltResult>> { Ok(rhu_dec(x, places(p)?)) },
-    );
-    e.register_fn(
-        "rhu",
-        move |x: INT, p: INT| -> Result<Decimal, Box<EvalAltResult>> {
-            Ok(rhu_dec(d(x), places(p)?))
-        },
-    );
-
-    e.register_fn(
-        "clamp",
-        |x: Decimal, lo: Decimal, hi: Decimal| -> Result<Decimal, Box<EvalAltResult>> {
-            if lo > hi {
-                return Err(runtime("clamp: lo is greater than hi"));
-            }
-            Ok(x.max(lo).min(hi))
-        },
-    );
-
-    e.register_fn("min", |a: INT, b: INT| -> INT { a.min(b) });
-    e.register_fn("min", |a: Decimal, b: Decimal| -> Decimal { a.min(b) });
-    e.register_fn("min", move |a: INT, b: Decimal| -> Decimal { d(a).min(b) });
-    e.register_fn("min", move |a: Decimal, b: INT| -> Decimal { a.min(d(b)) });
-    e.register_fn("max", |a: INT, b: INT| -> INT { a.max(b) });
-    e.register_fn("max", |a: Decimal, b: Decimal| -> Decimal { a.max(b) });
-    e.register_fn("max", move |a: INT, b: Decimal| -> Decimal { d(a).max(b) });
-    e.register_fn("max", move |a: Decimal, b: INT| -> Decimal { a.max(d(b)) });
-
-    e.register_fn("cut", cut_of);
-    e.register_fn("cut", move |p: Decimal, n: INT| cut_of(p, d(n)));
-    e.register_fn("cut", move |p: INT, n: Decimal| cut_of(d(p), n));
-    e.register_fn("cut", move |p: INT, n: INT| cut_of(d(p), d(n)));
-
-    e.register_fn("dec", |x: Decimal| -> Decimal { x });
-    e.register_fn("dec", move |x: INT| -> Decimal { d(x) });
+    e.register_fn("len", |c: &mut Column| c.len() as INT);
+    e.register_fn("to_string", |c: &mut Column| -> ImmutableString {
+        format!("column of {} {} values", c.len(), c.data().kind()).into()
+    });
+    e.register_fn("to_string", |t: &mut Terms| -> ImmutableString {
+        format!("terms of {} parts", t.parts.len()).into()
+    });
 }
 
 /// Re-run one call on a fresh engine that records the position of every
@@ -440,6 +719,8 @@ mod tests {
     fn limits() -> Limits {
         Limits {
             max_operations: 10_000,
+            max_element_operations: 100,
+            max_column_bytes: 1000,
             max_call_levels: 16,
             max_expr_depth: 64,
             max_function_expr_depth: 32,
@@ -461,34 +742,20 @@ mod tests {
 
     #[test]
     fn helpers_compute_exact_decimals() {
-        assert_eq!(
-            eval("ratio(2, 3)").unwrap().as_decimal().unwrap(),
-            dec("0.66666667")
-        );
-        assert_eq!(
-            eval("rhu(69.165, 2)").unwrap().as_decimal().unwrap(),
-            dec("69.17")
-        );
-        assert_eq!(
-            eval("clamp(0.7, -0.5, 0.5)").unwrap().as_decimal().unwrap(),
-            dec("0.5")
-        );
-        assert_eq!(
-            eval("clamp(-2, -0.5, 0.5)").unwrap().as_decimal().unwrap(),
-            dec("-0.5")
-        );
+        let d = |s: &str| eval(s).unwrap().as_decimal().unwrap();
+        assert_eq!(d("ratio(2, 3)"), dec("0.66666667"));
+        assert_eq!(d("rhu(69.165, 2)"), dec("69.17"));
+        assert_eq!(d("clamp(0.7, -0.5, 0.5)"), dec("0.5"));
+        assert_eq!(d("clamp(-2, -0.5, 0.5)"), dec("-0.5"));
         assert_eq!(eval("min(3, 20)").unwrap().as_int().unwrap(), 3);
-        assert_eq!(eval("max(2, 1.5)").unwrap().as_decimal().unwrap(), dec("2"));
-        assert_eq!(
-            eval("min(1.5, 2)").unwrap().as_decimal().unwrap(),
-            dec("1.5")
-        );
+        assert_eq!(d("max(2, 1.5)"), dec("2"));
+        assert_eq!(d("min(1.5, 2)"), dec("1.5"));
         assert_eq!(eval("cut(0.05, 50)").unwrap().as_int().unwrap(), 3);
         assert_eq!(eval("cut(0.05, 30)").unwrap().as_int().unwrap(), 2);
         assert_eq!(eval("cut(0.05, 10)").unwrap().as_int().unwrap(), 1);
-        // literals are exact decimals under no_float
-        assert_eq!(eval("0.1 + 0.2").unwrap().as_decimal().unwrap(), dec("0.3"));
-        assert_eq!(eval("0.6 * 3").unwrap().as_decimal().unwrap(), dec("1.8"));
+        assert_eq!(d("0.1 + 0.2"), dec("0.3"));
+        assert_eq!(d("0.6 * 3"), dec("1.8"));
+        assert_eq!(d("let x = 0.5; x *= 3; x += 1; x"), dec("2.5"));
         assert!(eval("1.5 > 1").unwrap().as_bool().unwrap());
     }
 
@@ -499,29 +766,44 @@ mod tests {
     }
 
     #[test]
-    fn cohort_methods() {
-        let mut fields = BTreeMap::new();
-        fields.insert(
-            "leads".to_owned(),
-            FieldStats {
-                count: 2,
-                min: Some(dec("1")),
-                max: Some(dec("9")),
-                sum: dec("10"),
-                mean: Some(dec("5")),
-            },
-        );
-        let c = Cohort(Arc::new(CohortStats { n: 2, fields }));
-        let engine = build_engine(&limits());
-        let mut scope = rhai::Scope::new();
-        scope.push("cohort", c);
-        let r: Decimal = engine
-            .eval_with_scope(&mut scope, r#"cohort.max("leads") + cohort.min("leads") + cohort.mean("leads") + cohort.sum("leads") + cohort.n + cohort.count("leads")"#)
-            .unwrap();
-        assert_eq!(r, dec("29"));
-        let e = engine
-            .eval_with_scope::<Dynamic>(&mut scope, r#"cohort.max("nope")"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("no numeric field `nope`"), "{e}");
+    fn nothing_approximates_or_rounds_silently() {
+        for (src, needle) in [
+            ("1.0 / 3", "ratio"),
+            ("7 / 2", "ratio"),
+            ("let x = 1.5; x /= 2; x", "ratio"),
+            ("2.0 ** 0.5", "approximates"),
+            ("2 ** 0.5", "approximates"),
+            ("5.5 % 2", "not available"),
+            ("sqrt(2.0)", "sqrt"),
+            ("exp(1.0)", "exp"),
+            ("ln(2.0)", "ln"),
+            ("tan(1.0)", "tan"),
+            ("sleep(1)", "sleep"),
+            ("0.0000000000000000000000000001 * 0.1", "inexact"),
+            ("7922816251426433759354395033.5 + 0.05", "inexact"),
+            (
+                "let x = 0.0000000000000000000000000001; x *= 0.1; x",
+                "inexact",
+            ),
+            ("79228162514264337593543950335 * 2", "overflow"),
+            ("cut(79228162514264337593543950335, 2)", "overflow"),
+            ("cut(1, 79228162514264337593543950335)", "integer range"),
+            ("cut(0.5, 79228162514264337593543950335)", "inexact"),
+            ("[3, 1, 2].sort(|a, b| 0.5)", "sort"),
+            ("timestamp()", "timestamp"),
+        ] {
+            let e = build_engine(&limits())
+                .compile(src)
+                .map_err(|e| e.to_string())
+                .and_then(|ast| {
+                    build_engine(&limits())
+                        .eval_ast::<Dynamic>(&ast)
+                        .map_err(|e| e.to_string())
+                });
+            match e {
+                Err(m) => assert!(m.to_lowercase().contains(needle), "{src}: {m}"),
+                Ok(v) => panic!("{src} gave {v}"),
+            }
+        }
     }
 }

@@ -125,11 +125,7 @@ fn rules_check_refuses_a_broken_package_with_exit_2() {
     let s = std::fs::read_to_string(&script).unwrap();
     std::fs::write(
         &script,
-        s.replacen(
-            "fn score(row, cohort) {",
-            "fn score(row, cohort) {\n    loop { }",
-            1,
-        ),
+        s.replacen("fn score(c) {", "fn score(c) {\n    loop { }", 1),
     )
     .unwrap();
     let o = rankproof(tmp.path(), &["rules", "check", "pkg"]);

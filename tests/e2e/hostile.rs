@@ -62,8 +62,8 @@ fn hostile_scripts_are_stopped_and_never_published() {
         let pkg = dir.join(format!("pkg{i}"));
         copy_dir(&original, &pkg);
         let hostile = script.replacen(
-            "fn score(row, cohort) {",
-            &format!("fn fn_deep(n) {{ fn_deep(n + 1) }}\nfn score(row, cohort) {{\n    {code}"),
+            "fn score(c) {",
+            &format!("fn fn_deep(n) {{ fn_deep(n + 1) }}\nfn score(c) {{\n    {code}"),
             1,
         );
         assert_ne!(hostile, script, "the hook point exists");

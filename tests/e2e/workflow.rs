@@ -299,7 +299,7 @@ fn refusals_write_nothing() {
     let s = fs::read_to_string(&script).expect("script");
     fs::write(
         &script,
-        s.replacen("0.55 * attainment_pts", "0.56 * attainment_pts", 1),
+        s.replacen("attainment_pts: 0.55", "attainment_pts: 0.56", 1),
     )
     .expect("write");
     fails(

@@ -20,6 +20,23 @@ fn identical_bytes_at_one_and_four_threads() {
     assert_eq!(one, four);
     assert_eq!(one, run(4));
     assert_eq!(one, run(3));
+    assert_eq!(one, run(7));
+}
+
+/// The replay promise of script API 2: this recorded ranking (package
+/// bytes, dataset bytes → result bytes) must come out byte for byte from
+/// every later engine. If this test fails, the engine changed a published
+/// result: that needs a new script API, not a new pin.
+#[test]
+fn a_recorded_script_api_2_ranking_replays_byte_for_byte() {
+    let pkg = package("marketing-v1");
+    let inputs = synth_inputs(&pkg, 1000, 17);
+    let r = rank(&pkg, &inputs, &q1()).unwrap();
+    let pinned = (
+        "eb5ed8abf8168a22562999ab47ebf581ad0366b6575d91a8f86c68f4639cab68",
+        "5a6ce1464135829c60ddfb305034eb0d3f994131edf07efc4cc2d7209640ef7d",
+    );
+    assert_eq!((pkg.hash_hex().as_str(), r.sha256_hex().as_str()), pinned);
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn regression_i64_min_is_refused_not_negated() {
 #[test]
 fn regression_script_i64_min_is_written_as_string() {
     let pkg = crate::hostile::load(
-        "fn score(row, cohort) { let m = -9223372036854775807 - 1; #{ total: 1, explain: #{ min: m } } }",
+        "fn score(c) { let m = -9223372036854775807 - 1; #{ total: 1, explain: #{ min: m } } }",
     )
     .unwrap();
     let schema = pkg.source("main").unwrap();

@@ -39,7 +39,8 @@ fn result_document_has_the_required_fields() {
     let pkg = package("marketing-v1");
     let r = rank_synth(&pkg, 30, 9);
     let j: serde_json::Value = serde_json::from_slice(&r.canonical_bytes()).unwrap();
-    assert_eq!(j["format"], "rankproof-ranking/1");
+    assert_eq!(j["format"], "rankproof-ranking/2");
+    assert_eq!(j["script_api"], 2);
     assert_eq!(j["engine_version"], ENGINE_VERSION);
     assert_eq!(j["package"]["name"], "marketing");
     assert_eq!(j["package"]["version"], "1.0.0");
@@ -47,7 +48,8 @@ fn result_document_has_the_required_fields() {
     assert_eq!(j["period"], "2025-Q1");
     assert_eq!(j["n"], 30);
     assert_eq!(j["limits"]["max_operations"], 100_000);
-    assert_eq!(j["limits"].as_object().unwrap().len(), 9);
+    assert_eq!(j["limits"].as_object().unwrap().len(), 11);
+    assert_eq!(j["limits"]["max_element_operations"], 400);
     for s in ["crm", "survey", "oa"] {
         assert_eq!(j["inputs"][s]["sha256"].as_str().unwrap().len(), 64);
         assert_eq!(j["inputs"][s]["n_rows"], 30);
@@ -66,13 +68,17 @@ fn result_document_has_the_required_fields() {
         }
         let e = &x["explain"];
         assert!(e["inputs"]["sales_amount"].is_string());
-        assert!(e["scoring"]["sales"]["attainment_pts"].is_string());
-        assert_eq!(e["scoring"]["total"]["weights"]["sales"], "0.6");
-        assert!(e["classification"]["grade_rule"]
-            .as_str()
-            .unwrap()
-            .starts_with("forced distribution, N=30"));
+        assert!(e["scoring"]["sales"]["terms"]["attainment_pts"][0].is_string());
+        assert_eq!(e["scoring"]["total"]["terms"]["sales"][1], "0.6");
+        assert_eq!(e["scoring"]["total"]["rounded_to"], 2);
+        assert!(e["classification"]["collection_factor"].is_string());
     }
+    // single values of explain are written once for the cohort
+    assert!(j["explain"]["classification"]["grade_rule"]
+        .as_str()
+        .unwrap()
+        .starts_with("forced distribution, N=30"));
+    assert!(results[0]["explain"]["classification"]["grade_rule"].is_null());
     // the direct JCS writer agrees with an independent RFC 8785 implementation
     assert_eq!(
         serde_json_canonicalizer::to_vec(&j).unwrap(),
@@ -91,6 +97,47 @@ fn result_document_has_the_required_fields() {
     // per-staff records agree with the document
     let one = r.result(results[3]["staff_id"].as_str().unwrap()).unwrap();
     assert_eq!(one.to_json(), results[3]);
+}
+
+/// Every score built from terms: each contribution is value × weight, the
+/// contributions add up to the score (rounded where the script rounds, as
+/// `total` is), and the reported score is that score at report_decimals.
+#[test]
+fn explanation_terms_add_up_to_the_reported_score() {
+    use rust_decimal::Decimal;
+    let dec = |v: &serde_json::Value| -> Decimal { v.as_str().unwrap().parse().unwrap() };
+    for name in ["marketing-v1", "marketing-v2"] {
+        let pkg = package(name);
+        let r = rank_synth(&pkg, 500, 21);
+        for x in &r.results {
+            let j = x.to_json();
+            let scoring = j["explain"]["scoring"].as_object().unwrap();
+            assert_eq!(scoring.len(), 4, "every declared score has terms");
+            for (score, t) in scoring {
+                let terms = t["terms"].as_object().unwrap();
+                assert!(!terms.is_empty());
+                let mut sum = Decimal::ZERO;
+                for (term, vwc) in terms {
+                    let num = |v: &serde_json::Value| -> Decimal {
+                        match v {
+                            serde_json::Value::Number(n) => Decimal::from(n.as_i64().unwrap()),
+                            other => dec(other),
+                        }
+                    };
+                    let (v, w, c) = (num(&vwc[0]), dec(&vwc[1]), num(&vwc[2]));
+                    assert_eq!(c, v * w, "{} {score}.{term}", x.staff_id);
+                    sum += c;
+                }
+                let value = x.explanation.unrounded[score];
+                let expect = match t.get("rounded_to") {
+                    Some(d) => rhu(sum, d.as_u64().unwrap() as u32),
+                    None => sum,
+                };
+                assert_eq!(value, expect, "{} {score}", x.staff_id);
+                assert_eq!(x.scores[score], rhu(value, 2), "{} {score}", x.staff_id);
+            }
+        }
+    }
 }
 
 #[test]
