@@ -16,8 +16,8 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod crosscheck;
 pub mod column;
+pub mod crosscheck;
 pub mod dataset;
 pub mod decimal;
 mod eval;

@@ -92,12 +92,22 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
     let err = fails(
         dir,
         &[
-            "input", "record", "--signer", "steward.key", "--period", "2025-01", "--source",
-            "calls", "hostile.csv",
+            "input",
+            "record",
+            "--signer",
+            "steward.key",
+            "--period",
+            "2025-01",
+            "--source",
+            "calls",
+            "hostile.csv",
         ],
         2,
     );
-    assert!(err.contains("line 4") && err.contains("bidi control U+202E"), "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("bidi control U+202E"),
+        "{err}"
+    );
     fs::write(dir.join("calls.csv"), CALLS).expect("write");
     let rec = ok(
         dir,

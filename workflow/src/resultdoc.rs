@@ -408,91 +408,50 @@ fn canonical(d: Decimal) -> String {
 }
 
 impl Explanation {
+    /// Read a record's `explain` member (RULES.md §8): every score named in
+    /// `scoring` lists its terms as `[value, weight, contribution]`, which
+    /// the engine wrote so that they add up to the score.
     fn of(explain: &Value, reported: &[(String, String)]) -> Explanation {
         let inputs = pairs(explain.get("inputs"));
         let derived = pairs(explain.get("derived"));
         let unrounded = pairs(explain.get("unrounded"));
-        let lookup = |obj: &Map<String, Value>, t: &str| -> Option<String> {
-            obj.get(t)
-                .filter(|v| !v.is_object())
-                .map(text)
-                .or_else(|| find(&unrounded, t))
-                .or_else(|| find(&derived, t))
-                .or_else(|| find(&inputs, t))
-        };
         let mut dimensions = Vec::new();
-        let mut notes = Vec::new();
-        let scoring = explain.get("scoring").and_then(Value::as_object);
-        let weighted = |name: String, obj: &Map<String, Value>, dims: &mut Vec<Dimension>| {
-            let Some(weights) = obj.get("weights").and_then(Value::as_object) else {
-                return false;
-            };
-            let mut terms = Vec::new();
-            let mut sum = Some(Decimal::ZERO);
-            for (t, w) in weights {
-                let weight = text(w);
-                let value = lookup(obj, t);
-                let contribution = match (value.as_deref().and_then(dec), dec(&weight)) {
-                    (Some(v), Some(w)) => v.checked_mul(w),
-                    _ => None,
+        let mut notes = pairs(explain.get("details"));
+        if let Some(scoring) = explain.get("scoring").and_then(Value::as_object) {
+            for (name, d) in scoring {
+                let Some(terms_obj) = d.get("terms").and_then(Value::as_object) else {
+                    notes.push((name.clone(), text(d)));
+                    continue;
                 };
-                sum = match (sum, contribution) {
-                    (Some(s), Some(c)) => s.checked_add(c),
-                    _ => None,
-                };
-                terms.push(Term {
-                    name: t.clone(),
-                    value,
-                    weight,
-                    contribution: contribution.map(canonical),
+                let mut terms = Vec::new();
+                let mut sum = Some(Decimal::ZERO);
+                for (t, vwc) in terms_obj {
+                    let at = |i: usize| vwc.get(i).map(text);
+                    let contribution = at(2);
+                    sum = match (sum, contribution.as_deref().and_then(dec)) {
+                        (Some(s), Some(c)) => s.checked_add(c),
+                        _ => None,
+                    };
+                    terms.push(Term {
+                        name: t.clone(),
+                        value: at(0),
+                        weight: at(1).unwrap_or_default(),
+                        contribution,
+                    });
+                }
+                let details = d
+                    .get("rounded_to")
+                    .map(|p| vec![("rounded to places".to_string(), text(p))])
+                    .unwrap_or_default();
+                dimensions.push(Dimension {
+                    reported: find(reported, name),
+                    value: find(&unrounded, name),
+                    name: name.clone(),
+                    terms,
+                    sum: sum.map(canonical),
+                    details,
                 });
             }
-            let sum = sum.map(canonical);
-            // A top-level `weights` explains the score the terms add up to;
-            // its other members are the scoring notes.
-            let top = name.is_empty();
-            let name = if top {
-                unrounded
-                    .iter()
-                    .find(|(_, v)| dec(v).is_some() && sum.as_deref().and_then(dec) == dec(v))
-                    .map(|(k, _)| k.clone())
-                    .unwrap_or_else(|| "score".into())
-            } else {
-                name
-            };
-            let value = obj
-                .get("value")
-                .map(text)
-                .or_else(|| find(&unrounded, &name));
-            let details = obj
-                .iter()
-                .filter(|(k, v)| {
-                    !top && k.as_str() != "weights"
-                        && k.as_str() != "value"
-                        && !v.is_object()
-                        && !weights.contains_key(k.as_str())
-                })
-                .map(|(k, v)| (k.clone(), text(v)))
-                .collect();
-            dims.push(Dimension {
-                reported: find(reported, &name),
-                name,
-                value,
-                terms,
-                sum,
-                details,
-            });
-            true
-        };
-        if let Some(sc) = scoring {
-            for (k, v) in sc {
-                match v.as_object() {
-                    Some(obj) if weighted(k.clone(), obj, &mut dimensions) => {}
-                    _ if k == "weights" => {}
-                    _ => notes.push((k.clone(), text(v))),
-                }
-            }
-            weighted(String::new(), sc, &mut dimensions);
         }
         Explanation {
             inputs,
