@@ -60,6 +60,12 @@ pub enum WorkflowError {
     /// A dataset does not parse against its schema.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// A dataset file has problems (every one found, capped).
+    #[error(transparent)]
+    DatasetProblems(#[from] rankproof_engine::DatasetProblems),
+    /// The new dataset disagrees with the other sources of its period.
+    #[error("{0}")]
+    CrossSource(rankproof_engine::CrossProblems),
     /// Evaluation failed.
     #[error(transparent)]
     Eval(#[from] EvalError),
@@ -116,6 +122,8 @@ impl WorkflowError {
             | WorkflowError::Tampered(_) => Finding,
             WorkflowError::Rules(_)
             | WorkflowError::Dataset(_)
+            | WorkflowError::DatasetProblems(_)
+            | WorkflowError::CrossSource(_)
             | WorkflowError::Eval(_)
             | WorkflowError::Refused(_)
             | WorkflowError::NotFound(_) => BadInput,

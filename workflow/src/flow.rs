@@ -511,6 +511,8 @@ pub struct RecordRequest {
     /// The package to validate against (`NAME@VERSION`); default: the one
     /// published package in effect that names the source.
     pub rules: Option<String>,
+    /// How to read the file (encoding, sheet, delimiter; default: detect).
+    pub options: rankproof_engine::ReadOptions,
 }
 
 /// What `input record` did.
@@ -528,6 +530,8 @@ pub enum RecordOutcome {
         dataset: String,
         /// The record it supersedes: (seq, dataset hash).
         supersedes: Option<(u64, String)>,
+        /// What the reader detected and did (e.g. "read CSV as GB18030").
+        report: String,
     },
     /// The same dataset is already in force: nothing written.
     AlreadyRecorded {
@@ -749,8 +753,33 @@ impl<S: Storage> Workflow<S> {
                     .join(", ")
             ))
         })?;
-        let d = Dataset::parse(schema, &req.file_name, &req.bytes)?;
+        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
         let p = period.to_string();
+        // The other sources already recorded for the period (under the
+        // package's schemas): staff missing from one of them, or IDs that
+        // differ only by case or width, are named all at once.
+        let mut others = Vec::new();
+        for (src, other_schema) in pkg.sources() {
+            if src.as_str() == req.source {
+                continue;
+            }
+            if let Some(rec) = self.view.catalog.dataset_in_force(&p, src.as_str()) {
+                let rec = rec.clone();
+                others.push(self.view.dataset(&rec, other_schema)?);
+            }
+        }
+        let cross = rankproof_engine::cross_check(
+            &d,
+            &others.iter().collect::<Vec<_>>(),
+            pkg.missing_staff(),
+        )
+        .map_err(WorkflowError::CrossSource)?;
+        let report = match cross.excluded_ids().len() {
+            0 => read_report.to_string(),
+            n => format!(
+                "{read_report}; {n} staff missing from another source are not eligible this period"
+            ),
+        };
         let previous = self.view.catalog.dataset_in_force(&p, &req.source).cloned();
         if let Some(prev) = &previous {
             if prev.body.dataset.0 .0 == d.sha256() {
@@ -791,6 +820,7 @@ impl<S: Storage> Workflow<S> {
             rows: body.rows,
             dataset: body.dataset.to_hex(),
             supersedes: previous.map(|r| (r.seq, r.body.dataset.to_hex())),
+            report,
         })
     }
 

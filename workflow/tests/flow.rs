@@ -94,6 +94,7 @@ fn record(w: &mut World, source: &str, csv: &str) -> RecordOutcome {
         file_name: format!("{source}.csv"),
         bytes: csv.as_bytes().to_vec(),
         rules: Some("marketing@1.0.0".into()),
+        options: Default::default(),
     };
     let steward = w.steward.clone();
     w.wf.record_input(req, &steward).unwrap()
@@ -400,6 +401,7 @@ fn verify_rejects_inputs_of_another_period_or_already_superseded() {
         file_name: "crm.csv".into(),
         bytes: c.crm.as_bytes().to_vec(),
         rules: None,
+        options: Default::default(),
     };
     assert!(matches!(
         w.wf.record_input(q2, &steward).unwrap(),
@@ -553,6 +555,7 @@ fn input_record_refuses_to_guess_between_packages_and_names_the_one_used() {
         file_name: "exports/crm.csv".into(),
         bytes: c.crm.as_bytes().to_vec(),
         rules: rules.map(Into::into),
+        options: Default::default(),
     };
     let steward = w.steward.clone();
     let e = w.wf.record_input(req(None), &steward).unwrap_err();

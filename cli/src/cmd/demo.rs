@@ -176,6 +176,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
             file_name: file.display().to_string(),
             bytes: crate::files::read(&file)?,
             rules: None,
+            options: Default::default(),
         };
         if let RecordOutcome::Recorded {
             seq,

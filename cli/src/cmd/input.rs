@@ -41,7 +41,14 @@ pub struct RecordArgs {
     /// package in effect that names the source; required when several do).
     #[arg(long, value_name = "NAME@VERSION")]
     pub rules: Option<String>,
-    /// The export file (CSV or JSON).
+    /// The text encoding of a CSV export (utf-8, utf-16le, utf-16be, gbk,
+    /// gb18030); default: detected and reported.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// The sheet of a workbook (.xlsx, .xls, .ods); default: the first.
+    #[arg(long)]
+    pub sheet: Option<String>,
+    /// The export file (CSV, tab-separated text, JSON or a workbook).
     pub file: PathBuf,
 }
 
@@ -87,6 +94,7 @@ fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
         file_name: a.file.display().to_string(),
         bytes,
         rules: a.rules.clone(),
+        options: Default::default(),
     };
     let outcome = {
         let _p = crate::progress::Phase::start(format!("validating {}", a.file.display()));
@@ -99,7 +107,9 @@ fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
             rows,
             dataset,
             supersedes,
+            report,
         } => {
+            out.line(report)?;
             out.line(format!(
                 "recorded {period}/{} as entry {seq}: {rows} rows, dataset {dataset}",
                 safe(&a.source)
