@@ -50,21 +50,7 @@ pub struct CrossProblems {
 
 impl fmt::Display for CrossProblems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        if self.n_more > 0 {
-            write!(
-                f,
-                "\nand {} more problems (the first {} are listed)",
-                self.n_more,
-                self.problems.len()
-            )?;
-        }
-        Ok(())
+        crate::dataset::write_problems(f, &self.problems, self.n_more, "")
     }
 }
 

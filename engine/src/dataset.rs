@@ -261,23 +261,33 @@ impl DatasetProblems {
 
 impl fmt::Display for DatasetProblems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        if self.n_more > 0 {
-            write!(
-                f,
-                "\n{}: and {} more problems (the first {} are listed)",
-                self.file,
-                self.n_more,
-                self.problems.len()
-            )?;
-        }
-        Ok(())
+        write_problems(f, &self.problems, self.n_more, &format!("{}: ", self.file))
     }
+}
+
+/// Write a capped list of problems, one a line, then how many more there
+/// were (`prefix` names the file, if any). Shared by every "all problems at
+/// once" report.
+pub(crate) fn write_problems<P: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    problems: &[P],
+    n_more: usize,
+    prefix: &str,
+) -> fmt::Result {
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            writeln!(f)?;
+        }
+        write!(f, "{p}")?;
+    }
+    if n_more > 0 {
+        write!(
+            f,
+            "\n{prefix}and {n_more} more problems (the first {} are listed)",
+            problems.len()
+        )?;
+    }
+    Ok(())
 }
 
 impl std::error::Error for DatasetProblems {}
