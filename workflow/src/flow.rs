@@ -386,11 +386,17 @@ impl<L: LogSource> View<L> {
         let mut problems: Vec<ClaimProblem> = self.catalog.problems().to_vec();
         problems.extend(self.catalog.bad_times().iter().cloned());
         let mut checked = 0;
+        // The packages that load, by their entry, for the claims below.
+        let mut loaded: BTreeMap<u64, RulePackage> = BTreeMap::new();
         for rec in self.catalog.packages() {
             checked += 1;
             let claim = match self.load_package(rec) {
                 Err(e) => Some(e.to_string()),
-                Ok(pkg) => cases_problem(&pkg),
+                Ok(pkg) => {
+                    let claim = cases_problem(&pkg);
+                    loaded.insert(rec.seq, pkg);
+                    claim
+                }
             };
             if let Some(claim) = claim {
                 problems.push(ClaimProblem {
@@ -400,6 +406,7 @@ impl<L: LogSource> View<L> {
                 });
             }
         }
+        problems.extend(self.package_claims(&loaded));
         problems.sort_by_key(|p| p.seq);
         AuditReport {
             problems,
@@ -416,6 +423,64 @@ impl<L: LogSource> View<L> {
                 })
                 .count(),
         }
+    }
+}
+
+impl<L: LogSource> View<L> {
+    /// The claims that need a package's contents: an `input.record`'s
+    /// `schema` is the one its package declares for the source, and a
+    /// `ranking.publish` cites exactly one input for each source of its
+    /// package (no more, no fewer). Packages that do not load are reported
+    /// by their own entry already.
+    fn package_claims(&self, loaded: &BTreeMap<u64, RulePackage>) -> Vec<ClaimProblem> {
+        let mut out = Vec::new();
+        for rec in self.catalog.inputs(None) {
+            let Some(pkg) = self
+                .catalog
+                .package(&rec.body.rules)
+                .and_then(|p| loaded.get(&p.seq))
+            else {
+                continue;
+            };
+            let claim = match pkg.source(&rec.body.source) {
+                None => Some(format!(
+                    "source {} is not a source of {}",
+                    rec.body.source, rec.body.rules
+                )),
+                Some(schema) if schema.to_json() != rec.body.schema => Some(format!(
+                    "schema differs from the schema {} declares for source {}",
+                    rec.body.rules, rec.body.source
+                )),
+                Some(_) => None,
+            };
+            if let Some(claim) = claim {
+                out.push(ClaimProblem {
+                    seq: rec.seq,
+                    kind: Kind::InputRecord.as_str(),
+                    claim,
+                });
+            }
+        }
+        for r in self.catalog.rankings(None) {
+            let Some(pkg) = loaded.get(&r.body.rules.entry) else {
+                continue;
+            };
+            let declared: Vec<&str> = pkg.sources().keys().map(|s| s.as_str()).collect();
+            let cited: Vec<&str> = r.body.inputs.keys().map(|s| s.as_str()).collect();
+            if declared != cited {
+                out.push(ClaimProblem {
+                    seq: r.seq,
+                    kind: Kind::RankingPublish.as_str(),
+                    claim: format!(
+                        "inputs cite sources [{}] but {} declares [{}]",
+                        cited.join(", "),
+                        r.body.rules.id(),
+                        declared.join(", ")
+                    ),
+                });
+            }
+        }
+        out
     }
 }
 

@@ -298,8 +298,9 @@ fn a_rerun_needs_supersedes_and_a_reason_and_becomes_current() {
 }
 
 /// Append a ranking.publish signed by the real operator whose body is the
-/// honest one changed by `edit`; return the first false claim verify finds.
-fn forged_claim(w: &mut World, edit: impl FnOnce(&mut RankingPublish)) -> String {
+/// honest one changed by `edit`; return the last false claim verify finds
+/// (it must be about that entry).
+fn forged_claim_in_catalog(w: &mut World, edit: impl FnOnce(&mut RankingPublish)) -> String {
     let dry = w.wf.dry_rank(&q1(), "marketing@1.0.0").unwrap();
     let salts = Salts::fresh(dry.doc.len());
     let root = rankproof_workflow::results::root_of(&dry.doc, &salts).unwrap();
@@ -340,9 +341,16 @@ fn forged_claim(w: &mut World, edit: impl FnOnce(&mut RankingPublish)) -> String
         (p.seq, p.kind),
         (w.wf.entries().len() as u64 - 1, "ranking.publish")
     );
-    // The ranking is not taken into the catalog.
-    assert!(w.wf.catalog().ranking(p.seq).is_none());
     p.claim.clone()
+}
+
+/// As [`forged_claim_in_catalog`], for claims the catalog itself refuses:
+/// the ranking is not taken into it.
+fn forged_claim(w: &mut World, edit: impl FnOnce(&mut RankingPublish)) -> String {
+    let claim = forged_claim_in_catalog(w, edit);
+    let seq = w.wf.entries().len() as u64 - 1;
+    assert!(w.wf.catalog().ranking(seq).is_none());
+    claim
 }
 
 #[test]
@@ -385,6 +393,68 @@ fn verify_rejects_rankings_whose_claims_about_cited_entries_are_false() {
     assert!(
         claim.contains("rules.entry 5 is not an earlier rules.publish"),
         "{claim}"
+    );
+}
+
+#[test]
+fn verify_rejects_rankings_that_do_not_cite_exactly_the_packages_sources() {
+    // A source left out: each cited input is honest, but the ranking is not
+    // a ranking under the package (its engine needs every source).
+    let claim = forged_claim_in_catalog(&mut recorded(), |b| {
+        b.inputs.remove("oa");
+    });
+    assert_eq!(
+        claim,
+        "inputs cite sources [crm, survey] but marketing@1.0.0 declares [crm, oa, survey]"
+    );
+    // A source the package does not have, citing a real input entry.
+    let claim = forged_claim_in_catalog(&mut recorded(), |b| {
+        let crm = b.inputs.get("crm").unwrap().clone();
+        b.inputs.insert("bonus".into(), crm);
+    });
+    assert!(
+        claim.contains("inputs.bonus.entry 5 was recorded for source crm"),
+        "{claim}"
+    );
+}
+
+#[test]
+fn verify_rejects_an_input_record_whose_schema_is_not_its_packages() {
+    // A steward re-records the crm dataset in force (same blobs) with a
+    // schema that loosens a bound: signatures, roles and the catalog's own
+    // claims hold, the package's declaration does not.
+    let mut w = recorded();
+    let honest = w.wf.catalog().input(5).unwrap().clone();
+    let entry = w.wf.ledger().entry(5).unwrap().unwrap();
+    let blobs: Vec<Vec<u8>> = entry
+        .blobs()
+        .iter()
+        .map(|h| w.wf.ledger().blob(h).unwrap().unwrap())
+        .collect();
+    let mut body = honest.body.clone();
+    body.supersedes = Some(5);
+    let cols = body.schema["columns"].as_array_mut().unwrap();
+    let amount = cols
+        .iter_mut()
+        .find(|c| c["name"] == "sales_amount")
+        .unwrap();
+    amount["type"] = "text".into();
+    let steward = w.steward.clone();
+    w.wf.ledger_mut()
+        .append(Kind::InputRecord, body.to_map(), blobs, &steward)
+        .unwrap();
+    w.wf.refresh().unwrap();
+    w.wf.ledger().verify(None).unwrap();
+    let p =
+        w.wf.audit()
+            .problems
+            .last()
+            .cloned()
+            .expect("a false claim");
+    assert_eq!((p.seq, p.kind), (8, "input.record"));
+    assert_eq!(
+        p.claim,
+        "schema differs from the schema marketing@1.0.0 declares for source crm"
     );
 }
 
