@@ -253,6 +253,115 @@ impl<L: LogSource> View<L> {
         })
     }
 
+    /// Validate a source's export for a period exactly as
+    /// [`Workflow::record_input`] does, without writing anything (and
+    /// without a key): the package (named, or the one in effect that names
+    /// the source), the reader, and the check against the other sources
+    /// recorded for the period.
+    pub fn check_input(&self, req: &RecordRequest) -> Result<Checked> {
+        let period = req.period;
+        let rec = match &req.rules {
+            Some(id) => self.package(id)?.0.clone(),
+            None => {
+                let found = self.packages_for(&period, &req.source)?;
+                match found.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => {
+                        return Err(WorkflowError::NotFound(format!(
+                            "no published rule package in effect for {period} names a source \
+                             `{}`; publish one first or name one with --rules NAME@VERSION",
+                            req.source
+                        )))
+                    }
+                    many => {
+                        return Err(WorkflowError::refused(format!(
+                            "{} published packages in effect for {period} name the source `{}` \
+                             ({}); say which one validates this file with --rules NAME@VERSION",
+                            many.len(),
+                            req.source,
+                            many.iter()
+                                .map(|p| p.body.id())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )))
+                    }
+                }
+            }
+        };
+        let pkg = self.load_package(&rec)?;
+        if !pkg.is_effective(&period) {
+            return Err(WorkflowError::refused(format!(
+                "{} is in effect from {}{}; period {period} is outside it",
+                pkg.id(),
+                pkg.effective_from(),
+                pkg.effective_until()
+                    .map(|p| format!(" until {p}"))
+                    .unwrap_or_default()
+            )));
+        }
+        let schema = pkg.source(&req.source).ok_or_else(|| {
+            WorkflowError::refused(format!(
+                "{} has no source `{}` (sources: {})",
+                pkg.id(),
+                req.source,
+                pkg.sources()
+                    .keys()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
+        let p = period.to_string();
+        // The other sources already recorded for the period (under the
+        // package's schemas): staff missing from one of them, or IDs that
+        // differ only by case or width, are named all at once.
+        let mut others = Vec::new();
+        let mut checked_against = Vec::new();
+        for (src, other_schema) in pkg.sources() {
+            if src.as_str() == req.source {
+                continue;
+            }
+            if let Some(rec) = self.catalog.dataset_in_force(&p, src.as_str()) {
+                others.push(self.dataset(rec, other_schema)?);
+                checked_against.push((src.to_string(), rec.seq));
+            }
+        }
+        let cross = rankproof_engine::cross_check(
+            &d,
+            &others.iter().collect::<Vec<_>>(),
+            pkg.missing_staff(),
+        )
+        .map_err(WorkflowError::CrossSource)?;
+        let mut report = read_report.to_string();
+        if !cross.excluded.is_empty() {
+            let who: Vec<String> = cross
+                .excluded
+                .iter()
+                .map(|e| {
+                    let from: Vec<&str> = e.missing_from.iter().map(|s| s.as_str()).collect();
+                    format!("{} (missing from {})", e.staff_id, from.join(", "))
+                })
+                .collect();
+            report.push_str(&format!(
+                "; {} staff missing from another source are not eligible this period \
+                 ([join] missing_staff = \"exclude\"): {}",
+                who.len(),
+                who.join(", ")
+            ));
+        }
+        Ok(Checked {
+            package_id: pkg.id(),
+            package: rec,
+            rows: d.n_rows() as u64,
+            dataset_hash: d.sha256_hex(),
+            dataset: d,
+            report,
+            excluded: cross.excluded,
+            checked_against,
+        })
+    }
+
     /// Recompute a ranking of `period` under `rules` from the log's
     /// materials in force; nothing is written.
     pub fn dry_rank(&self, period: &Period, rules: &str) -> Result<DryRank> {
@@ -515,6 +624,29 @@ pub struct RecordRequest {
     pub options: rankproof_engine::ReadOptions,
 }
 
+/// A file validated for a period and source; nothing written.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The package that validated it.
+    pub package: PackageRecord,
+    /// Its `name@version`.
+    pub package_id: String,
+    /// The canonical dataset.
+    pub dataset: Dataset,
+    /// Its rows.
+    pub rows: u64,
+    /// Its hash (hex).
+    pub dataset_hash: String,
+    /// What the reader detected and did, and who is not eligible.
+    pub report: String,
+    /// Staff missing from another recorded source (only under
+    /// `missing_staff = "exclude"`).
+    pub excluded: Vec<rankproof_engine::Excluded>,
+    /// The other sources recorded for the period it was checked against:
+    /// (source, entry).
+    pub checked_against: Vec<(String, u64)>,
+}
+
 /// What `input record` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -701,85 +833,17 @@ impl<S: Storage> Workflow<S> {
     /// it for a period.
     pub fn record_input(&mut self, req: RecordRequest, key: &SecretKey) -> Result<RecordOutcome> {
         self.authorize(key, Kind::InputRecord)?;
-        let period = req.period;
-        let rec = match &req.rules {
-            Some(id) => self.view.package(id)?.0.clone(),
-            None => {
-                let found = self.view.packages_for(&period, &req.source)?;
-                match found.as_slice() {
-                    [one] => (*one).clone(),
-                    [] => {
-                        return Err(WorkflowError::NotFound(format!(
-                            "no published rule package in effect for {period} names a source \
-                             `{}`; publish one first or name one with --rules NAME@VERSION",
-                            req.source
-                        )))
-                    }
-                    many => {
-                        return Err(WorkflowError::refused(format!(
-                            "{} published packages in effect for {period} name the source `{}` \
-                             ({}); say which one validates this file with --rules NAME@VERSION",
-                            many.len(),
-                            req.source,
-                            many.iter()
-                                .map(|p| p.body.id())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )))
-                    }
-                }
-            }
-        };
+        let Checked {
+            package: rec,
+            dataset: d,
+            report,
+            ..
+        } = self.view.check_input(&req)?;
         let pkg = self.view.load_package(&rec)?;
-        if !pkg.is_effective(&period) {
-            return Err(WorkflowError::refused(format!(
-                "{} is in effect from {}{}; period {period} is outside it",
-                pkg.id(),
-                pkg.effective_from(),
-                pkg.effective_until()
-                    .map(|p| format!(" until {p}"))
-                    .unwrap_or_default()
-            )));
-        }
         let schema = pkg.source(&req.source).ok_or_else(|| {
-            WorkflowError::refused(format!(
-                "{} has no source `{}` (sources: {})",
-                pkg.id(),
-                req.source,
-                pkg.sources()
-                    .keys()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            WorkflowError::refused(format!("{} has no source `{}`", pkg.id(), req.source))
         })?;
-        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
-        let p = period.to_string();
-        // The other sources already recorded for the period (under the
-        // package's schemas): staff missing from one of them, or IDs that
-        // differ only by case or width, are named all at once.
-        let mut others = Vec::new();
-        for (src, other_schema) in pkg.sources() {
-            if src.as_str() == req.source {
-                continue;
-            }
-            if let Some(rec) = self.view.catalog.dataset_in_force(&p, src.as_str()) {
-                let rec = rec.clone();
-                others.push(self.view.dataset(&rec, other_schema)?);
-            }
-        }
-        let cross = rankproof_engine::cross_check(
-            &d,
-            &others.iter().collect::<Vec<_>>(),
-            pkg.missing_staff(),
-        )
-        .map_err(WorkflowError::CrossSource)?;
-        let report = match cross.excluded_ids().len() {
-            0 => read_report.to_string(),
-            n => format!(
-                "{read_report}; {n} staff missing from another source are not eligible this period"
-            ),
-        };
+        let p = req.period.to_string();
         let previous = self.view.catalog.dataset_in_force(&p, &req.source).cloned();
         if let Some(prev) = &previous {
             if prev.body.dataset.0 .0 == d.sha256() {
