@@ -415,7 +415,17 @@ impl<L: LogSource> View<L> {
         let r = self.ranking(ranking)?;
         let published = self.published_results(r)?;
         let idx = published.doc.find(staff).ok_or_else(|| {
-            WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+            match published.doc.header().excluded(staff) {
+                Some(from) => WorkflowError::NotFound(format!(
+                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
+                     source {} ([join] missing_staff = \"exclude\")",
+                    r.seq,
+                    from.join(", ")
+                )),
+                None => {
+                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+                }
+            }
         })?;
         let record = published.doc.record(idx).map_err(WorkflowError::tampered)?;
         Ok(Explained {
@@ -986,7 +996,17 @@ impl<S: Storage> Workflow<S> {
         let r = self.view.ranking(ranking)?;
         let published = self.view.published_results(r)?;
         let idx = published.doc.find(staff).ok_or_else(|| {
-            WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+            match published.doc.header().excluded(staff) {
+                Some(from) => WorkflowError::NotFound(format!(
+                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
+                     source {} ([join] missing_staff = \"exclude\")",
+                    r.seq,
+                    from.join(", ")
+                )),
+                None => {
+                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+                }
+            }
         })?;
         self.receipt_chain(r)?.receipt(r, &published, idx)
     }
