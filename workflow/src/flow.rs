@@ -253,6 +253,21 @@ impl<L: LogSource> View<L> {
         })
     }
 
+    /// A recorded dataset read again from its stored original file (with
+    /// the reader's defaults), labelled `file (entry N)`; `None` when that
+    /// does not read.
+    fn original(
+        &self,
+        rec: &InputRecordEntry,
+        schema: &rankproof_engine::SourceSchema,
+    ) -> Option<Dataset> {
+        let bytes = self.src.blob(&rec.body.file.sha256.0).ok()?;
+        let label = format!("{} (entry {})", rec.body.file.name, rec.seq);
+        Dataset::read(&bytes, &label, &Default::default(), schema)
+            .ok()
+            .map(|(d, _)| d)
+    }
+
     /// Validate a source's export for a period exactly as
     /// [`Workflow::record_input`] does, without writing anything (and
     /// without a key): the package (named, or the one in effect that names
@@ -316,23 +331,46 @@ impl<L: LogSource> View<L> {
         // The other sources already recorded for the period (under the
         // package's schemas): staff missing from one of them, or IDs that
         // differ only by case or width, are named all at once.
+        let mut recs = Vec::new();
         let mut others = Vec::new();
-        let mut checked_against = Vec::new();
         for (src, other_schema) in pkg.sources() {
             if src.as_str() == req.source {
                 continue;
             }
             if let Some(rec) = self.catalog.dataset_in_force(&p, src.as_str()) {
                 others.push(self.dataset(rec, other_schema)?);
-                checked_against.push((src.to_string(), rec.seq));
+                recs.push((rec, other_schema));
             }
         }
-        let cross = rankproof_engine::cross_check(
-            &d,
-            &others.iter().collect::<Vec<_>>(),
-            pkg.missing_staff(),
-        )
-        .map_err(WorkflowError::CrossSource)?;
+        let checked_against = recs
+            .iter()
+            .map(|(r, _)| (r.body.source.clone(), r.seq))
+            .collect();
+        let policy = pkg.missing_staff();
+        let cross =
+            match rankproof_engine::cross_check(&d, &others.iter().collect::<Vec<_>>(), policy) {
+                Ok(c) => c,
+                Err(problems) => {
+                    // Name the other sources' findings by their files' own lines:
+                    // read each recorded original again (it must give the
+                    // recorded dataset; otherwise its canonical rows are named).
+                    let located: Vec<Dataset> = recs
+                        .iter()
+                        .zip(others)
+                        .map(|((rec, schema), canonical)| {
+                            self.original(rec, schema)
+                                .filter(|o| o.sha256() == canonical.sha256())
+                                .unwrap_or(canonical)
+                        })
+                        .collect();
+                    let again = rankproof_engine::cross_check(
+                        &d,
+                        &located.iter().collect::<Vec<_>>(),
+                        policy,
+                    );
+                    return Err(WorkflowError::CrossSource(again.err().unwrap_or(problems)));
+                }
+            };
         let mut report = read_report.to_string();
         if !cross.excluded.is_empty() {
             let who: Vec<String> = cross
