@@ -693,6 +693,10 @@ fn a_staff_member_missing_from_a_source_is_excluded_and_recorded_as_such() {
         "{err}"
     );
 
+    // It verifies and replays byte for byte.
+    ok(w.dir(), &["verify"]);
+    ok(w.dir(), &["replay", "--ranking", &id]);
+
     // The independent Python oracle agrees on the results and the exclusion.
     let oracle = repo().join("tests/oracle");
     let o = Command::new("python3")
