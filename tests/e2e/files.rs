@@ -531,7 +531,30 @@ fn every_problem_of_a_crlf_file_at_once_with_right_lines() {
             assert!(err.contains(want), "want `{want}` in:\n{err}");
         }
         assert_eq!(err.matches("crm.csv: line ").count(), 3, "{err}");
+        // How it was read is said first, as for a clean file.
+        assert!(
+            stdout(&o).contains("crm.csv: read CSV as UTF-8 (valid UTF-8), comma separated"),
+            "{}",
+            text(&o)
+        );
     }
+    // The same problems in the GBK export say it was read as GB18030.
+    let good = crm_zh(",", "\r\n");
+    let bad = good.replacen(&percent("0.9893"), "120%", 1);
+    assert_ne!(bad, good);
+    write(&w, "crm-gbk.csv", &gbk(&bad));
+    let o = check(&w, "crm", "crm-gbk.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("crm-gbk.csv: read CSV as GB18030 (not valid UTF-8), comma separated"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("crm-gbk.csv: line 3, column `collection_rate`: "),
+        "{}",
+        text(&o)
+    );
     // Nothing was recorded.
     let list = ok(w.dir(), &["input", "list", "--format", "json"]);
     assert_eq!(list.trim(), "[]");

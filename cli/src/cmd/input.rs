@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use rankproof_engine::{ReadOptions, TextEncoding};
-use rankproof_workflow::{InputRecordEntry, RecordOutcome, RecordRequest};
+use rankproof_workflow::{InputRecordEntry, RecordOutcome, RecordRequest, WorkflowError};
 use serde_json::{json, Value};
 
-use crate::fail::{bad, CmdResult};
+use crate::fail::{bad, CmdResult, Failure};
 use crate::files;
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
@@ -130,6 +130,18 @@ fn request(a: &FileArgs) -> CmdResult<RecordRequest> {
     })
 }
 
+/// A file with problems: say first how it was read (the encoding or the
+/// sheet), as the report of a clean file does; the problems follow.
+fn how_read(e: WorkflowError, out: &mut Out) -> Failure {
+    if let WorkflowError::DatasetProblems(p) = &e {
+        if let Some(h) = &p.read_as {
+            // A failed write surfaces with the error below.
+            let _ = out.line(format!("{}: {}", safe(&p.file), safe(h)));
+        }
+    }
+    e.into()
+}
+
 fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
     let key = read_secret_key(&a.signer)?;
     let req = request(&a.input)?;
@@ -138,7 +150,7 @@ fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
     let mut wf = store::workflow(&a.ledger.ledger)?;
     let outcome = {
         let _p = crate::progress::Phase::start(format!("validating {}", a.input.file.display()));
-        wf.record_input(req, &key)?
+        wf.record_input(req, &key).map_err(|e| how_read(e, out))?
     };
     match outcome {
         RecordOutcome::Recorded {
@@ -179,7 +191,7 @@ fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
     let v = store::view(&a.source)?;
     let c = {
         let _p = crate::progress::Phase::start(format!("checking {}", a.input.file.display()));
-        v.check_input(&req)?
+        v.check_input(&req).map_err(|e| how_read(e, out))?
     };
     out.line(safe(&c.report))?;
     out.line(format!(
