@@ -768,3 +768,49 @@ fn a_staff_member_missing_from_a_source_is_excluded_and_recorded_as_such() {
         .expect("python3 runs");
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn unknown_headers_and_lookalike_ids_are_named_all_at_once() {
+    let w = world(false);
+    // Two unknown labels: one a typo of an alias, one unrelated.
+    let s = crm_zh(",", "\n")
+        .replacen("销售目标", "销售目票", 1)
+        .replacen("备注", "Remarks", 1);
+    write(&w, "crm-headers.csv", &gbk(&s));
+    let o = check(&w, "crm", "crm-headers.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("crm-headers.csv: line 1: unknown columns `销售目票` (did you mean `销售目标`?), `Remarks` for source `crm`; accepted headers: staff_id (员工编号, 工号)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sales_amount (销售额; units 元)"),
+        "units are listed: {err}"
+    );
+    assert!(
+        err.contains(
+            "missing required column `sales_target` (accepted headers: sales_target, 销售目标)"
+        ),
+        "{err}"
+    );
+
+    // IDs that differ from the recorded ones only by case or width.
+    write(&w, "crm.csv", crm_plain().as_bytes());
+    let o = record(&w, "crm", "crm.csv", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let survey = SURVEY
+        .replacen("E01,", "e01,", 1)
+        .replacen("E02,", "Ｅ02,", 1);
+    write(&w, "survey.csv", survey.as_bytes());
+    let o = check(&w, "survey", "survey.csv", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    for id in ["e01", "Ｅ02"] {
+        assert!(
+            err.lines().any(|l| l.contains(&format!("`{id}`"))
+                && l.contains("differ only by letter case or full-/half-width characters")),
+            "{id}: {err}"
+        );
+    }
+}
