@@ -246,6 +246,10 @@ pub struct DatasetProblems {
     pub problems: Vec<DatasetError>,
     /// Problems found beyond those listed.
     pub n_more: usize,
+    /// How the reader read the file, when it got that far (e.g. `read CSV
+    /// as GB18030 (not valid UTF-8), comma separated`; see
+    /// [`ReadReport::how_read`]). Not part of the message.
+    pub read_as: Option<String>,
 }
 
 impl DatasetProblems {
@@ -415,7 +419,14 @@ impl Dataset {
                 }
             }
         }
-        let (d, stats) = b.finish()?;
+        let (d, stats) = b.finish().map_err(|mut p| {
+            let decoded = report.encoding.is_some()
+                || matches!(&report.format, InputFormat::Workbook { sheet, .. } if !sheet.is_empty());
+            if decoded {
+                p.read_as = Some(report.how_read());
+            }
+            p
+        })?;
         report.ignored_columns = stats.ignored_columns;
         report.skipped_empty_rows = stats.skipped_empty_rows;
         report.skipped_total_row = stats.skipped_total_row;
@@ -777,6 +788,7 @@ impl<'s> Builder<'s> {
             file: self.file,
             problems: self.problems,
             n_more: self.n_more,
+            read_as: None,
         }
     }
 

@@ -424,8 +424,12 @@ impl SourceSchema {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// A JSON description of the schema (for ledger `input.record` bodies).
+    /// The source's full declaration as JSON (for ledger `input.record`
+    /// bodies, FORMAT.md §11.2): every column with its type, aliases, units,
+    /// bounds, decimals and `le_column`, and the source's row rules.
     pub fn to_json(&self) -> serde_json::Value {
+        let strings =
+            |v: &[String]| serde_json::Value::Array(v.iter().map(|x| x.as_str().into()).collect());
         let cols: Vec<serde_json::Value> = self
             .columns
             .iter()
@@ -434,8 +438,22 @@ impl SourceSchema {
                 m.insert("name".to_owned(), serde_json::Value::from(c.name.clone()));
                 m.insert("type".to_owned(), c.ty.as_str().into());
                 m.insert("required".to_owned(), c.required.into());
+                m.insert("aliases".to_owned(), strings(&c.aliases));
+                m.insert("units".to_owned(), strings(&c.units));
                 if c.ty != ColumnType::Text {
                     m.insert("range".to_owned(), c.range_text().into());
+                }
+                // The bounds as the manifest declares them (canonical decimals).
+                if let Some(b) = c.lower {
+                    let k = if b.inclusive { "ge" } else { "gt" };
+                    m.insert(k.to_owned(), canonical(&b.value).into());
+                }
+                if let Some(b) = c.upper {
+                    let k = if b.inclusive { "le" } else { "lt" };
+                    m.insert(k.to_owned(), canonical(&b.value).into());
+                }
+                if let Some(d) = c.decimals {
+                    m.insert("decimals".to_owned(), d.into());
                 }
                 if let Some(o) = &c.le_column {
                     m.insert("le_column".to_owned(), o.clone().into());
@@ -443,7 +461,13 @@ impl SourceSchema {
                 serde_json::Value::Object(m.into_iter().collect())
             })
             .collect();
-        serde_json::json!({ "source": self.source.as_str(), "columns": cols })
+        serde_json::json!({
+            "source": self.source.as_str(),
+            "columns": cols,
+            "ignore_columns": strings(&self.rules.ignore_columns),
+            "empty_rows": self.rules.empty_rows.as_str(),
+            "total_row": self.rules.total_row.as_str(),
+        })
     }
 }
 

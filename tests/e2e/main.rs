@@ -3,6 +3,7 @@
 
 mod crash;
 mod engine_cmds;
+mod files;
 mod hostile;
 mod independent;
 mod keys;

@@ -8,7 +8,9 @@ rule package `marketing` version 1.0.0 exactly; `--weights 0.5,0.3,0.2` (or
     python3 tests/oracle/marketing.py --crm crm.csv --survey survey.csv --oa oa.csv
 
 prints {"results": [...]} on stdout, staff in position order.  Input errors go
-to stderr with exit status 2.
+to stderr with exit status 2.  `--missing-staff exclude` leaves out staff
+missing from a source and lists them as {"excluded": [{"staff_id",
+"missing_from"}], ...} (RULES.md section 6).
 
 Arithmetic model (RULESET "Every division ... is a ratio"):
   * ratio(a, b) = rhu(a / b, 8) where a / b is the *exact* rational quotient
@@ -157,16 +159,34 @@ def read_csv_file(path: str, source: str, columns: list[str]) -> dict[str, dict[
     return read_csv_text(text, source, columns)
 
 
-def build_staff(crm, survey, oa) -> list[dict]:
-    """Join on staff_id and validate every RULESET range."""
+def join_ids(crm, survey, oa, missing_staff="refuse"):
+    """The staff IDs to rank, in UTF-8 byte order, and the excluded staff.
+
+    missing_staff = "refuse": a staff_id present in one source but missing
+    from another is an error.  "exclude" (RULES.md section 6, [join]
+    missing_staff = "exclude"): such staff are not eligible and left out;
+    returned as [{"staff_id": ..., "missing_from": [source names in order]}],
+    in UTF-8 byte order of the IDs."""
     srcs = {"crm": crm, "survey": survey, "oa": oa}
-    all_ids = set(crm) | set(survey) | set(oa)
-    for sid in sorted(all_ids, key=lambda s: s.encode("utf-8")):
-        for name, rows in srcs.items():
-            if sid not in rows:
-                raise InputError(f"staff {sid!r} missing from source {name}")
+    all_ids = sorted(set(crm) | set(survey) | set(oa), key=lambda s: s.encode("utf-8"))
+    eligible, excluded = [], []
+    for sid in all_ids:
+        missing = sorted(name for name, rows in srcs.items() if sid not in rows)
+        if not missing:
+            eligible.append(sid)
+        elif missing_staff == "exclude":
+            excluded.append({"staff_id": sid, "missing_from": missing})
+        else:
+            raise InputError(f"staff {sid!r} missing from source {missing[0]}")
+    return eligible, excluded
+
+
+def build_staff(crm, survey, oa, ids=None) -> list[dict]:
+    """Join on staff_id (all of them, or `ids`) and validate every RULESET range."""
+    if ids is None:
+        ids, _ = join_ids(crm, survey, oa)
     staff = []
-    for sid in sorted(all_ids, key=lambda s: s.encode("utf-8")):
+    for sid in ids:
         c, s, o = crm[sid], survey[sid], oa[sid]
 
         def dec(src, row, col, lo=None, hi=None, gt=None):
@@ -301,11 +321,18 @@ def public(results: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]
 
 
-def run(crm_path: str, survey_path: str, oa_path: str, weights=RULES_VERSIONS["1.0.0"]) -> dict:
-    staff = build_staff(read_csv_file(crm_path, "crm", CRM_COLUMNS),
-                        read_csv_file(survey_path, "survey", SURVEY_COLUMNS),
-                        read_csv_file(oa_path, "oa", OA_COLUMNS))
-    return {"results": public(compute(staff, weights))}
+def run(crm_path: str, survey_path: str, oa_path: str, weights=RULES_VERSIONS["1.0.0"],
+        missing_staff="refuse") -> dict:
+    crm = read_csv_file(crm_path, "crm", CRM_COLUMNS)
+    survey = read_csv_file(survey_path, "survey", SURVEY_COLUMNS)
+    oa = read_csv_file(oa_path, "oa", OA_COLUMNS)
+    ids, excluded = join_ids(crm, survey, oa, missing_staff)
+    if not ids:
+        raise InputError("every staff member is missing from at least one source; nobody is eligible")
+    doc = {"results": public(compute(build_staff(crm, survey, oa, ids), weights))}
+    if missing_staff == "exclude":
+        doc["excluded"] = excluded
+    return doc
 
 
 def parse_weights(text: str):
@@ -323,10 +350,13 @@ def main(argv=None) -> int:
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--weights", help="sales,customer,teamwork weights (default 0.6,0.2,0.2)")
     g.add_argument("--rules-version", choices=sorted(RULES_VERSIONS), default="1.0.0")
+    ap.add_argument("--missing-staff", choices=["refuse", "exclude"], default="refuse",
+                    help="staff missing from a source: an error (default), or left out and "
+                         "listed under \"excluded\" ([join] missing_staff = \"exclude\")")
     args = ap.parse_args(argv)
     try:
         weights = parse_weights(args.weights) if args.weights else RULES_VERSIONS[args.rules_version]
-        doc = run(args.crm, args.survey, args.oa, weights)
+        doc = run(args.crm, args.survey, args.oa, weights, args.missing_staff)
     except (InputError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -380,6 +380,29 @@ class Errors(unittest.TestCase):
     def test_missing_from_source(self):
         self.expect_error([dict(staff_id="E1"), dict(staff_id="E2")], "'E2' missing from source oa", drop=("oa", "E2"))
 
+    # missing_staff = "exclude": E2 (missing from oa and survey) and E3
+    # (missing from crm) are left out and listed; E1 alone is ranked, so it
+    # is N = 1: bands on the total, and the same record as a cohort of E1 only.
+    def test_missing_staff_excluded(self):
+        with tempfile.TemporaryDirectory() as d:
+            paths = write_cohort(d, [dict(staff_id="E1"), dict(staff_id="E2"), dict(staff_id="E3")])
+            for src, sid in (("oa", "E2"), ("survey", "E2"), ("crm", "E3")):
+                p = os.path.join(d, src + ".csv")
+                with open(p, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+                with open(p, "w", encoding="utf-8") as f:
+                    f.write("\n".join(l for l in lines if not l.startswith(sid + ",")) + "\n")
+            doc = m.run(*paths, missing_staff="exclude")
+            self.assertEqual(doc["excluded"], [
+                {"staff_id": "E2", "missing_from": ["oa", "survey"]},
+                {"staff_id": "E3", "missing_from": ["crm"]},
+            ])
+            self.assertEqual([r["staff_id"] for r in doc["results"]], ["E1"])
+            self.assertEqual(doc["results"], rank_rows([dict(staff_id="E1")]))
+            with self.assertRaises(m.InputError) as cm:
+                m.run(*paths)
+            self.assertIn("'E2' missing from source oa", str(cm.exception))
+
     def test_ranges(self):
         self.expect_error([dict(staff_id="E1", deals_won="11")], "deals_won")
         self.expect_error([dict(staff_id="E1", sales_target="0")], "sales_target")

@@ -15,6 +15,7 @@ by verify_receipt.py.
 import argparse
 import base64
 import hashlib
+import json
 import os
 import re
 import stat
@@ -570,6 +571,44 @@ def check_time(e, last_time):
         last_time[0] = (e.seq, t)
 
 
+def check_eligible(rdoc, inputs, blob_bytes):
+    """RULES.md §6/§8: the ranked staff are exactly those in every input
+    dataset; under [join] missing_staff = "exclude" the document's
+    `excluded` lists every other staff member with the sources they are
+    missing from (in staff-ID byte order), and without it every dataset
+    holds the same staff."""
+    ids = {}
+    for src, inp in sorted(inputs.items()):
+        if not is_hex_hash(inp.get("dataset")):
+            fail("ranking.publish inputs.%s.dataset is not a hex hash" % src)
+        raw = blob_bytes(inp["dataset"])
+        try:
+            d = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as ex:
+            fail("dataset %s of source %s does not parse: %s" % (inp.get("dataset"), src, ex))
+        rows = d.get("rows") if isinstance(d, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("staff_id"), str) for r in rows):
+            fail("dataset %s of source %s has no rows with staff_id" % (inp.get("dataset"), src))
+        ids[src] = {r["staff_id"] for r in rows}
+    if not ids:
+        return
+    union = set().union(*ids.values())
+    everywhere = set.intersection(*ids.values())
+    expected = [{"staff_id": sid, "missing_from": sorted(s for s in ids if sid not in ids[s])}
+                for sid in sorted(union - everywhere, key=lambda x: x.encode("utf-8"))]
+    ranked = {r.get("staff_id") for r in rdoc["results"]}
+    if ranked != everywhere:
+        fail("the result document ranks %d staff, but %d appear in every input dataset"
+             % (len(ranked), len(everywhere)))
+    if "excluded" in rdoc:
+        if rdoc["excluded"] != expected:
+            fail("the result document's excluded staff %s are not those missing from a source %s"
+                 % (json.dumps(rdoc["excluded"], ensure_ascii=False), json.dumps(expected, ensure_ascii=False)))
+    elif expected:
+        fail("staff %s are missing from a source, but the result document excludes nobody"
+             % ", ".join(e["staff_id"] for e in expected))
+
+
 def check_ranking(e, blob_bytes, entries):
     """§11.3/§11.4: salts blob parses, results tree root matches results_root.
     Returns a summary dict."""
@@ -655,6 +694,7 @@ def check_ranking(e, blob_bytes, entries):
     for i, r in enumerate(results):
         if not isinstance(r, dict) or r.get("position") != i + 1:
             fail("result document results[%d] does not have position %d" % (i, i + 1))
+    check_eligible(rdoc, b["inputs"], blob_bytes)
     root = mth([results_leaf(r, s) for r, s in zip(results, salts)])
     if root.hex() != b["results_root"]:
         fail("results_root %s does not match the results tree recomputed from the result document and salts (%s)"

@@ -253,6 +253,153 @@ impl<L: LogSource> View<L> {
         })
     }
 
+    /// A recorded dataset read again from its stored original file (with
+    /// the reader's defaults), labelled `file (entry N)`; `None` when that
+    /// does not read.
+    fn original(
+        &self,
+        rec: &InputRecordEntry,
+        schema: &rankproof_engine::SourceSchema,
+    ) -> Option<Dataset> {
+        let bytes = self.src.blob(&rec.body.file.sha256.0).ok()?;
+        let label = format!("{} (entry {})", rec.body.file.name, rec.seq);
+        Dataset::read(&bytes, &label, &Default::default(), schema)
+            .ok()
+            .map(|(d, _)| d)
+    }
+
+    /// Validate a source's export for a period exactly as
+    /// [`Workflow::record_input`] does, without writing anything (and
+    /// without a key): the package (named, or the one in effect that names
+    /// the source), the reader, and the check against the other sources
+    /// recorded for the period.
+    pub fn check_input(&self, req: &RecordRequest) -> Result<Checked> {
+        let period = req.period;
+        let rec = match &req.rules {
+            Some(id) => self.package(id)?.0.clone(),
+            None => {
+                let found = self.packages_for(&period, &req.source)?;
+                match found.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => {
+                        return Err(WorkflowError::NotFound(format!(
+                            "no published rule package in effect for {period} names a source \
+                             `{}`; publish one first or name one with --rules NAME@VERSION",
+                            req.source
+                        )))
+                    }
+                    many => {
+                        return Err(WorkflowError::refused(format!(
+                            "{} published packages in effect for {period} name the source `{}` \
+                             ({}); say which one validates this file with --rules NAME@VERSION",
+                            many.len(),
+                            req.source,
+                            many.iter()
+                                .map(|p| p.body.id())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )))
+                    }
+                }
+            }
+        };
+        let pkg = self.load_package(&rec)?;
+        if !pkg.is_effective(&period) {
+            return Err(WorkflowError::refused(format!(
+                "{} is in effect from {}{}; period {period} is outside it",
+                pkg.id(),
+                pkg.effective_from(),
+                pkg.effective_until()
+                    .map(|p| format!(" until {p}"))
+                    .unwrap_or_default()
+            )));
+        }
+        let schema = pkg.source(&req.source).ok_or_else(|| {
+            WorkflowError::refused(format!(
+                "{} has no source `{}` (sources: {})",
+                pkg.id(),
+                req.source,
+                pkg.sources()
+                    .keys()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
+        let p = period.to_string();
+        // The other sources already recorded for the period (under the
+        // package's schemas): staff missing from one of them, or IDs that
+        // differ only by case or width, are named all at once.
+        let mut recs = Vec::new();
+        let mut others = Vec::new();
+        for (src, other_schema) in pkg.sources() {
+            if src.as_str() == req.source {
+                continue;
+            }
+            if let Some(rec) = self.catalog.dataset_in_force(&p, src.as_str()) {
+                others.push(self.dataset(rec, other_schema)?);
+                recs.push((rec, other_schema));
+            }
+        }
+        let checked_against = recs
+            .iter()
+            .map(|(r, _)| (r.body.source.clone(), r.seq))
+            .collect();
+        let policy = pkg.missing_staff();
+        let cross =
+            match rankproof_engine::cross_check(&d, &others.iter().collect::<Vec<_>>(), policy) {
+                Ok(c) => c,
+                Err(problems) => {
+                    // Name the other sources' findings by their files' own lines:
+                    // read each recorded original again (it must give the
+                    // recorded dataset; otherwise its canonical rows are named).
+                    let located: Vec<Dataset> = recs
+                        .iter()
+                        .zip(others)
+                        .map(|((rec, schema), canonical)| {
+                            self.original(rec, schema)
+                                .filter(|o| o.sha256() == canonical.sha256())
+                                .unwrap_or(canonical)
+                        })
+                        .collect();
+                    let again = rankproof_engine::cross_check(
+                        &d,
+                        &located.iter().collect::<Vec<_>>(),
+                        policy,
+                    );
+                    return Err(WorkflowError::CrossSource(again.err().unwrap_or(problems)));
+                }
+            };
+        let mut report = read_report.to_string();
+        if !cross.excluded.is_empty() {
+            let who: Vec<String> = cross
+                .excluded
+                .iter()
+                .map(|e| {
+                    let from: Vec<&str> = e.missing_from.iter().map(|s| s.as_str()).collect();
+                    format!("{} (missing from {})", e.staff_id, from.join(", "))
+                })
+                .collect();
+            report.push_str(&format!(
+                "; {} staff missing from another source are not eligible this period \
+                 ([join] missing_staff = \"exclude\"): {}",
+                who.len(),
+                who.join(", ")
+            ));
+        }
+        Ok(Checked {
+            package_id: pkg.id(),
+            package: rec,
+            rows: d.n_rows() as u64,
+            dataset_hash: d.sha256_hex(),
+            dataset: d,
+            report,
+            excluded: cross.excluded,
+            checked_against,
+        })
+    }
+
     /// Recompute a ranking of `period` under `rules` from the log's
     /// materials in force; nothing is written.
     pub fn dry_rank(&self, period: &Period, rules: &str) -> Result<DryRank> {
@@ -306,7 +453,17 @@ impl<L: LogSource> View<L> {
         let r = self.ranking(ranking)?;
         let published = self.published_results(r)?;
         let idx = published.doc.find(staff).ok_or_else(|| {
-            WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+            match published.doc.header().excluded(staff) {
+                Some(from) => WorkflowError::NotFound(format!(
+                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
+                     source {} ([join] missing_staff = \"exclude\")",
+                    r.seq,
+                    from.join(", ")
+                )),
+                None => {
+                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+                }
+            }
         })?;
         let record = published.doc.record(idx).map_err(WorkflowError::tampered)?;
         Ok(Explained {
@@ -580,6 +737,29 @@ pub struct RecordRequest {
     pub options: rankproof_engine::ReadOptions,
 }
 
+/// A file validated for a period and source; nothing written.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The package that validated it.
+    pub package: PackageRecord,
+    /// Its `name@version`.
+    pub package_id: String,
+    /// The canonical dataset.
+    pub dataset: Dataset,
+    /// Its rows.
+    pub rows: u64,
+    /// Its hash (hex).
+    pub dataset_hash: String,
+    /// What the reader detected and did, and who is not eligible.
+    pub report: String,
+    /// Staff missing from another recorded source (only under
+    /// `missing_staff = "exclude"`).
+    pub excluded: Vec<rankproof_engine::Excluded>,
+    /// The other sources recorded for the period it was checked against:
+    /// (source, entry).
+    pub checked_against: Vec<(String, u64)>,
+}
+
 /// What `input record` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -766,85 +946,17 @@ impl<S: Storage> Workflow<S> {
     /// it for a period.
     pub fn record_input(&mut self, req: RecordRequest, key: &SecretKey) -> Result<RecordOutcome> {
         self.authorize(key, Kind::InputRecord)?;
-        let period = req.period;
-        let rec = match &req.rules {
-            Some(id) => self.view.package(id)?.0.clone(),
-            None => {
-                let found = self.view.packages_for(&period, &req.source)?;
-                match found.as_slice() {
-                    [one] => (*one).clone(),
-                    [] => {
-                        return Err(WorkflowError::NotFound(format!(
-                            "no published rule package in effect for {period} names a source \
-                             `{}`; publish one first or name one with --rules NAME@VERSION",
-                            req.source
-                        )))
-                    }
-                    many => {
-                        return Err(WorkflowError::refused(format!(
-                            "{} published packages in effect for {period} name the source `{}` \
-                             ({}); say which one validates this file with --rules NAME@VERSION",
-                            many.len(),
-                            req.source,
-                            many.iter()
-                                .map(|p| p.body.id())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )))
-                    }
-                }
-            }
-        };
+        let Checked {
+            package: rec,
+            dataset: d,
+            report,
+            ..
+        } = self.view.check_input(&req)?;
         let pkg = self.view.load_package(&rec)?;
-        if !pkg.is_effective(&period) {
-            return Err(WorkflowError::refused(format!(
-                "{} is in effect from {}{}; period {period} is outside it",
-                pkg.id(),
-                pkg.effective_from(),
-                pkg.effective_until()
-                    .map(|p| format!(" until {p}"))
-                    .unwrap_or_default()
-            )));
-        }
         let schema = pkg.source(&req.source).ok_or_else(|| {
-            WorkflowError::refused(format!(
-                "{} has no source `{}` (sources: {})",
-                pkg.id(),
-                req.source,
-                pkg.sources()
-                    .keys()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            WorkflowError::refused(format!("{} has no source `{}`", pkg.id(), req.source))
         })?;
-        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
-        let p = period.to_string();
-        // The other sources already recorded for the period (under the
-        // package's schemas): staff missing from one of them, or IDs that
-        // differ only by case or width, are named all at once.
-        let mut others = Vec::new();
-        for (src, other_schema) in pkg.sources() {
-            if src.as_str() == req.source {
-                continue;
-            }
-            if let Some(rec) = self.view.catalog.dataset_in_force(&p, src.as_str()) {
-                let rec = rec.clone();
-                others.push(self.view.dataset(&rec, other_schema)?);
-            }
-        }
-        let cross = rankproof_engine::cross_check(
-            &d,
-            &others.iter().collect::<Vec<_>>(),
-            pkg.missing_staff(),
-        )
-        .map_err(WorkflowError::CrossSource)?;
-        let report = match cross.excluded_ids().len() {
-            0 => read_report.to_string(),
-            n => format!(
-                "{read_report}; {n} staff missing from another source are not eligible this period"
-            ),
-        };
+        let p = req.period.to_string();
         let previous = self.view.catalog.dataset_in_force(&p, &req.source).cloned();
         if let Some(prev) = &previous {
             if prev.body.dataset.0 .0 == d.sha256() {
@@ -987,7 +1099,17 @@ impl<S: Storage> Workflow<S> {
         let r = self.view.ranking(ranking)?;
         let published = self.view.published_results(r)?;
         let idx = published.doc.find(staff).ok_or_else(|| {
-            WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+            match published.doc.header().excluded(staff) {
+                Some(from) => WorkflowError::NotFound(format!(
+                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
+                     source {} ([join] missing_staff = \"exclude\")",
+                    r.seq,
+                    from.join(", ")
+                )),
+                None => {
+                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
+                }
+            }
         })?;
         self.receipt_chain(r)?.receipt(r, &published, idx)
     }

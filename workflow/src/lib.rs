@@ -53,7 +53,7 @@ pub use body::{
 pub use catalog::{Catalog, InputRecordEntry, PackageRecord, RankingRecord, TimeWarning};
 pub use error::{ClaimProblem, ErrorClass, Result, WorkflowError};
 pub use flow::{
-    cases_problem, AuditReport, Described, DryRank, Explained, Materials, PublishOutcome,
+    cases_problem, AuditReport, Checked, Described, DryRank, Explained, Materials, PublishOutcome,
     RecordOutcome, RecordRequest, ReplayReport, RulesOutcome, StaffReceipt, Supersede, View,
     Workflow,
 };

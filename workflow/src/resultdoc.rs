@@ -60,12 +60,26 @@ pub struct Header {
     pub grades: Vec<GradeRow>,
     /// Source → (rows, dataset hash).
     pub inputs: BTreeMap<String, (u64, String)>,
+    /// Under `[join] missing_staff = "exclude"`: the staff left out of the
+    /// ranking because a source lacks them, (staff ID, the sources they are
+    /// missing from), in staff-ID order; `None` when the package refuses
+    /// missing staff (the document has no `excluded` member).
+    pub excluded: Option<Vec<(String, Vec<String>)>>,
 }
 
 impl Header {
     /// `name@version`.
     pub fn package_id(&self) -> String {
         format!("{}@{}", self.package_name, self.package_version)
+    }
+
+    /// The sources `staff` is missing from, when the ranking excluded them.
+    pub fn excluded(&self, staff: &str) -> Option<&[String]> {
+        self.excluded
+            .as_ref()?
+            .iter()
+            .find(|(id, _)| id == staff)
+            .map(|(_, m)| m.as_slice())
     }
 }
 
@@ -98,6 +112,13 @@ struct RawInput {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExcluded {
+    staff_id: String,
+    missing_from: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct RawDoc<'a> {
     package: RawPackage,
     period: String,
@@ -107,6 +128,8 @@ struct RawDoc<'a> {
     report_decimals: u32,
     grade_distribution: Vec<RawGrade>,
     inputs: BTreeMap<String, RawInput>,
+    #[serde(default)]
+    excluded: Option<Vec<RawExcluded>>,
     #[serde(borrow)]
     results: Vec<&'a RawValue>,
 }
@@ -149,6 +172,11 @@ impl ResultDoc {
                     .into_iter()
                     .map(|(k, v)| (k, (v.n_rows, v.sha256)))
                     .collect(),
+                excluded: raw.excluded.map(|ex| {
+                    ex.into_iter()
+                        .map(|e| (e.staff_id, e.missing_from))
+                        .collect()
+                }),
             };
             (header, spans)
         };

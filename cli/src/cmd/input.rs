@@ -1,12 +1,13 @@
-//! `rankproof input record | list | show`.
+//! `rankproof input record | check | list | show`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use rankproof_workflow::{InputRecordEntry, RecordOutcome, RecordRequest};
+use rankproof_engine::{ReadOptions, TextEncoding};
+use rankproof_workflow::{InputRecordEntry, RecordOutcome, RecordRequest, WorkflowError};
 use serde_json::{json, Value};
 
-use crate::fail::{bad, CmdResult};
+use crate::fail::{bad, CmdResult, Failure};
 use crate::files;
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
@@ -18,27 +19,28 @@ use crate::store::{self, LedgerArg, SourceArgs};
 pub enum InputCommand {
     /// Validate and record a source's dataset for a period.
     Record(RecordArgs),
+    /// Validate a file exactly as `record` would, against the period's
+    /// recorded sources, without recording it (no key needed).
+    Check(CheckArgs),
     /// List the recorded datasets.
     List(ListArgs),
     /// Show one recorded dataset.
     Show(ShowArgs),
 }
 
+/// The file, its period and source, and how to read it (shared by
+/// `record` and `check`, which validate in exactly the same way).
 #[derive(Debug, Args)]
-pub struct RecordArgs {
-    #[command(flatten)]
-    pub ledger: LedgerArg,
-    /// The steward's secret key file.
-    #[arg(long)]
-    pub signer: PathBuf,
+pub struct FileArgs {
     /// The period: 2025-03, 2025-Q1 or 2025.
     #[arg(long)]
     pub period: String,
     /// The source name (e.g. crm, survey, oa).
     #[arg(long)]
     pub source: String,
-    /// Validate against this published package (default: the one published
-    /// package in effect that names the source; required when several do).
+    /// Validate against this published package, which must be in effect for
+    /// the period (default: the one published package in effect that names
+    /// the source; required when several do).
     #[arg(long, value_name = "NAME@VERSION")]
     pub rules: Option<String>,
     /// The text encoding of a CSV export (utf-8, utf-16le, utf-16be, gbk,
@@ -50,6 +52,25 @@ pub struct RecordArgs {
     pub sheet: Option<String>,
     /// The export file (CSV, tab-separated text, JSON or a workbook).
     pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The steward's secret key file.
+    #[arg(long)]
+    pub signer: PathBuf,
+    #[command(flatten)]
+    pub input: FileArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub input: FileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -78,27 +99,58 @@ pub struct ShowArgs {
 pub fn run(c: InputCommand, out: &mut Out) -> CmdResult {
     match c {
         InputCommand::Record(a) => record(a, out),
+        InputCommand::Check(a) => check(a, out),
         InputCommand::List(a) => list(a, out),
         InputCommand::Show(a) => show(a, out),
     }
 }
 
-fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
+/// The request `record` and `check` validate.
+fn request(a: &FileArgs) -> CmdResult<RecordRequest> {
     let period = crate::args::period(&a.period)?;
-    let key = read_secret_key(&a.signer)?;
+    let encoding = match &a.encoding {
+        Some(e) => Some(
+            e.parse::<TextEncoding>()
+                .map_err(|m| bad(format!("--encoding: {m}")))?,
+        ),
+        None => None,
+    };
     let bytes = files::read(&a.file)?;
-    let mut wf = store::workflow(&a.ledger.ledger)?;
-    let req = RecordRequest {
+    Ok(RecordRequest {
         period,
         source: a.source.clone(),
         file_name: a.file.display().to_string(),
         bytes,
         rules: a.rules.clone(),
-        options: Default::default(),
-    };
+        options: ReadOptions {
+            encoding,
+            sheet: a.sheet.clone(),
+            ..Default::default()
+        },
+    })
+}
+
+/// A file with problems: say first how it was read (the encoding or the
+/// sheet), as the report of a clean file does; the problems follow.
+fn how_read(e: WorkflowError, out: &mut Out) -> Failure {
+    if let WorkflowError::DatasetProblems(p) = &e {
+        if let Some(h) = &p.read_as {
+            // A failed write surfaces with the error below.
+            let _ = out.line(format!("{}: {}", safe(&p.file), safe(h)));
+        }
+    }
+    e.into()
+}
+
+fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
+    let key = read_secret_key(&a.signer)?;
+    let req = request(&a.input)?;
+    let period = req.period;
+    let source = &a.input.source;
+    let mut wf = store::workflow(&a.ledger.ledger)?;
     let outcome = {
-        let _p = crate::progress::Phase::start(format!("validating {}", a.file.display()));
-        wf.record_input(req, &key)?
+        let _p = crate::progress::Phase::start(format!("validating {}", a.input.file.display()));
+        wf.record_input(req, &key).map_err(|e| how_read(e, out))?
     };
     match outcome {
         RecordOutcome::Recorded {
@@ -109,10 +161,10 @@ fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
             supersedes,
             report,
         } => {
-            out.line(report)?;
+            out.line(safe(&report))?;
             out.line(format!(
                 "recorded {period}/{} as entry {seq}: {rows} rows, dataset {dataset}",
-                safe(&a.source)
+                safe(source)
             ))?;
             out.line(format!("validated against {}", safe(&package)))?;
             if let Some((s, d)) = supersedes {
@@ -124,10 +176,57 @@ fn record(a: RecordArgs, out: &mut Out) -> CmdResult {
         RecordOutcome::AlreadyRecorded { seq, package } => {
             out.line(format!(
                 "this dataset is already recorded for {period}/{} as entry {seq}; nothing written",
-                safe(&a.source)
+                safe(source)
             ))?;
             out.line(format!("validated against {}", safe(&package)))?;
         }
+    }
+    Ok(())
+}
+
+fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
+    let req = request(&a.input)?;
+    let period = req.period;
+    let source = &a.input.source;
+    let v = store::view(&a.source)?;
+    let c = {
+        let _p = crate::progress::Phase::start(format!("checking {}", a.input.file.display()));
+        v.check_input(&req).map_err(|e| how_read(e, out))?
+    };
+    out.line(safe(&c.report))?;
+    out.line(format!(
+        "{} is valid for {period}/{}: {} rows, dataset {}",
+        safe(&a.input.file.display().to_string()),
+        safe(source),
+        c.rows,
+        c.dataset_hash
+    ))?;
+    out.line(format!("validated against {}", safe(&c.package_id)))?;
+    if c.checked_against.is_empty() {
+        out.line(format!(
+            "no other source of the package is recorded for {period} yet"
+        ))?;
+    } else {
+        let with: Vec<String> = c
+            .checked_against
+            .iter()
+            .map(|(s, e)| format!("{} (entry {e})", safe(s)))
+            .collect();
+        out.line(format!(
+            "checked against the sources recorded for {period}: {}",
+            with.join(", ")
+        ))?;
+    }
+    match v.catalog().dataset_in_force(&period.to_string(), source) {
+        Some(prev) if prev.body.dataset.to_hex() == c.dataset_hash => out.line(format!(
+            "this dataset is already recorded as entry {}; nothing recorded",
+            prev.seq
+        ))?,
+        Some(prev) => out.line(format!(
+            "nothing recorded; `input record` would supersede entry {}",
+            prev.seq
+        ))?,
+        None => out.line("nothing recorded")?,
     }
     Ok(())
 }

@@ -122,6 +122,19 @@ pub fn table(doc: &ResultDoc) -> String {
         ]);
     }
     out.push_str(&g.render());
+    if let Some(ex) = &h.excluded {
+        out.push_str(&format!(
+            "\nexcluded as not eligible ([join] missing_staff = \"exclude\"):{}\n",
+            if ex.is_empty() { " nobody" } else { "" }
+        ));
+        if !ex.is_empty() {
+            let mut e = Table::new(["staff_id", "missing from"]);
+            for (id, from) in ex {
+                e.row([safe(id).into_owned(), safe(&from.join(", ")).into_owned()]);
+            }
+            out.push_str(&e.render());
+        }
+    }
     out
 }
 

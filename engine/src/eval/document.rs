@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 use rayon::prelude::*;
 
 use crate::column::{Data, Operand, Terms};
+use crate::crosscheck::Excluded;
 use crate::dataset::{Dataset, Value};
 use crate::decimal::{canonical, is_safe_integer, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
 use crate::package::{OrderKey, RulePackage};
 use crate::period::Period;
 use crate::sandbox::Limits;
-use crate::schema::{SourceName, StaffId};
+use crate::schema::{MissingStaff, SourceName, StaffId};
 
 use super::classify::Classified;
 use super::join::Joined;
@@ -196,6 +197,10 @@ pub struct Ranking {
     pub cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
     /// In position order.
     pub results: Vec<StaffResult>,
+    /// Under `[join] missing_staff = "exclude"`: the staff left out because
+    /// a source lacks them, in staff-ID order (`Some(empty)` when nobody
+    /// was); `None` under the default `refuse` (the member is not written).
+    pub excluded: Option<Vec<Excluded>>,
 }
 
 fn obj(members: Vec<(&str, Json)>) -> Json {
@@ -238,7 +243,7 @@ impl Ranking {
             })
             .collect();
         order.push(obj(vec![("score", s("staff_id")), ("direction", s("asc"))]));
-        vec![
+        let mut members = vec![
             ("format", s(RANKING_FORMAT)),
             ("script_api", int(SCRIPT_API)),
             (
@@ -320,7 +325,28 @@ impl Ranking {
                         .collect(),
                 ),
             ),
-        ]
+        ];
+        if let Some(ex) = &self.excluded {
+            members.push((
+                "excluded",
+                Json::Arr(
+                    ex.iter()
+                        .map(|e| {
+                            obj(vec![
+                                ("staff_id", s(e.staff_id.to_string())),
+                                (
+                                    "missing_from",
+                                    Json::Arr(
+                                        e.missing_from.iter().map(|m| s(m.to_string())).collect(),
+                                    ),
+                                ),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ));
+        }
+        members
     }
 
     /// The canonical result document (RFC 8785 JCS; see RULES.md).
@@ -644,6 +670,7 @@ pub(crate) fn ranking(
     grade_distribution: Vec<GradeCount>,
     cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
     results: Vec<StaffResult>,
+    excluded: Vec<Excluded>,
 ) -> Ranking {
     let spec = pkg.ranking();
     Ranking {
@@ -675,6 +702,7 @@ pub(crate) fn ranking(
         grade_distribution,
         cohort_explain,
         results,
+        excluded: (pkg.missing_staff() == MissingStaff::Exclude).then_some(excluded),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Phase 1: check the inputs against the package and join them on staff ID.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::crosscheck::Excluded;
 use crate::dataset::Dataset;
 use crate::package::RulePackage;
 use crate::period::Period;
-use crate::schema::{SourceName, StaffId};
+use crate::schema::{MissingStaff, SourceName, StaffId};
 
 use super::EvalError;
 
@@ -14,8 +16,11 @@ use super::EvalError;
 pub(crate) struct Joined<'a> {
     pub n: usize,
     pub staff_ids: Vec<StaffId>,
-    /// The datasets in source-name order.
-    pub sources: Vec<&'a Dataset>,
+    /// The datasets in source-name order (without the excluded staff).
+    pub sources: Vec<Cow<'a, Dataset>>,
+    /// Staff left out because a source lacks them (`missing_staff =
+    /// "exclude"`), in staff-ID order, with the sources they are missing from.
+    pub excluded: Vec<Excluded>,
 }
 
 pub(crate) fn join<'a>(
@@ -60,37 +65,59 @@ pub(crate) fn join<'a>(
         }
         None => true,
     };
+    let mut excluded = Vec::new();
+    let mut sources: Vec<Cow<'a, Dataset>> = inputs.values().map(Cow::Borrowed).collect();
     if !same {
         let ids: BTreeSet<&StaffId> = inputs
             .values()
             .flat_map(|d| d.rows().iter().map(|r| &r.staff_id))
             .collect();
         for id in &ids {
-            for (s, d) in inputs {
-                if d.row(id).is_none() {
-                    let (fs, fd) = inputs
-                        .iter()
-                        .find(|(_, d)| d.row(id).is_some())
-                        .map(|(s, d)| (s.clone(), d))
-                        .unwrap_or_else(|| (s.clone(), d));
-                    let at = fd.row(id).map(|r| r.at.to_string()).unwrap_or_default();
-                    return Err(EvalError::StaffMissing {
-                        staff_id: id.to_string(),
-                        source_name: s.to_string(),
-                        found_in: format!("found in {fs}: {} {at}", fd.file_label()),
-                    });
-                }
+            let missing: Vec<SourceName> = inputs
+                .iter()
+                .filter(|(_, d)| d.row(id).is_none())
+                .map(|(s, _)| s.clone())
+                .collect();
+            let Some(first_missing) = missing.first() else {
+                continue;
+            };
+            if pkg.missing_staff() == MissingStaff::Refuse {
+                let (fs, fd) = inputs
+                    .iter()
+                    .find(|(_, d)| d.row(id).is_some())
+                    .map(|(s, d)| (s.clone(), d))
+                    .unwrap_or_else(|| (first_missing.clone(), &inputs[first_missing]));
+                let at = fd.row(id).map(|r| r.at.to_string()).unwrap_or_default();
+                return Err(EvalError::StaffMissing {
+                    staff_id: id.to_string(),
+                    source_name: first_missing.to_string(),
+                    found_in: format!("found in {fs}: {} {at}", fd.file_label()),
+                });
             }
+            excluded.push(Excluded {
+                staff_id: (*id).clone(),
+                missing_from: missing,
+            });
         }
+        let out: BTreeSet<StaffId> = excluded.iter().map(|e| e.staff_id.clone()).collect();
+        sources = inputs
+            .values()
+            .map(|d| Cow::Owned(d.without_staff(&out)))
+            .collect();
     }
-    let sources: Vec<&Dataset> = inputs.values().collect();
     let staff_ids: Vec<StaffId> = sources
         .first()
         .map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect())
         .unwrap_or_default();
+    if staff_ids.is_empty() && !excluded.is_empty() {
+        return Err(EvalError::NoEligibleStaff {
+            excluded: excluded.len(),
+        });
+    }
     Ok(Joined {
         n: staff_ids.len(),
         staff_ids,
         sources,
+        excluded,
     })
 }

@@ -59,6 +59,8 @@ pub enum EvalError {
         source_name: String,
         found_in: String,
     },
+    #[error("every staff member is missing from at least one source ({excluded} excluded under [join] missing_staff = \"exclude\"), so nobody is eligible; record the sources' files of the same staff")]
+    NoEligibleStaff { excluded: usize },
     #[error("period {period} is outside the package's effective span ({span})")]
     NotEffective { period: String, span: String },
     /// The script failed or was stopped by a limit.
@@ -165,5 +167,6 @@ fn rank_in_pool(
         grade_distribution,
         cohort_explain,
         results,
+        joined.excluded,
     ))
 }

@@ -162,10 +162,21 @@ pub struct ReadReport {
     pub n_rows: usize,
 }
 
-impl fmt::Display for ReadReport {
-    /// One line, e.g. `read as GB18030 (not valid UTF-8), comma separated,
-    /// 12 rows; ignored column 备注; skipped total row 合计 (line 14)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ReadReport {
+    /// How the file was read, e.g. `read CSV as GB18030 (not valid UTF-8),
+    /// comma separated` or ``read xlsx workbook, sheet `销售` `` (the start of
+    /// the report; also known when the file has problems).
+    pub fn how_read(&self) -> String {
+        struct How<'a>(&'a ReadReport);
+        impl fmt::Display for How<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_how(f)
+            }
+        }
+        How(self).to_string()
+    }
+
+    fn write_how(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.format {
             InputFormat::Workbook { kind, sheet } => {
                 write!(f, "read {kind} workbook, sheet `{sheet}`")?
@@ -197,6 +208,15 @@ impl fmt::Display for ReadReport {
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ReadReport {
+    /// One line, e.g. `read as GB18030 (not valid UTF-8), comma separated,
+    /// 12 rows; ignored column 备注; skipped total row 合计 (line 14)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_how(f)?;
         write!(f, ", {} rows", self.n_rows)?;
         if !self.ignored_columns.is_empty() {
             let s = if self.ignored_columns.len() == 1 {

@@ -222,3 +222,102 @@ fn periods_outside_the_effective_span_are_refused() {
     let e = rank(&pkg, &inputs, &"2024-Q4".parse().unwrap()).unwrap_err();
     assert!(matches!(e, EvalError::NotEffective { .. }), "{e}");
 }
+
+/// marketing-v1 with `[join] missing_staff = "exclude"` (its refusal case
+/// removed: it no longer applies).
+fn excluding_package() -> rankproof_engine::RulePackage {
+    let mut files = crate::common::read_dir(&crate::common::repo().join("rules/marketing-v1"));
+    files.retain(|k, _| !k.starts_with("tests/error-staff-missing/"));
+    let m = String::from_utf8(files["package.toml"].clone()).unwrap();
+    assert!(m.contains("\n[ranking]\n"));
+    let m = m.replacen(
+        "\n[ranking]\n",
+        "\n[join]\nmissing_staff = \"exclude\"\n\n[ranking]\n",
+        1,
+    );
+    files.insert("package.toml".into(), m.into_bytes());
+    rankproof_engine::RulePackage::from_files(files).unwrap()
+}
+
+#[test]
+fn missing_staff_are_excluded_in_the_join_and_listed() {
+    let pkg = excluding_package();
+    assert_eq!(pkg.missing_staff(), rankproof_engine::MissingStaff::Exclude);
+    let full = synth_inputs(&pkg, 6, 9);
+    let mut inputs = full.clone();
+    let src = |n: &str| inputs.keys().find(|k| k.as_str() == n).unwrap().clone();
+    let (oa, crm) = (src("oa"), src("crm"));
+    let e5: std::collections::BTreeSet<_> = inputs[&oa]
+        .rows()
+        .iter()
+        .map(|r| r.staff_id.clone())
+        .filter(|id| id.as_str() == "E000005")
+        .collect();
+    let e2: std::collections::BTreeSet<_> = inputs[&crm]
+        .rows()
+        .iter()
+        .map(|r| r.staff_id.clone())
+        .filter(|id| id.as_str() == "E000002")
+        .collect();
+    let short_oa = inputs[&oa].without_staff(&e5);
+    let short_crm = inputs[&crm].without_staff(&e2);
+    inputs.insert(oa.clone(), short_oa);
+    inputs.insert(crm.clone(), short_crm);
+    let r = rank(&pkg, &inputs, &q1()).unwrap();
+    assert_eq!(r.n(), 4);
+    let ex = r.excluded.clone().unwrap();
+    let got: Vec<(&str, Vec<&str>)> = ex
+        .iter()
+        .map(|e| {
+            (
+                e.staff_id.as_str(),
+                e.missing_from.iter().map(|s| s.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![("E000002", vec!["crm"]), ("E000005", vec!["oa"])]);
+    let doc = r.to_json();
+    assert_eq!(
+        doc["excluded"],
+        serde_json::json!([
+            {"missing_from": ["crm"], "staff_id": "E000002"},
+            {"missing_from": ["oa"], "staff_id": "E000005"}
+        ])
+    );
+    // The inputs are the datasets as given, whole.
+    assert_eq!(doc["inputs"]["survey"]["n_rows"], 6);
+    // The records are those of a cohort without the two.
+    let both: std::collections::BTreeSet<_> = e2.union(&e5).cloned().collect();
+    let without: std::collections::BTreeMap<_, _> = full
+        .iter()
+        .map(|(s, d)| (s.clone(), d.without_staff(&both)))
+        .collect();
+    let plain = rank(&pkg, &without, &q1()).unwrap();
+    assert_eq!(plain.results, r.results);
+    assert_eq!(plain.excluded, Some(vec![]));
+    assert_eq!(plain.to_json()["excluded"], serde_json::json!([]));
+    // Under the default policy the document has no `excluded` member.
+    let refuse = package("marketing-v1");
+    assert!(rank(&refuse, &without, &q1())
+        .unwrap()
+        .to_json()
+        .get("excluded")
+        .is_none());
+}
+
+#[test]
+fn nobody_in_every_source_is_refused() {
+    let pkg = excluding_package();
+    let mut inputs = synth_inputs(&pkg, 3, 2);
+    let oa = inputs.keys().find(|k| k.as_str() == "oa").unwrap().clone();
+    let other = rankproof_engine::Dataset::parse(
+        pkg.source("oa").unwrap(),
+        "oa.csv",
+        b"staff_id,collaboration,knowledge_shares,mentoring,innovations_adopted,training_score\nX1,1,1,1,1,1\n",
+    )
+    .unwrap();
+    inputs.insert(oa, other);
+    let e = rank(&pkg, &inputs, &q1()).unwrap_err();
+    assert_eq!(e, EvalError::NoEligibleStaff { excluded: 4 });
+    assert!(e.to_string().contains("nobody is eligible"), "{e}");
+}
