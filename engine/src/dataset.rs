@@ -322,6 +322,11 @@ pub struct Dataset {
     schema: SourceSchema,
     file: String,
     rows: Vec<Row>,
+    /// The dataset salt: 32 random bytes chosen when the dataset is
+    /// recorded, written into the canonical form so that its hash commits
+    /// to a secret (RULES.md section 6). `None` for a file read for a dry
+    /// run or a test case, which is never recorded.
+    salt: Option<[u8; 32]>,
 }
 
 impl Dataset {
@@ -454,8 +459,9 @@ impl Dataset {
             },
         );
         b.canonical = true;
-        crate::read::canonical::read(&mut b, bytes)?;
-        let (d, _) = b.finish().map_err(DatasetError::from)?;
+        let salt = crate::read::canonical::read(&mut b, bytes)?;
+        let (mut d, _) = b.finish().map_err(DatasetError::from)?;
+        d.salt = salt;
         let mut cmp = Compare {
             expected: bytes,
             pos: 0,
@@ -478,6 +484,15 @@ impl Dataset {
 
     pub fn schema(&self) -> &SourceSchema {
         &self.schema
+    }
+    /// The dataset salt, if it has one (a recorded dataset always has).
+    pub fn salt(&self) -> Option<[u8; 32]> {
+        self.salt
+    }
+    /// Give the dataset a salt (or none): its canonical bytes and hash
+    /// change, its rows do not.
+    pub fn set_salt(&mut self, salt: Option<[u8; 32]>) {
+        self.salt = salt;
     }
     pub fn file_label(&self) -> &str {
         &self.file
@@ -509,6 +524,7 @@ impl Dataset {
                 .filter(|r| !ids.contains(&r.staff_id))
                 .cloned()
                 .collect(),
+            salt: self.salt,
         }
     }
 
@@ -528,11 +544,15 @@ impl Dataset {
                 serde_json::Value::Object(obj)
             })
             .collect();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "format": DATASET_FORMAT,
             "source": self.schema.source.as_str(),
             "rows": rows,
-        })
+        });
+        if let (Some(salt), Some(m)) = (self.salt, v.as_object_mut()) {
+            m.insert("salt".into(), hex::encode(salt).into());
+        }
+        v
     }
 
     /// The canonical bytes (RFC 8785 JCS of [`Dataset::to_json`]), written
@@ -581,7 +601,13 @@ impl Dataset {
                 out.clear();
             }
         }
-        out.extend_from_slice(b"],\"source\":");
+        out.push(b']');
+        if let Some(salt) = &self.salt {
+            out.extend_from_slice(b",\"salt\":\"");
+            out.extend_from_slice(hex::encode(salt).as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"source\":");
         write_str(self.schema.source.as_str(), &mut out);
         out.push(b'}');
         w.write_all(&out)
@@ -1329,6 +1355,7 @@ impl<'s> Builder<'s> {
                 schema: self.schema.clone(),
                 file: self.file,
                 rows: self.rows,
+                salt: None,
             },
             self.stats,
         ))

@@ -198,6 +198,12 @@ impl<L: LogSource> View<L> {
                 "{label}: the stored dataset is not in canonical form"
             )));
         }
+        if d.salt().is_none() {
+            return Err(WorkflowError::tampered(format!(
+                "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
+                 dataset carries one, so that its hash reveals nothing)"
+            )));
+        }
         Ok(d)
     }
 
@@ -359,6 +365,10 @@ impl<L: LogSource> View<L> {
                         .zip(others)
                         .map(|((rec, schema), canonical)| {
                             self.original(rec, schema)
+                                .map(|mut o| {
+                                    o.set_salt(canonical.salt());
+                                    o
+                                })
                                 .filter(|o| o.sha256() == canonical.sha256())
                                 .unwrap_or(canonical)
                         })
@@ -388,11 +398,23 @@ impl<L: LogSource> View<L> {
                 who.join(", ")
             ));
         }
+        // The same rows as the dataset in force for the period and source:
+        // under that dataset's salt, the same hash.
+        let mut d = d;
+        let mut already = None;
+        if let Some(prev) = self.catalog.dataset_in_force(&p, &req.source) {
+            d.set_salt(self.dataset(prev, schema)?.salt());
+            if prev.body.dataset.0 .0 == d.sha256() {
+                already = Some(prev.seq);
+            }
+            d.set_salt(None);
+        }
         Ok(Checked {
             package_id: pkg.id(),
             package: rec,
             rows: d.n_rows() as u64,
             dataset_hash: d.sha256_hex(),
+            already,
             dataset: d,
             report,
             excluded: cross.excluded,
@@ -403,6 +425,17 @@ impl<L: LogSource> View<L> {
     /// Recompute a ranking of `period` under `rules` from the log's
     /// materials in force; nothing is written.
     pub fn dry_rank(&self, period: &Period, rules: &str) -> Result<DryRank> {
+        self.rank_with_nonce(period, rules, None)
+    }
+
+    /// [`View::dry_rank`], with the ranking nonce a publication writes into
+    /// the result document (`None`: a dry run, no nonce member).
+    fn rank_with_nonce(
+        &self,
+        period: &Period,
+        rules: &str,
+        nonce: Option<String>,
+    ) -> Result<DryRank> {
         let (rec, package) = self.package(rules)?;
         if !package.is_effective(period) {
             return Err(WorkflowError::refused(format!(
@@ -410,7 +443,8 @@ impl<L: LogSource> View<L> {
             )));
         }
         let m = self.materials(rec, package, period, None)?;
-        let ranking = rankproof_engine::rank(&m.package, &m.datasets, period)?;
+        let mut ranking = rankproof_engine::rank(&m.package, &m.datasets, period)?;
+        ranking.nonce = nonce;
         let doc = ResultDoc::parse(ranking.canonical_bytes()).map_err(WorkflowError::refused)?;
         let rules_ref = RulesRef {
             name: rec.body.name.clone(),
@@ -505,7 +539,9 @@ impl<L: LogSource> View<L> {
             .parse()
             .map_err(|e| WorkflowError::tampered(format!("ranking {}: {e}", r.seq)))?;
         let m = self.materials(rec, package, &period, Some(&r.body.inputs))?;
-        let ranking = rankproof_engine::rank(&m.package, &m.datasets, &period)?;
+        let salts = Salts::parse(&self.src.blob(&r.body.salts.0)?)?;
+        let mut ranking = rankproof_engine::rank(&m.package, &m.datasets, &period)?;
+        ranking.nonce = Some(salts.nonce_hex());
         let bytes = ranking.canonical_bytes();
         let mut out = Vec::new();
         let replayed = Hash::of(&bytes);
@@ -529,7 +565,6 @@ impl<L: LogSource> View<L> {
                 ))),
             }
         }
-        let salts = Salts::parse(&self.src.blob(&r.body.salts.0)?)?;
         match root_of(&doc, &salts) {
             Ok(root) if root == r.body.results_root.0 => {}
             _ => out.push(Mismatch::ResultsRoot),
@@ -748,8 +783,12 @@ pub struct Checked {
     pub dataset: Dataset,
     /// Its rows.
     pub rows: u64,
-    /// Its hash (hex).
+    /// The hash (hex) of its rows without a salt; recording adds a fresh
+    /// secret salt, so the recorded dataset's hash differs (RULES.md §6).
     pub dataset_hash: String,
+    /// The entry of the dataset in force for the period and source when it
+    /// has exactly these rows (recording would write nothing).
+    pub already: Option<u64>,
     /// What the reader detected and did, and who is not eligible.
     pub report: String,
     /// Staff missing from another recorded source (only under
@@ -948,8 +987,9 @@ impl<S: Storage> Workflow<S> {
         self.authorize(key, Kind::InputRecord)?;
         let Checked {
             package: rec,
-            dataset: d,
+            dataset: mut d,
             report,
+            already,
             ..
         } = self.view.check_input(&req)?;
         let pkg = self.view.load_package(&rec)?;
@@ -958,14 +998,15 @@ impl<S: Storage> Workflow<S> {
         })?;
         let p = req.period.to_string();
         let previous = self.view.catalog.dataset_in_force(&p, &req.source).cloned();
-        if let Some(prev) = &previous {
-            if prev.body.dataset.0 .0 == d.sha256() {
-                return Ok(RecordOutcome::AlreadyRecorded {
-                    seq: prev.seq,
-                    package: pkg.id(),
-                });
-            }
+        if let Some(seq) = already {
+            return Ok(RecordOutcome::AlreadyRecorded {
+                seq,
+                package: pkg.id(),
+            });
         }
+        // A fresh secret salt: the dataset hash, which a ranking entry and
+        // so every receipt reveals, commits to it.
+        d.set_salt(Some(crate::results::random32()));
         let file_name = std::path::Path::new(&req.file_name)
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -1012,7 +1053,11 @@ impl<S: Storage> Workflow<S> {
         key: &SecretKey,
     ) -> Result<PublishOutcome> {
         self.authorize(key, Kind::RankingPublish)?;
-        let dry = self.view.dry_rank(period, rules)?;
+        // The ranking's secrets first: the nonce is part of the document.
+        let mut salts = Salts::fresh(0);
+        let dry = self
+            .view
+            .rank_with_nonce(period, rules, Some(salts.nonce_hex()))?;
         let p = period.to_string();
         let current = self
             .view
@@ -1061,7 +1106,9 @@ impl<S: Storage> Workflow<S> {
                 ));
             }
         }
-        let salts = Salts::fresh(dry.doc.len());
+        salts.staff = (0..dry.doc.len())
+            .map(|_| crate::results::random32())
+            .collect();
         let salts_blob = salts.to_blob();
         let root = root_of(&dry.doc, &salts)?;
         let result = dry.doc.bytes().to_vec();
@@ -1162,7 +1209,7 @@ impl ReceiptChain {
                 .record_json(idx)
                 .map_err(WorkflowError::tampered)?,
         );
-        let salt = *published.salts.0.get(idx).ok_or_else(|| {
+        let salt = *published.salts.staff.get(idx).ok_or_else(|| {
             WorkflowError::tampered(format!("ranking {}: no salt for record {}", r.seq, idx + 1))
         })?;
         Ok(self.chain.encode(&receipt::StaffResult {

@@ -65,6 +65,8 @@ pub struct Header {
     /// missing from), in staff-ID order; `None` when the package refuses
     /// missing staff (the document has no `excluded` member).
     pub excluded: Option<Vec<(String, Vec<String>)>>,
+    /// The ranking nonce (hex) of a published ranking; `None` for a dry run.
+    pub nonce: Option<String>,
 }
 
 impl Header {
@@ -130,6 +132,8 @@ struct RawDoc<'a> {
     inputs: BTreeMap<String, RawInput>,
     #[serde(default)]
     excluded: Option<Vec<RawExcluded>>,
+    #[serde(default)]
+    nonce: Option<String>,
     #[serde(borrow)]
     results: Vec<&'a RawValue>,
 }
@@ -177,6 +181,7 @@ impl ResultDoc {
                         .map(|e| (e.staff_id, e.missing_from))
                         .collect()
                 }),
+                nonce: raw.nonce,
             };
             (header, spans)
         };

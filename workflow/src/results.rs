@@ -12,38 +12,65 @@ use crate::error::{Result, WorkflowError};
 use crate::resultdoc::{ResultDoc, StaffRecord};
 
 /// Format tag of the salts document.
-pub const SALTS_FORMAT: &str = "rankproof-salts/1";
+pub const SALTS_FORMAT: &str = "rankproof-salts/2";
 
-/// One random 32-byte salt per staff member, in position order.
+/// The secrets of a published ranking (FORMAT.md §11.4): the ranking
+/// nonce, written into the result document so that the result hash commits
+/// to it, and one random 32-byte salt per staff member, in position order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Salts(pub Vec<[u8; 32]>);
+pub struct Salts {
+    /// The ranking nonce.
+    pub nonce: [u8; 32],
+    /// The per-staff salts.
+    pub staff: Vec<[u8; 32]>,
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SaltsDoc {
     format: String,
+    nonce: String,
     salts: Vec<String>,
 }
 
+/// 32 bytes from the operating system's random source.
+pub fn random32() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    OsRng.fill_bytes(&mut s);
+    s
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    // Lowercase only: one spelling per value.
+    if s.bytes().any(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode(s)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+}
+
 impl Salts {
-    /// Fresh random salts for `n` staff.
+    /// A fresh random nonce and salts for `n` staff.
     pub fn fresh(n: usize) -> Salts {
-        Salts(
-            (0..n)
-                .map(|_| {
-                    let mut s = [0u8; 32];
-                    OsRng.fill_bytes(&mut s);
-                    s
-                })
-                .collect(),
-        )
+        Salts {
+            nonce: random32(),
+            staff: (0..n).map(|_| random32()).collect(),
+        }
     }
 
-    /// The salts document: `JCS({"format": SALTS_FORMAT, "salts": [hex…]})`.
+    /// The nonce as the result document writes it.
+    pub fn nonce_hex(&self) -> String {
+        hex::encode(self.nonce)
+    }
+
+    /// The salts document:
+    /// `JCS({"format": SALTS_FORMAT, "nonce": hex, "salts": [hex…]})`.
     pub fn to_blob(&self) -> Vec<u8> {
         let doc = SaltsDoc {
             format: SALTS_FORMAT.into(),
-            salts: self.0.iter().map(hex::encode).collect(),
+            nonce: self.nonce_hex(),
+            salts: self.staff.iter().map(hex::encode).collect(),
         };
         // INVARIANT: a struct of strings is always JCS-encodable.
         serde_json::to_value(&doc)
@@ -57,18 +84,19 @@ impl Salts {
         let bad = |why: &str| WorkflowError::tampered(format!("salts document: {why}"));
         let doc: SaltsDoc = serde_json::from_slice(bytes).map_err(|_| bad("does not parse"))?;
         if doc.format != SALTS_FORMAT {
-            return Err(bad("wrong format tag"));
+            return Err(bad(&format!(
+                "format {:?}, expected {SALTS_FORMAT:?}",
+                doc.format
+            )));
         }
-        doc.salts
+        let nonce =
+            hex32(&doc.nonce).ok_or_else(|| bad("the nonce is not 32 bytes of lowercase hex"))?;
+        let staff = doc
+            .salts
             .iter()
-            .map(|s| {
-                hex::decode(s)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| bad("a salt is not 32 bytes of hex"))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Salts)
+            .map(|s| hex32(s).ok_or_else(|| bad("a salt is not 32 bytes of lowercase hex")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Salts { nonce, staff })
     }
 }
 
@@ -76,16 +104,16 @@ impl Salts {
 /// bytes of the record at position `i + 1`.
 pub fn leaves<'a>(records: impl Iterator<Item = &'a [u8]>, salts: &Salts) -> Result<Vec<Hash>> {
     let records: Vec<&[u8]> = records.collect();
-    if records.len() != salts.0.len() {
+    if records.len() != salts.staff.len() {
         return Err(WorkflowError::tampered(format!(
             "{} results but {} salts",
             records.len(),
-            salts.0.len()
+            salts.staff.len()
         )));
     }
     Ok(records
         .iter()
-        .zip(&salts.0)
+        .zip(&salts.staff)
         .map(|(r, s)| receipt::salted_leaf_canonical(r, s))
         .collect())
 }
@@ -125,6 +153,12 @@ impl PublishedResults {
         let doc = ResultDoc::parse(doc)
             .map_err(|e| WorkflowError::tampered(format!("ranking {seq}: {e}")))?;
         let salts = Salts::parse(salts)?;
+        if doc.header().nonce.as_deref() != Some(salts.nonce_hex().as_str()) {
+            return Err(WorkflowError::tampered(format!(
+                "ranking {seq}: the result document's nonce is not the one its salts document \
+                 records"
+            )));
+        }
         let leaves = leaves((0..doc.len()).map(|i| doc.record_bytes(i)), &salts)?;
         if merkle::root(&leaves) != body.results_root.0 || doc.len() as u64 != body.n {
             return Err(WorkflowError::tampered(format!(

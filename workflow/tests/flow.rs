@@ -488,21 +488,16 @@ fn verify_rejects_inputs_of_another_period_or_already_superseded() {
     let mut w = recorded();
     let c = generate(12, 6, CrmHeaders::Canonical);
     record(&mut w, "survey", &c.survey);
+    let old_survey = w.wf.catalog().input(6).unwrap().body.dataset;
     let claim = forged_claim(&mut w, |b| {
         let s = b.inputs.get_mut("survey").unwrap();
         s.entry = 6;
-        s.dataset = w_dataset_of(6);
+        s.dataset = old_survey;
     });
     assert!(
         claim.contains("inputs.survey.entry 6 was already superseded by entry 8"),
         "{claim}"
     );
-}
-
-/// The dataset hash recorded in entry 6 of `recorded()` (seed 5, survey).
-fn w_dataset_of(seq: u64) -> HexHash {
-    let w = recorded();
-    w.wf.catalog().input(seq).unwrap().body.dataset
 }
 
 #[test]

@@ -195,11 +195,10 @@ fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
     };
     out.line(safe(&c.report))?;
     out.line(format!(
-        "{} is valid for {period}/{}: {} rows, dataset {}",
+        "{} is valid for {period}/{}: {} rows",
         safe(&a.input.file.display().to_string()),
         safe(source),
         c.rows,
-        c.dataset_hash
     ))?;
     out.line(format!("validated against {}", safe(&c.package_id)))?;
     if c.checked_against.is_empty() {
@@ -218,7 +217,7 @@ fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
         ))?;
     }
     match v.catalog().dataset_in_force(&period.to_string(), source) {
-        Some(prev) if prev.body.dataset.to_hex() == c.dataset_hash => out.line(format!(
+        Some(prev) if c.already == Some(prev.seq) => out.line(format!(
             "this dataset is already recorded as entry {}; nothing recorded",
             prev.seq
         ))?,

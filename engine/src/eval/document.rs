@@ -201,6 +201,11 @@ pub struct Ranking {
     /// a source lacks them, in staff-ID order (`Some(empty)` when nobody
     /// was); `None` under the default `refuse` (the member is not written).
     pub excluded: Option<Vec<Excluded>>,
+    /// The ranking nonce (64 lowercase hex digits): 32 random bytes chosen
+    /// when the ranking is published and recorded in its salts document, so
+    /// that the result hash commits to a secret (RULES.md section 8). `None`
+    /// for a dry run (the member is not written).
+    pub nonce: Option<String>,
 }
 
 fn obj(members: Vec<(&str, Json)>) -> Json {
@@ -326,6 +331,9 @@ impl Ranking {
                 ),
             ),
         ];
+        if let Some(nonce) = &self.nonce {
+            members.push(("nonce", s(nonce.clone())));
+        }
         if let Some(ex) = &self.excluded {
             members.push((
                 "excluded",
@@ -703,6 +711,7 @@ pub(crate) fn ranking(
         cohort_explain,
         results,
         excluded: (pkg.missing_staff() == MissingStaff::Exclude).then_some(excluded),
+        nonce: None,
     }
 }
 

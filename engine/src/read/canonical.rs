@@ -125,7 +125,7 @@ impl<'a> P<'a> {
 
 /// Parse canonical bytes into `b`'s rows. Structural errors are returned;
 /// value problems are collected by the builder.
-pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<(), DatasetError> {
+pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<Option<[u8; 32]>, DatasetError> {
     let file = b.file().to_owned();
     let err = |p: &P<'_>, row: usize, m: String| DatasetError::Malformed {
         file: file.clone(),
@@ -190,7 +190,7 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<(), DatasetError
             }
             b.row(at, cells);
             if b.has_problems() {
-                return Ok(());
+                return Ok(None);
             }
             if p.eat(b",") {
                 continue;
@@ -199,6 +199,25 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<(), DatasetError
                 break;
             }
             return Err(err(&p, row, "expected `,` or `]`".into()));
+        }
+    }
+    // The dataset salt (recorded datasets): 64 lowercase hex digits.
+    let mut salt = None;
+    if p.eat(b",\"salt\":\"") {
+        let digits = p.b.get(p.pos..p.pos + 64).unwrap_or_default();
+        let lower = digits
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+        let parsed = hex::decode(digits)
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok());
+        match parsed {
+            Some(s) if lower => salt = Some(s),
+            _ => return Err(err(&p, 0, "the salt is not 64 lowercase hex digits".into())),
+        }
+        p.pos += 64;
+        if !p.eat(b"\"") {
+            return Err(err(&p, 0, "the salt is not 64 lowercase hex digits".into()));
         }
     }
     if !p.eat(b",\"source\":") {
@@ -218,5 +237,5 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<(), DatasetError
     if !p.eat(b"}") || p.pos != bytes.len() {
         return Err(err(&p, 0, "trailing bytes after the dataset".into()));
     }
-    Ok(())
+    Ok(salt)
 }
