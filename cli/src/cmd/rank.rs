@@ -10,7 +10,7 @@ use rankproof_engine::{synth, Dataset, Period, RulePackage};
 use rankproof_workflow::{PublishOutcome, ResultDoc, Supersede};
 
 use crate::fail::{bad, env, refuse, CmdResult};
-use crate::files::{read, read_package_dir};
+use crate::files::{read, read_package};
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
 use crate::render::{ranking as render, safe, Format};
@@ -53,7 +53,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
     if a.inputs.is_empty() {
         return from_ledger(a, out);
     }
-    let files = read_package_dir(Path::new(&a.rules))?;
+    let files = read_package(Path::new(&a.rules))?.files;
     let pkg = RulePackage::from_files(files)
         .map_err(|e| bad(format!("rule package {}: {e}", a.rules)))?;
     let period: Period = match &a.period {

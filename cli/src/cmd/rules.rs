@@ -4,17 +4,19 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use rankproof_engine::{CaseOutcome, RulePackage};
+use rankproof_engine::{CaseOutcome, LeftOut, RulePackage};
 use rankproof_workflow::RulesOutcome;
 use serde_json::{json, Value};
 
 use crate::fail::{bad, finding, CmdResult};
-use crate::files::read_package_dir;
+use crate::files::read_package;
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
 use crate::render::table::Table;
 use crate::render::{safe, short, TextFormat};
 use crate::store::{self, LedgerArg, SourceArgs};
+
+mod bless;
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -34,6 +36,11 @@ pub enum RulesCommand {
 pub struct CheckArgs {
     /// The package directory (holds package.toml).
     pub dir: PathBuf,
+    /// Rewrite every case's expected.json from what the current package
+    /// computes, showing what changed (a case that expects an error keeps
+    /// its text unless the error changed).
+    #[arg(long)]
+    pub bless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,17 +94,52 @@ pub fn run(c: RulesCommand, out: &mut Out) -> CmdResult {
     }
 }
 
-fn load(dir: &std::path::Path) -> CmdResult<RulePackage> {
-    let files = read_package_dir(dir)?;
-    RulePackage::from_files(files).map_err(|e| bad(format!("rule package {}: {e}", dir.display())))
+fn load(dir: &std::path::Path) -> CmdResult<(RulePackage, Vec<LeftOut>)> {
+    let contents = read_package(dir)?;
+    let pkg = RulePackage::from_files(contents.files)
+        .map_err(|e| bad(format!("rule package {}: {e}", dir.display())))?;
+    Ok((pkg, contents.left_out))
+}
+
+/// The files a package publishes (size, SHA-256 prefix, path) and the ones
+/// present in its folder that it leaves out.
+fn file_listing(pkg: &RulePackage, left_out: &[LeftOut]) -> String {
+    let mut s = String::new();
+    let total: usize = pkg.files().values().map(Vec::len).sum();
+    let _ = writeln!(
+        s,
+        "files   {} published ({total} bytes):",
+        pkg.files().len()
+    );
+    let hashes = pkg.file_hashes();
+    for (path, bytes) in pkg.files() {
+        let h = hashes.get(path).map(|h| short(h, 12)).unwrap_or_default();
+        let _ = writeln!(s, "  {:>9}  {h}  {}", bytes.len(), safe(path));
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            s,
+            "left out {} (in the folder, not published):",
+            left_out.len()
+        );
+        for l in left_out {
+            let _ = writeln!(s, "  {}  ({})", safe(&l.path), safe(&l.reason));
+        }
+    }
+    s
 }
 
 fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
-    let pkg = load(&a.dir)?;
+    let (pkg, left_out) = load(&a.dir)?;
     let mut s = String::new();
     let _ = writeln!(s, "package {} ({})", safe(&pkg.id()), a.dir.display());
     let _ = writeln!(s, "hash    {}", pkg.hash_hex());
     let _ = writeln!(s, "script  {} compiled", safe(pkg.script_path()));
+    s.push_str(&file_listing(&pkg, &left_out));
+    if a.bless {
+        out.text(&s)?;
+        return bless::bless(&pkg, &a.dir, out);
+    }
     let reports = pkg.run_tests();
     let mut failed = 0;
     for r in &reports {
@@ -105,21 +147,31 @@ fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
             CaseOutcome::Pass => {
                 let _ = writeln!(s, "PASS  {}  {}", safe(&r.name), safe(&r.description));
             }
-            CaseOutcome::Mismatch {
-                path,
-                expected,
-                actual,
-            } => {
+            CaseOutcome::Mismatch(diffs) => {
                 failed += 1;
-                let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
-                let _ = writeln!(s, "      first mismatch at {}", safe(path));
-                let _ = writeln!(s, "      expected {}", safe(&expected.to_string()));
-                let _ = writeln!(s, "      actual   {}", safe(&actual.to_string()));
+                let _ = writeln!(
+                    s,
+                    "FAIL  {}  {}  ({} mismatches)",
+                    safe(&r.name),
+                    safe(&r.description),
+                    diffs.len()
+                );
+                for d in diffs {
+                    let _ = writeln!(
+                        s,
+                        "      {}: expected {}, actual {}",
+                        safe(&d.path),
+                        safe(&d.expected),
+                        safe(&d.actual)
+                    );
+                }
             }
             CaseOutcome::Error(e) => {
                 failed += 1;
                 let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
-                let _ = writeln!(s, "      error: {}", safe(&e.to_string()));
+                for line in e.lines() {
+                    let _ = writeln!(s, "      error: {}", safe(line));
+                }
             }
         }
     }
@@ -148,7 +200,7 @@ fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
 }
 
 fn publish(a: PublishArgs, out: &mut Out) -> CmdResult {
-    let files = read_package_dir(&a.dir)?;
+    let files = read_package(&a.dir)?.files;
     let key = read_secret_key(&a.signer)?;
     let mut wf = store::workflow(&a.ledger.ledger)?;
     match wf.publish_rules(files, &key)? {
