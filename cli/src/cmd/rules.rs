@@ -17,6 +17,7 @@ use crate::render::{safe, short, TextFormat};
 use crate::store::{self, LedgerArg, SourceArgs};
 
 mod bless;
+mod diff;
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -28,7 +29,8 @@ pub enum RulesCommand {
     List(ListArgs),
     /// Show a published package: entry, files, sources.
     Show(ShowArgs),
-    /// Manifest and script changes between two published versions.
+    /// Manifest, schema and script changes between two packages (folders or
+    /// published NAME@VERSION).
     Diff(DiffArgs),
 }
 
@@ -78,9 +80,10 @@ pub struct ShowArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// NAME@VERSION of the older package.
+    /// The older package: a package folder, or NAME@VERSION published in
+    /// the ledger (or bundle).
     pub a: String,
-    /// NAME@VERSION of the newer package.
+    /// The newer package: a package folder, or NAME@VERSION.
     pub b: String,
 }
 
@@ -325,46 +328,29 @@ fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
 }
 
 fn diff(a: DiffArgs, out: &mut Out) -> CmdResult {
-    let v = store::view(&a.source)?;
-    let (_, pa) = v.package(&a.a)?;
-    let (_, pb) = v.package(&a.b)?;
-    let (fa, fb) = (pa.files(), pb.files());
-    let mut paths: Vec<&String> = fa.keys().chain(fb.keys()).collect();
-    paths.sort();
-    paths.dedup();
-    let mut changed = 0;
-    for path in paths {
-        match (fa.get(path), fb.get(path)) {
-            (Some(x), Some(y)) if x == y => {}
-            (Some(x), Some(y)) => {
-                changed += 1;
-                let (x, y) = (String::from_utf8_lossy(x), String::from_utf8_lossy(y));
-                let d = similar::TextDiff::from_lines(x.as_ref(), y.as_ref());
-                let text = d
-                    .unified_diff()
-                    .context_radius(1)
-                    .header(&format!("{}/{path}", a.a), &format!("{}/{path}", a.b))
-                    .to_string();
-                out.text(&safe_lines(&text))?;
-            }
-            (Some(_), None) => {
-                changed += 1;
-                out.line(format!("only in {}: {}", safe(&a.a), safe(path)))?;
-            }
-            (None, Some(_)) => {
-                changed += 1;
-                out.line(format!("only in {}: {}", safe(&a.b), safe(path)))?;
-            }
-            (None, None) => {}
+    let mut view = None;
+    let mut side = |arg: &str| -> CmdResult<diff::Side> {
+        let path = std::path::Path::new(arg);
+        if path.is_dir() || !arg.contains('@') {
+            let (pkg, _) = load(path)?;
+            return Ok(diff::Side {
+                label: arg.trim_end_matches('/').to_owned(),
+                pkg,
+            });
         }
-    }
-    if changed == 0 {
-        out.line(format!(
-            "{} and {} have identical files",
-            safe(&a.a),
-            safe(&a.b)
-        ))?;
-    }
+        if view.is_none() {
+            view = Some(store::view(&a.source)?);
+        }
+        let v = view.as_ref().ok_or_else(|| bad("no ledger"))?;
+        let (_, pkg) = v.package(arg)?;
+        Ok(diff::Side {
+            label: arg.to_owned(),
+            pkg,
+        })
+    };
+    let sa = side(&a.a)?;
+    let sb = side(&a.b)?;
+    out.text(&safe_lines(&diff::report(&sa, &sb)))?;
     Ok(())
 }
 

@@ -20,8 +20,12 @@ pub enum Format {
     Table,
     /// JSON.
     Json,
-    /// CSV (spreadsheet-safe).
+    /// CSV (spreadsheet-safe), UTF-8, `\n` line ends.
     Csv,
+    /// CSV for Microsoft Excel: the same cells, UTF-8 with a byte-order
+    /// mark and `\r\n` line ends, so Excel shows Chinese text correctly
+    /// when the file is opened by double-click.
+    CsvExcel,
 }
 
 /// Output format of commands that print text or JSON.

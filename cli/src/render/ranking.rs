@@ -18,6 +18,15 @@ fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
 /// The ranking as CSV: staff_id, attributes, scores, position, rank,
 /// grade, bonus_multiplier, flags.
 pub fn csv(doc: &ResultDoc) -> Vec<u8> {
+    csv_out::write(csv_rows(doc))
+}
+
+/// The ranking as CSV for Excel (byte-order mark, CRLF).
+pub fn csv_excel(doc: &ResultDoc) -> Vec<u8> {
+    csv_out::write_excel(csv_rows(doc))
+}
+
+fn csv_rows(doc: &ResultDoc) -> Vec<Vec<String>> {
     let attrs = doc.attribute_names();
     let scores = &doc.header().score_names;
     let mut header = vec!["staff_id".to_owned()];
@@ -43,7 +52,7 @@ pub fn csv(doc: &ResultDoc) -> Vec<u8> {
         cells.push(r.flags.join(";"));
         cells
     }));
-    csv_out::write(rows)
+    rows.collect()
 }
 
 /// A reported score padded to the report decimals so points align.
@@ -141,6 +150,7 @@ pub fn print(doc: &ResultDoc, format: Format, id: Option<u64>, out: &mut Out) ->
             out.bytes(b"\n")?;
         }
         Format::Csv => out.bytes(&csv(doc))?,
+        Format::CsvExcel => out.bytes(&csv_excel(doc))?,
         Format::Table => out.text(&table(doc))?,
     }
     Ok(())
