@@ -69,7 +69,12 @@ mod tests {
 
     #[test]
     fn excel_csv_has_a_bom_and_crlf_and_the_same_cells() {
-        let rows = || vec![vec!["姓名".into(), "b".into()], vec!["王伟".into(), "=x".into()]];
+        let rows = || {
+            vec![
+                vec!["姓名".into(), "b".into()],
+                vec!["王伟".into(), "=x".into()],
+            ]
+        };
         let out = write_excel(rows());
         assert_eq!(&out[..3], BOM);
         assert_eq!(
