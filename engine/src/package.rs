@@ -170,6 +170,7 @@ pub struct RulePackage {
     pub(crate) ast: Arc<AST>,
     pub(crate) has_quota: bool,
     pub(crate) missing_staff: MissingStaff,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for RulePackage {
@@ -193,6 +194,9 @@ struct RawManifest {
     sources: BTreeMap<String, toml::Spanned<RawSource>>,
     #[serde(default)]
     join: Option<toml::Spanned<RawJoin>>,
+    /// Display labels of scores, attributes, columns and result fields.
+    #[serde(default)]
+    labels: Option<toml::Spanned<BTreeMap<String, String>>>,
 }
 
 /// `[join]`: how sources are joined.
@@ -984,8 +988,55 @@ impl RulePackage {
             }
         }
 
+        // [labels]
+        let mut labels = BTreeMap::new();
+        if let Some(l) = raw.labels {
+            let lspan = l.span();
+            let mut known: Vec<&str> = vec![
+                "staff_id",
+                "position",
+                "rank",
+                "grade",
+                "bonus_multiplier",
+                "flags",
+            ];
+            known.extend(ranking.scores.iter().map(String::as_str));
+            known.extend(ranking.attributes.iter().map(String::as_str));
+            known.extend(
+                sources
+                    .values()
+                    .flat_map(|s| s.columns.iter().map(|c| c.name.as_str())),
+            );
+            let mut problems = Vec::new();
+            for (k, v) in l.into_inner() {
+                if !known.contains(&k.as_str()) {
+                    let hint = crate::selftest::did_you_mean(&k, &known)
+                        .map(|m| format!("; did you mean `{m}`?"))
+                        .unwrap_or_else(|| {
+                            "; a label names a declared score, attribute, column or result field"
+                                .into()
+                        });
+                    problems.push(format!("`{k}` is not a name of this package{hint}"));
+                } else if v.trim() != v
+                    || v.is_empty()
+                    || v.chars().count() > 32
+                    || v.chars().any(char::is_control)
+                {
+                    problems.push(format!(
+                        "`{k}`: the label must be 1 to 32 characters, no surrounding spaces or control characters"
+                    ));
+                } else {
+                    labels.insert(k, v);
+                }
+            }
+            if !problems.is_empty() {
+                return Err(bad(&lspan, "labels", problems.join("; ")));
+            }
+        }
+
         let hash = package_hash(&files);
         Ok(RulePackage {
+            labels,
             name: p.name,
             version,
             description: p.description,
@@ -1003,6 +1054,16 @@ impl RulePackage {
             has_quota,
             missing_staff,
         })
+    }
+
+    /// Display labels (`[labels]`): canonical name -> label.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// The display label of a name, or the name itself.
+    pub fn label<'a>(&'a self, name: &'a str) -> &'a str {
+        self.labels.get(name).map_or(name, String::as_str)
     }
 
     /// How staff missing from one source are treated (`[join] missing_staff`).

@@ -200,7 +200,8 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     else {
         return Err(finding("the demo ranking was not published: this is a bug"));
     };
-    n.out.text(&render_ranking::table(&dry.doc))?;
+    n.out
+        .text(&render_ranking::table(&dry.doc, &Default::default()))?;
     n.say(&format!("published as ranking {id}"))?;
     n.say("Publishing again with the same materials writes nothing:")?;
     if let PublishOutcome::Unchanged { seq } =

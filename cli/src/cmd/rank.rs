@@ -101,7 +101,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
         f => {
             let doc = ResultDoc::parse(ranking.canonical_bytes()).map_err(bad)?;
             drop(ranking);
-            render::print(&doc, f, None, out)?;
+            render::print(&doc, f, None, pkg.labels(), out)?;
         }
     }
     Ok(())
@@ -133,10 +133,12 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                 safe(&what.join("; "))
             );
         }
-        return render::print(&dry.doc, a.format, None, out);
+        let labels = v.package(&a.rules)?.1.labels().clone();
+        return render::print(&dry.doc, a.format, None, &labels, out);
     };
     let key = read_secret_key(signer)?;
     let mut wf = store::workflow(&a.ledger)?;
+    let labels = wf.package(&a.rules)?.1.labels().clone();
     let supersede = a.supersedes.map(|r| Supersede {
         ranking: r,
         reason: a.reason.clone().unwrap_or_default(),
@@ -151,7 +153,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
             supersedes,
             dry,
         } => {
-            render::print(&dry.doc, a.format, Some(seq), out)?;
+            render::print(&dry.doc, a.format, Some(seq), &labels, out)?;
             if a.format == Format::Table {
                 out.line(format!("published as ranking {seq}"))?;
                 if let Some(s) = supersedes {
@@ -171,7 +173,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                     safe(&r.body.rules.name)
                 ))?;
             } else {
-                render::print(&published.doc, a.format, Some(seq), out)?;
+                render::print(&published.doc, a.format, Some(seq), &labels, out)?;
                 eprintln!(
                     "rankproof: ranking {seq} is the current ranking of {period} with identical \
                      materials; nothing written"

@@ -374,3 +374,33 @@ fn a_folder_holding_a_secret_key_is_refused_named_or_not() {
     let e = RulePackage::from_files(f).unwrap_err().to_string();
     assert!(e.starts_with("policy.rhai (line"), "{e}");
 }
+
+#[test]
+fn labels_name_declared_names_and_are_part_of_the_package() {
+    let plain = RulePackage::from_files(v1_files()).unwrap();
+    assert!(plain.labels().is_empty());
+    assert_eq!(plain.label("total"), "total");
+    let pkg = with_manifest(|m| {
+        format!("{m}\n[labels]\ntotal = \"综合得分\"\nsales_amount = \"销售额\"\n")
+    })
+    .unwrap();
+    assert_eq!(pkg.label("total"), "综合得分");
+    assert_eq!(pkg.label("sales_amount"), "销售额");
+    assert_eq!(pkg.label("grade"), "grade");
+    assert_ne!(
+        pkg.hash(),
+        plain.hash(),
+        "labels are hashed with the package"
+    );
+    let e = with_manifest(|m| format!("{m}\n[labels]\ntotl = \"综合得分\"\ngrade = \" 等级\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("labels: `grade`: the label must be 1 to 32 characters"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`totl` is not a name of this package; did you mean `total`?"),
+        "{e}"
+    );
+}
