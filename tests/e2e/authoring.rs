@@ -12,15 +12,20 @@ fn a_key_file_in_the_folder_is_refused_and_backups_and_lock_files_are_never_publ
     let dir = w.dir();
     let pkg = dir.join("pkg");
     copy_dir(&repo().join("rules/marketing-v1"), &pkg);
-    fs::write(pkg.join("policy.rhai~"), "// an old copy\n").unwrap();
-    fs::write(pkg.join(".~lock.crm.csv#"), "lock").unwrap();
-    fs::write(pkg.join("tests/.DS_Store"), [0u8, 1, 2]).unwrap();
-    fs::copy(dir.join("hr.key"), pkg.join("hr.key")).unwrap();
-    let p = pkg.to_str().unwrap();
+    fs::write(pkg.join("policy.rhai~"), "// an old copy\n").expect("authoring test step");
+    fs::write(pkg.join(".~lock.crm.csv#"), "lock").expect("authoring test step");
+    fs::write(pkg.join("tests/.DS_Store"), [0u8, 1, 2]).expect("authoring test step");
+    fs::copy(dir.join("hr.key"), pkg.join("hr.key")).expect("authoring test step");
+    let p = pkg.to_str().expect("authoring test step");
 
     // the key is refused by check and publish, named, never printed
-    let key_text = fs::read_to_string(dir.join("hr.key")).unwrap();
-    let secret = key_text.trim().rsplit('+').next().unwrap().to_owned();
+    let key_text = fs::read_to_string(dir.join("hr.key")).expect("authoring test step");
+    let secret = key_text
+        .trim()
+        .rsplit('+')
+        .next()
+        .expect("authoring test step")
+        .to_owned();
     for args in [
         vec!["rules", "check", p],
         vec!["rules", "publish", "--signer", "hr.key", p],
@@ -37,7 +42,7 @@ fn a_key_file_in_the_folder_is_refused_and_backups_and_lock_files_are_never_publ
     assert!(!log.contains("rules.publish"), "nothing was published");
 
     // without the key: published files listed, the rest left out and listed
-    fs::remove_file(pkg.join("hr.key")).unwrap();
+    fs::remove_file(pkg.join("hr.key")).expect("authoring test step");
     let out = ok(dir, &["rules", "check", p]);
     assert!(out.contains("files   27 published"), "{out}");
     assert!(out.contains("  package.toml\n"), "{out}");
@@ -64,13 +69,16 @@ fn a_key_file_in_the_folder_is_refused_and_backups_and_lock_files_are_never_publ
         &[
             "rules",
             "check",
-            repo().join("rules/marketing-v1").to_str().unwrap(),
+            repo()
+                .join("rules/marketing-v1")
+                .to_str()
+                .expect("authoring test step"),
         ],
     );
     let hash = |s: &str| {
         s.lines()
             .find(|l| l.starts_with("hash"))
-            .unwrap()
+            .expect("authoring test step")
             .to_owned()
     };
     assert_eq!(hash(&out), hash(&clean));
@@ -88,18 +96,22 @@ fn a_key_file_in_the_folder_is_refused_and_backups_and_lock_files_are_never_publ
 
 #[test]
 fn check_reports_every_mismatch_and_bless_rewrites_and_shows_the_changes() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("authoring test step");
     let dir = tmp.path();
     let pkg = dir.join("pkg");
     copy_dir(&repo().join("rules/marketing-v1"), &pkg);
     let case = pkg.join("tests/bands-below-10/expected.json");
-    let orig = fs::read_to_string(&case).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&orig).unwrap();
+    let orig = fs::read_to_string(&case).expect("authoring test step");
+    let mut v: serde_json::Value = serde_json::from_str(&orig).expect("authoring test step");
     v["results"][0]["total"] = "91".into();
     v["results"][3]["grade"] = "A".into();
     v["n"] = 7.into();
-    fs::write(&case, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-    let p = pkg.to_str().unwrap();
+    fs::write(
+        &case,
+        serde_json::to_string_pretty(&v).expect("authoring test step"),
+    )
+    .expect("authoring test step");
+    let p = pkg.to_str().expect("authoring test step");
 
     let out = fails(dir, &["rules", "check", p], 1);
     let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} not in\n{out}"));
@@ -111,7 +123,7 @@ fn check_reports_every_mismatch_and_bless_rewrites_and_shows_the_changes() {
 
     // an error case whose error still holds keeps its text
     let err_case = pkg.join("tests/error-staff-missing/expected.json");
-    let err_before = fs::read(&err_case).unwrap();
+    let err_before = fs::read(&err_case).expect("authoring test step");
     let out = ok(dir, &["rules", "check", "--bless", p]);
     assert!(
         out.contains("BLESSED    bands-below-10  (3 changes"),
@@ -121,9 +133,12 @@ fn check_reports_every_mismatch_and_bless_rewrites_and_shows_the_changes() {
     assert!(out.contains("staff B60: grade \"A\" -> \"B\""), "{out}");
     assert!(out.contains("n 7 -> 6"), "{out}");
     assert!(out.contains("unchanged  error-staff-missing"), "{out}");
-    assert_eq!(fs::read(&err_case).unwrap(), err_before);
     assert_eq!(
-        fs::read_to_string(&case).unwrap(),
+        fs::read(&err_case).expect("authoring test step"),
+        err_before
+    );
+    assert_eq!(
+        fs::read_to_string(&case).expect("authoring test step"),
         orig,
         "blessed back to the pinned file"
     );
@@ -134,7 +149,7 @@ fn check_reports_every_mismatch_and_bless_rewrites_and_shows_the_changes() {
         &err_case,
         r#"{"description": "x", "period": "2025-Q1", "error": "no such words"}"#,
     )
-    .unwrap();
+    .expect("authoring test step");
     let out = ok(dir, &["rules", "check", "--bless", p]);
     assert!(
         out.contains("error changed: \"no such words\" -> \"staff `M2`"),
@@ -143,25 +158,35 @@ fn check_reports_every_mismatch_and_bless_rewrites_and_shows_the_changes() {
     ok(dir, &["rules", "check", p]);
 
     // a script that does not load is never blessed
-    fs::write(pkg.join("policy.rhai"), "fn score(c) {").unwrap();
-    let before = fs::read(&case).unwrap();
+    fs::write(pkg.join("policy.rhai"), "fn score(c) {").expect("authoring test step");
+    let before = fs::read(&case).expect("authoring test step");
     let out = fails(dir, &["rules", "check", "--bless", p], 2);
     assert!(out.contains("policy.rhai: line"), "{out}");
-    assert_eq!(fs::read(&case).unwrap(), before);
+    assert_eq!(fs::read(&case).expect("authoring test step"), before);
 }
 
 #[test]
 fn unknown_expected_keys_are_named_with_the_case_file_and_a_did_you_mean() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("authoring test step");
     let dir = tmp.path();
     let pkg = dir.join("pkg");
     copy_dir(&repo().join("rules/marketing-v1"), &pkg);
     let case = pkg.join("tests/zero-leads-zero-prev/expected.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&case).unwrap()).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fs::read(&case).expect("authoring test step"))
+            .expect("authoring test step");
     v["results"][0]["bonus_multipler"] = "1".into();
     v["peroid"] = "2025-Q1".into();
-    fs::write(&case, serde_json::to_string_pretty(&v).unwrap()).unwrap();
-    let out = fails(dir, &["rules", "check", pkg.to_str().unwrap()], 1);
+    fs::write(
+        &case,
+        serde_json::to_string_pretty(&v).expect("authoring test step"),
+    )
+    .expect("authoring test step");
+    let out = fails(
+        dir,
+        &["rules", "check", pkg.to_str().expect("authoring test step")],
+        1,
+    );
     assert!(out.contains("tests/zero-leads-zero-prev/expected.json: unknown key `peroid`; did you mean `period`?"), "{out}");
     assert!(out.contains("tests/zero-leads-zero-prev/expected.json: results[0]: unknown key `bonus_multipler`; did you mean `bonus_multiplier`?"), "{out}");
 }
@@ -173,7 +198,7 @@ fn diff_a_working_folder_against_the_published_version() {
     w.publish_rules("marketing-v1");
     let pkg = dir.join("work");
     copy_dir(&repo().join("rules/marketing-v1"), &pkg);
-    let m = fs::read_to_string(pkg.join("package.toml")).unwrap();
+    let m = fs::read_to_string(pkg.join("package.toml")).expect("authoring test step");
     let m = m
         .replace("version = \"1.0.0\"", "version = \"1.1.0\"")
         .replace("max_call_levels = 16", "max_call_levels = 12")
@@ -185,8 +210,8 @@ fn diff_a_working_folder_against_the_published_version() {
             "name = \"collection_rate\"\ntype = \"decimal\"\nge = 0\nle = 1",
             "name = \"collection_rate\"\ntype = \"decimal\"\nge = 0\nle = 1\ndecimals = 4",
         );
-    fs::write(pkg.join("package.toml"), m).unwrap();
-    let s = fs::read_to_string(pkg.join("policy.rhai")).unwrap();
+    fs::write(pkg.join("package.toml"), m).expect("authoring test step");
+    let s = fs::read_to_string(pkg.join("policy.rhai")).expect("authoring test step");
     fs::write(
         pkg.join("policy.rhai"),
         s.replacen(
@@ -195,10 +220,15 @@ fn diff_a_working_folder_against_the_published_version() {
             1,
         ),
     )
-    .unwrap();
+    .expect("authoring test step");
     let out = ok(
         dir,
-        &["rules", "diff", "marketing@1.0.0", pkg.to_str().unwrap()],
+        &[
+            "rules",
+            "diff",
+            "marketing@1.0.0",
+            pkg.to_str().expect("authoring test step"),
+        ],
     );
     for want in [
         "version: 1.0.0 -> 1.1.0",
@@ -217,7 +247,10 @@ fn diff_a_working_folder_against_the_published_version() {
             "rules",
             "diff",
             "marketing@1.0.0",
-            repo().join("rules/marketing-v1").to_str().unwrap(),
+            repo()
+                .join("rules/marketing-v1")
+                .to_str()
+                .expect("authoring test step"),
         ],
     );
     assert!(same.contains("identical packages"), "{same}");
@@ -225,7 +258,7 @@ fn diff_a_working_folder_against_the_published_version() {
 
 #[test]
 fn ranking_csv_for_excel_has_a_bom_and_crlf() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("authoring test step");
     let dir = tmp.path();
     let root = repo().join("rules/marketing-v1/tests/bands-below-10");
     let arg = |s: &str| format!("{s}={}", root.join(format!("{s}.csv")).display());
@@ -234,7 +267,7 @@ fn ranking_csv_for_excel_has_a_bom_and_crlf() {
     let base = [
         "rank",
         "--rules",
-        rules.to_str().unwrap(),
+        rules.to_str().expect("authoring test step"),
         "--period",
         "2025-Q1",
         "--input",
@@ -253,8 +286,8 @@ fn ranking_csv_for_excel_has_a_bom_and_crlf() {
         text(&excel)
     );
     assert!(excel.stdout.starts_with(b"\xEF\xBB\xBF"));
-    let e = String::from_utf8(excel.stdout[3..].to_vec()).unwrap();
-    let p = String::from_utf8(plain.stdout.clone()).unwrap();
+    let e = String::from_utf8(excel.stdout[3..].to_vec()).expect("authoring test step");
+    let p = String::from_utf8(plain.stdout.clone()).expect("authoring test step");
     assert_eq!(e.replace("\r\n", "\n"), p);
     assert!(e.contains("王伟") && e.contains("\r\n"));
 }
