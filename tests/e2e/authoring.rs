@@ -85,6 +85,10 @@ fn a_key_file_in_the_folder_is_refused_and_backups_and_lock_files_are_never_publ
 
     let published = ok(dir, &["rules", "publish", "--signer", "hr.key", p]);
     assert!(published.contains("27 files"), "{published}");
+    assert!(
+        published.contains("not published: policy.rhai~ (an editor backup; never published)"),
+        "{published}"
+    );
     let show = ok(
         dir,
         &["rules", "show", "marketing@1.0.0", "--format", "json"],

@@ -203,7 +203,15 @@ fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
 }
 
 fn publish(a: PublishArgs, out: &mut Out) -> CmdResult {
-    let files = read_package(&a.dir)?.files;
+    let contents = read_package(&a.dir)?;
+    for l in &contents.left_out {
+        out.line(format!(
+            "not published: {} ({})",
+            safe(&l.path),
+            safe(&l.reason)
+        ))?;
+    }
+    let files = contents.files;
     let key = read_secret_key(&a.signer)?;
     let mut wf = store::workflow(&a.ledger.ledger)?;
     match wf.publish_rules(files, &key)? {
