@@ -261,6 +261,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         &receipt_path.display().to_string(),
         log_vkey.name(),
         &v,
+        &Default::default(),
     ))?;
 
     n.step(8, "Tampering is caught")?;
