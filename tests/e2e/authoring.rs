@@ -258,6 +258,17 @@ fn diff_a_working_folder_against_the_published_version() {
         ],
     );
     assert!(same.contains("identical packages"), "{same}");
+    // two published versions
+    w.publish_rules("marketing-v2");
+    let both = ok(
+        dir,
+        &["rules", "diff", "marketing@1.0.0", "marketing@2.0.0"],
+    );
+    assert!(both.contains("version: 1.0.0 -> 2.0.0"), "{both}");
+    assert!(
+        both.contains("+        #{ sales: 0.50, customer: 0.30, teamwork: 0.20 }), 2);"),
+        "{both}"
+    );
 }
 
 #[test]
