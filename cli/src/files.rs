@@ -11,9 +11,19 @@ pub fn read(path: &Path) -> CmdResult<Vec<u8>> {
     std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))
 }
 
-/// Read a package directory into the engine's file map: every regular file
-/// below `dir`, keyed by its `/`-separated relative path. Names starting
-/// with `.` (and what is below them) are skipped; symbolic links are refused.
+/// Read a package folder and sort it into the package (the files its
+/// manifest names) and the files it leaves out (RULES.md section 1). A
+/// folder holding a secret key is refused.
+pub fn read_package(dir: &Path) -> CmdResult<rankproof_engine::PackageContents> {
+    let folder = read_package_dir(dir)?;
+    rankproof_engine::package_contents(folder)
+        .map_err(|e| bad(format!("rule package {}: {e}", dir.display())))
+}
+
+/// Read a package folder into a file map: every regular file below `dir`,
+/// keyed by its `/`-separated relative path, hidden files included (the
+/// engine leaves them out of the package and lists them). Hidden
+/// directories (`.git`) are not read; symbolic links are refused.
 pub fn read_package_dir(dir: &Path) -> CmdResult<BTreeMap<String, Vec<u8>>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> CmdResult {
         let rd = std::fs::read_dir(dir)
@@ -26,12 +36,12 @@ pub fn read_package_dir(dir: &Path) -> CmdResult<BTreeMap<String, Vec<u8>>> {
             let Some(name) = name.to_str() else {
                 return Err(bad(format!("{}: file names must be UTF-8", path.display())));
             };
-            if name.starts_with('.') {
-                continue;
-            }
             let ft = entry
                 .file_type()
                 .map_err(|e| env(format!("{}: {e}", path.display())))?;
+            if name.starts_with('.') && ft.is_dir() {
+                continue;
+            }
             if ft.is_symlink() {
                 return Err(bad(format!(
                     "{}: symbolic links are not allowed in a rule package",

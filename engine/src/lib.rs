@@ -38,7 +38,8 @@ pub use eval::{
     COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,
 };
 pub use package::{
-    package_hash, Direction, OrderKey, RankingSpec, RuleError, RulePackage, TestCase, Version,
+    package_contents, package_hash, Direction, LeftOut, OrderKey, PackageContents, RankingSpec,
+    RuleError, RulePackage, TestCase, Version,
 };
 pub use period::{BadPeriod, Period};
 pub use read::{EncodingSource, InputFormat, InputLimits, ReadOptions, ReadReport, TextEncoding};
@@ -46,4 +47,4 @@ pub use sandbox::Limits;
 pub use schema::{
     Column, ColumnType, MissingStaff, RowPolicy, SourceName, SourceRules, SourceSchema, StaffId,
 };
-pub use selftest::{CaseOutcome, CaseReport};
+pub use selftest::{CaseOutcome, CaseReport, CaseRun, Difference, Expected};

@@ -170,6 +170,7 @@ pub struct RulePackage {
     pub(crate) ast: Arc<AST>,
     pub(crate) has_quota: bool,
     pub(crate) missing_staff: MissingStaff,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for RulePackage {
@@ -193,6 +194,9 @@ struct RawManifest {
     sources: BTreeMap<String, toml::Spanned<RawSource>>,
     #[serde(default)]
     join: Option<toml::Spanned<RawJoin>>,
+    /// Display labels of scores, attributes, columns and result fields.
+    #[serde(default)]
+    labels: Option<toml::Spanned<BTreeMap<String, String>>>,
 }
 
 /// `[join]`: how sources are joined.
@@ -213,6 +217,9 @@ struct RawPackage {
     script: String,
     /// The script API the package is written for; this engine runs 2.
     script_api: u64,
+    /// Patterns of further files the package publishes (RULES.md section 1).
+    #[serde(default)]
+    files: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +283,281 @@ fn yes() -> bool {
     true
 }
 
+fn parse_manifest(text: &str) -> Result<RawManifest, RuleError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+        RuleError::BadField {
+            file: MANIFEST.into(),
+            line,
+            field: "manifest".into(),
+            message: e.message().to_owned(),
+        }
+    })
+}
+
+// ---- what a package is: the files its manifest names ----------------------
+
+/// A file of a package folder that the package does not publish, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A package folder sorted into the files the package is made of and the
+/// files it leaves out (RULES.md section 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageContents {
+    /// The package: exactly these files are hashed and published.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Files present in the folder but not part of the package, by path.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Sort the files of a package folder (every file below it, hidden ones
+/// included, keyed by `/`-separated relative path) into the package and
+/// what it leaves out. The package is `package.toml`, the script, each test
+/// case's `expected.json` and input files, and every file a `[package]
+/// files` pattern matches; editor backups, lock files and hidden files are
+/// left out even when a pattern matches them. A folder holding anything that
+/// looks like a secret key is refused, whether or not the manifest names it.
+pub fn package_contents(folder: BTreeMap<String, Vec<u8>>) -> Result<PackageContents, RuleError> {
+    refuse_secret_keys(&folder)?;
+    let text = text_file(&folder, MANIFEST)?;
+    let raw = parse_manifest(text)?;
+    let sorted = sort_files(&raw, text, folder.keys().map(String::as_str))?;
+    let published: BTreeSet<String> = sorted.published;
+    let files = folder
+        .into_iter()
+        .filter(|(p, _)| published.contains(p))
+        .collect();
+    Ok(PackageContents {
+        files,
+        left_out: sorted.left_out,
+    })
+}
+
+struct Sorted {
+    published: BTreeSet<String>,
+    left_out: Vec<LeftOut>,
+}
+
+/// Why a file name is never published (editor backups, lock files, file
+/// manager litter, hidden files), or None.
+fn junk_kind(path: &str) -> Option<&'static str> {
+    if path
+        .split('/')
+        .any(|c| c.starts_with('.') && !c.starts_with(".~lock."))
+    {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name == ".DS_Store" {
+            return Some("a file-manager file");
+        }
+        if name.ends_with(".swp") || name.ends_with(".swo") || name.ends_with(".swx") {
+            return Some("an editor swap file");
+        }
+        return Some("a hidden file");
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.starts_with(".~lock.") {
+        return Some("an office lock file");
+    }
+    if name.starts_with("~$") {
+        return Some("an office owner (lock) file");
+    }
+    if name.ends_with('~') {
+        return Some("an editor backup");
+    }
+    if name.len() > 1 && name.starts_with('#') && name.ends_with('#') {
+        return Some("an editor autosave file");
+    }
+    if [".swp", ".swo", ".swx"].iter().any(|e| name.ends_with(e)) {
+        return Some("an editor swap file");
+    }
+    if [".bak", ".orig", ".tmp"].iter().any(|e| name.ends_with(e)) {
+        return Some("a backup or temporary file");
+    }
+    if ["Thumbs.db", "desktop.ini"].contains(&name) {
+        return Some("a file-manager file");
+    }
+    None
+}
+
+/// Whether a `[package] files` pattern matches a path: `*` and `?` match
+/// within one path component, a component `**` matches any number of them.
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    fn comps(p: &[&str], x: &[&str]) -> bool {
+        match p.split_first() {
+            None => x.is_empty(),
+            Some((&"**", rest)) => (0..=x.len()).any(|k| comps(rest, &x[k..])),
+            Some((c, rest)) => {
+                !x.is_empty()
+                    && component_matches(c.as_bytes(), x[0].as_bytes())
+                    && comps(rest, &x[1..])
+            }
+        }
+    }
+    let p: Vec<&str> = pattern.split('/').collect();
+    let x: Vec<&str> = path.split('/').collect();
+    comps(&p, &x)
+}
+
+fn component_matches(p: &[u8], x: &[u8]) -> bool {
+    match p.split_first() {
+        None => x.is_empty(),
+        Some((b'*', rest)) => (0..=x.len()).any(|k| component_matches(rest, &x[k..])),
+        Some((b'?', rest)) => {
+            // one character (UTF-8: one lead byte and its continuation bytes)
+            let n = match x.first() {
+                None => return false,
+                Some(&b) if b < 0x80 => 1,
+                Some(&b) if b >= 0xF0 => 4,
+                Some(&b) if b >= 0xE0 => 3,
+                Some(_) => 2,
+            };
+            x.len() >= n && component_matches(rest, &x[n..])
+        }
+        Some((c, rest)) => x.first() == Some(c) && component_matches(rest, &x[1..]),
+    }
+}
+
+fn sort_files<'a>(
+    raw: &RawManifest,
+    text: &str,
+    paths: impl Iterator<Item = &'a str>,
+) -> Result<Sorted, RuleError> {
+    let p = raw.package.get_ref();
+    let line = line_of(text, raw.package.span().start);
+    let mut problems = Vec::new();
+    for (i, pat) in p.files.iter().enumerate() {
+        let comps_ok = pat
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with('.'));
+        if pat.is_empty()
+            || pat.starts_with('/')
+            || pat.contains('\\')
+            || pat.chars().any(char::is_control)
+            || !comps_ok
+        {
+            problems.push(format!("files[{i}] `{pat}` is not a relative `/`-separated pattern without `.`, `..` or hidden components"));
+        }
+    }
+    let paths: Vec<&str> = paths.collect();
+    let cases: BTreeSet<&str> = paths
+        .iter()
+        .filter_map(
+            |path| match path.split('/').collect::<Vec<_>>().as_slice() {
+                ["tests", case, "expected.json"] if !case.starts_with('.') => Some(*case),
+                _ => None,
+            },
+        )
+        .collect();
+    let mut used = vec![false; p.files.len()];
+    let mut published = BTreeSet::new();
+    let mut left_out = Vec::new();
+    for path in &paths {
+        if let Some(kind) = junk_kind(path) {
+            left_out.push(LeftOut {
+                path: (*path).to_owned(),
+                reason: format!("{kind}; never published"),
+            });
+            continue;
+        }
+        let mut named = *path == MANIFEST || *path == p.script;
+        if let ["tests", case, file] = path.split('/').collect::<Vec<_>>().as_slice() {
+            if cases.contains(case) {
+                named |= *file == "expected.json"
+                    || raw
+                        .sources
+                        .keys()
+                        .any(|s| *file == format!("{s}.csv") || *file == format!("{s}.json"));
+            }
+        }
+        for (i, pat) in p.files.iter().enumerate() {
+            if pattern_matches(pat, path) {
+                used[i] = true;
+                named = true;
+            }
+        }
+        if named {
+            published.insert((*path).to_owned());
+        } else {
+            left_out.push(LeftOut {
+                path: (*path).to_owned(),
+                reason: format!(
+                    "not named by `[package] files` (add \"{path}\" or a pattern to publish it)"
+                ),
+            });
+        }
+    }
+    for (i, pat) in p.files.iter().enumerate() {
+        if !used[i]
+            && !problems
+                .iter()
+                .any(|m| m.starts_with(&format!("files[{i}] ")))
+        {
+            problems.push(format!("files[{i}] `{pat}` matches no file of the package"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RuleError::BadField {
+            file: MANIFEST.into(),
+            line,
+            field: "package.files".into(),
+            message: problems.join("; "),
+        });
+    }
+    Ok(Sorted {
+        published,
+        left_out,
+    })
+}
+
+/// What kind of secret key a file looks like, and the line it starts on.
+pub fn secret_key_line(bytes: &[u8]) -> Option<(usize, &'static str)> {
+    fn has(line: &[u8], needle: &[u8]) -> bool {
+        line.windows(needle.len()).any(|w| w == needle)
+    }
+    for (k, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if has(line, b"PRIVATE+KEY+") {
+            return Some((
+                k + 1,
+                "a rankproof secret key (`PRIVATE+KEY+...`, FORMAT.md section 2.4)",
+            ));
+        }
+        if has(line, b"-----BEGIN ") && has(line, b"PRIVATE KEY") {
+            return Some((
+                k + 1,
+                "a PEM or OpenSSH private key (`-----BEGIN ... PRIVATE KEY`)",
+            ));
+        }
+    }
+    None
+}
+
+/// Refuse a set of files if any looks like a secret key; the message names
+/// every such file and the line (never the key).
+fn refuse_secret_keys(files: &BTreeMap<String, Vec<u8>>) -> Result<(), RuleError> {
+    let found: Vec<String> = files
+        .iter()
+        .filter_map(|(p, b)| secret_key_line(b).map(|(l, kind)| format!("{p} (line {l}: {kind})")))
+        .collect();
+    match found.split_first() {
+        None => Ok(()),
+        Some((first, rest)) => Err(RuleError::BadFile {
+            file: first.clone(),
+            message: format!(
+                "looks like a secret key{}; a secret key must never be inside a rule package folder, named by the manifest or not (a published package stays in the ledger for ever): move it out of the folder, and if it was ever shared, revoke the key",
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("; so do {}", rest.join(", "))
+                }
+            ),
+        }),
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -321,15 +603,15 @@ impl RulePackage {
             }
         }
         let text = text_file(&files, MANIFEST)?;
-        let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-            RuleError::BadField {
-                file: MANIFEST.into(),
-                line,
-                field: "manifest".into(),
-                message: e.message().to_owned(),
-            }
-        })?;
+        let raw = parse_manifest(text)?;
+        let contents = sort_files(&raw, text, files.keys().map(String::as_str))?;
+        if let Some(l) = contents.left_out.first() {
+            return Err(RuleError::BadFile {
+                file: l.path.clone(),
+                message: format!("not part of the package: {}", l.reason),
+            });
+        }
+        refuse_secret_keys(&files)?;
         let bad =
             |span: &std::ops::Range<usize>, field: &str, message: String| RuleError::BadField {
                 file: MANIFEST.into(),
@@ -706,8 +988,55 @@ impl RulePackage {
             }
         }
 
+        // [labels]
+        let mut labels = BTreeMap::new();
+        if let Some(l) = raw.labels {
+            let lspan = l.span();
+            let mut known: Vec<&str> = vec![
+                "staff_id",
+                "position",
+                "rank",
+                "grade",
+                "bonus_multiplier",
+                "flags",
+            ];
+            known.extend(ranking.scores.iter().map(String::as_str));
+            known.extend(ranking.attributes.iter().map(String::as_str));
+            known.extend(
+                sources
+                    .values()
+                    .flat_map(|s| s.columns.iter().map(|c| c.name.as_str())),
+            );
+            let mut problems = Vec::new();
+            for (k, v) in l.into_inner() {
+                if !known.contains(&k.as_str()) {
+                    let hint = crate::selftest::did_you_mean(&k, &known)
+                        .map(|m| format!("; did you mean `{m}`?"))
+                        .unwrap_or_else(|| {
+                            "; a label names a declared score, attribute, column or result field"
+                                .into()
+                        });
+                    problems.push(format!("`{k}` is not a name of this package{hint}"));
+                } else if v.trim() != v
+                    || v.is_empty()
+                    || v.chars().count() > 32
+                    || v.chars().any(char::is_control)
+                {
+                    problems.push(format!(
+                        "`{k}`: the label must be 1 to 32 characters, no surrounding spaces or control characters"
+                    ));
+                } else {
+                    labels.insert(k, v);
+                }
+            }
+            if !problems.is_empty() {
+                return Err(bad(&lspan, "labels", problems.join("; ")));
+            }
+        }
+
         let hash = package_hash(&files);
         Ok(RulePackage {
+            labels,
             name: p.name,
             version,
             description: p.description,
@@ -725,6 +1054,16 @@ impl RulePackage {
             has_quota,
             missing_staff,
         })
+    }
+
+    /// Display labels (`[labels]`): canonical name -> label.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.labels
+    }
+
+    /// The display label of a name, or the name itself.
+    pub fn label<'a>(&'a self, name: &'a str) -> &'a str {
+        self.labels.get(name).map_or(name, String::as_str)
     }
 
     /// How staff missing from one source are treated (`[join] missing_staff`).

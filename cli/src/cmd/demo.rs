@@ -13,7 +13,7 @@ use rankproof_workflow::{
 };
 
 use crate::fail::{bad, env, finding, CmdResult, Failure};
-use crate::files::{read_package_dir, write_new};
+use crate::files::{read_package, write_new};
 use crate::keyfile::write_secret_key;
 use crate::out::Out;
 use crate::render::{ranking as render_ranking, receipt as render_receipt};
@@ -149,7 +149,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
 
     n.step(2, "HR publishes the scoring rules, version 1.0.0")?;
     n.say("The package's own test cases run first; a package without passing cases is never published.")?;
-    match wf.publish_rules(read_package_dir(&dir.join("rules/marketing-v1"))?, &hr)? {
+    match wf.publish_rules(read_package(&dir.join("rules/marketing-v1"))?.files, &hr)? {
         RulesOutcome::Published {
             seq,
             id,
@@ -200,7 +200,8 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     else {
         return Err(finding("the demo ranking was not published: this is a bug"));
     };
-    n.out.text(&render_ranking::table(&dry.doc))?;
+    n.out
+        .text(&render_ranking::table(&dry.doc, &Default::default()))?;
     n.say(&format!("published as ranking {id}"))?;
     n.say("Publishing again with the same materials writes nothing:")?;
     if let PublishOutcome::Unchanged { seq } =
@@ -260,6 +261,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         &receipt_path.display().to_string(),
         log_vkey.name(),
         &v,
+        &Default::default(),
     ))?;
 
     n.step(8, "Tampering is caught")?;

@@ -10,7 +10,7 @@ use rankproof_engine::{synth, Dataset, Period, RulePackage};
 use rankproof_workflow::{PublishOutcome, ResultDoc, Supersede};
 
 use crate::fail::{bad, env, refuse, CmdResult};
-use crate::files::{read, read_package_dir};
+use crate::files::{read, read_package};
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
 use crate::render::{ranking as render, safe, Format};
@@ -53,7 +53,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
     if a.inputs.is_empty() {
         return from_ledger(a, out);
     }
-    let files = read_package_dir(Path::new(&a.rules))?;
+    let files = read_package(Path::new(&a.rules))?.files;
     let pkg = RulePackage::from_files(files)
         .map_err(|e| bad(format!("rule package {}: {e}", a.rules)))?;
     let period: Period = match &a.period {
@@ -101,7 +101,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
         f => {
             let doc = ResultDoc::parse(ranking.canonical_bytes()).map_err(bad)?;
             drop(ranking);
-            render::print(&doc, f, None, out)?;
+            render::print(&doc, f, None, pkg.labels(), out)?;
         }
     }
     Ok(())
@@ -133,10 +133,12 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                 safe(&what.join("; "))
             );
         }
-        return render::print(&dry.doc, a.format, None, out);
+        let labels = v.package(&a.rules)?.1.labels().clone();
+        return render::print(&dry.doc, a.format, None, &labels, out);
     };
     let key = read_secret_key(signer)?;
     let mut wf = store::workflow(&a.ledger)?;
+    let labels = wf.package(&a.rules)?.1.labels().clone();
     let supersede = a.supersedes.map(|r| Supersede {
         ranking: r,
         reason: a.reason.clone().unwrap_or_default(),
@@ -151,7 +153,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
             supersedes,
             dry,
         } => {
-            render::print(&dry.doc, a.format, Some(seq), out)?;
+            render::print(&dry.doc, a.format, Some(seq), &labels, out)?;
             if a.format == Format::Table {
                 out.line(format!("published as ranking {seq}"))?;
                 if let Some(s) = supersedes {
@@ -171,7 +173,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                     safe(&r.body.rules.name)
                 ))?;
             } else {
-                render::print(&published.doc, a.format, Some(seq), out)?;
+                render::print(&published.doc, a.format, Some(seq), &labels, out)?;
                 eprintln!(
                     "rankproof: ranking {seq} is the current ranking of {period} with identical \
                      materials; nothing written"

@@ -136,5 +136,6 @@ fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
             out.line(format!("supersedes ranking {s}: {}", safe(why)))?;
         }
     }
-    crate::render::ranking::print(&published.doc, a.format, None, out)
+    let labels = v.package(&r.body.rules.id())?.1.labels().clone();
+    crate::render::ranking::print(&published.doc, a.format, None, &labels, out)
 }

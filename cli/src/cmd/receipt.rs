@@ -101,7 +101,9 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
         .map_err(|e| bad(format!("cannot read {}: {e}", a.file.display())))?;
     let v = rankproof_workflow::verify_receipt(&bytes, &log_key)
         .map_err(|e| finding(format!("receipt {}: {e}", a.file.display())))?;
-    // Whether the ranking is still the authoritative one, from a log.
+    // Whether the ranking is still the authoritative one, from a log; with
+    // a log, the package's display labels too.
+    let mut labels = crate::render::Labels::new();
     let standing = match (&a.ledger, &a.bundle) {
         (None, None) => None,
         (ledger, bundle) => {
@@ -111,6 +113,9 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
                 log_vkey: Some(a.log_vkey.clone()),
             };
             let view = store::view(&src)?;
+            if let Ok((_, pkg)) = view.package(&v.body.rules.id()) {
+                labels = pkg.labels().clone();
+            }
             let r = view
                 .catalog()
                 .ranking(v.ranking_seq)
@@ -150,6 +155,7 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
                 &a.file.display().to_string(),
                 log_key.name(),
                 &v,
+                &labels,
             ))?;
             match standing {
                 None => {}

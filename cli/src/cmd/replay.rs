@@ -165,7 +165,13 @@ pub fn explain(a: ExplainArgs, out: &mut Out) -> CmdResult {
             }))?
         }
         TextFormat::Table => {
-            out.text(&render_explain::text(e.ranking.seq, &e.header, &e.record))?
+            let labels = v.package(&e.ranking.body.rules.id())?.1.labels().clone();
+            out.text(&render_explain::text(
+                e.ranking.seq,
+                &e.header,
+                &e.record,
+                &labels,
+            ))?
         }
     }
     Ok(())

@@ -4,17 +4,20 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use rankproof_engine::{CaseOutcome, RulePackage};
+use rankproof_engine::{CaseOutcome, LeftOut, RulePackage};
 use rankproof_workflow::RulesOutcome;
 use serde_json::{json, Value};
 
 use crate::fail::{bad, finding, CmdResult};
-use crate::files::read_package_dir;
+use crate::files::read_package;
 use crate::keyfile::read_secret_key;
 use crate::out::Out;
 use crate::render::table::Table;
 use crate::render::{safe, short, TextFormat};
 use crate::store::{self, LedgerArg, SourceArgs};
+
+mod bless;
+mod diff;
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -26,7 +29,8 @@ pub enum RulesCommand {
     List(ListArgs),
     /// Show a published package: entry, files, sources.
     Show(ShowArgs),
-    /// Manifest and script changes between two published versions.
+    /// Manifest, schema and script changes between two packages (folders or
+    /// published NAME@VERSION).
     Diff(DiffArgs),
 }
 
@@ -34,6 +38,11 @@ pub enum RulesCommand {
 pub struct CheckArgs {
     /// The package directory (holds package.toml).
     pub dir: PathBuf,
+    /// Rewrite every case's expected.json from what the current package
+    /// computes, showing what changed (a case that expects an error keeps
+    /// its text unless the error changed).
+    #[arg(long)]
+    pub bless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,9 +80,10 @@ pub struct ShowArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// NAME@VERSION of the older package.
+    /// The older package: a package folder, or NAME@VERSION published in
+    /// the ledger (or bundle).
     pub a: String,
-    /// NAME@VERSION of the newer package.
+    /// The newer package: a package folder, or NAME@VERSION.
     pub b: String,
 }
 
@@ -87,17 +97,52 @@ pub fn run(c: RulesCommand, out: &mut Out) -> CmdResult {
     }
 }
 
-fn load(dir: &std::path::Path) -> CmdResult<RulePackage> {
-    let files = read_package_dir(dir)?;
-    RulePackage::from_files(files).map_err(|e| bad(format!("rule package {}: {e}", dir.display())))
+fn load(dir: &std::path::Path) -> CmdResult<(RulePackage, Vec<LeftOut>)> {
+    let contents = read_package(dir)?;
+    let pkg = RulePackage::from_files(contents.files)
+        .map_err(|e| bad(format!("rule package {}: {e}", dir.display())))?;
+    Ok((pkg, contents.left_out))
+}
+
+/// The files a package publishes (size, SHA-256 prefix, path) and the ones
+/// present in its folder that it leaves out.
+fn file_listing(pkg: &RulePackage, left_out: &[LeftOut]) -> String {
+    let mut s = String::new();
+    let total: usize = pkg.files().values().map(Vec::len).sum();
+    let _ = writeln!(
+        s,
+        "files   {} published ({total} bytes):",
+        pkg.files().len()
+    );
+    let hashes = pkg.file_hashes();
+    for (path, bytes) in pkg.files() {
+        let h = hashes.get(path).map(|h| short(h, 12)).unwrap_or_default();
+        let _ = writeln!(s, "  {:>9}  {h}  {}", bytes.len(), safe(path));
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            s,
+            "left out {} (in the folder, not published):",
+            left_out.len()
+        );
+        for l in left_out {
+            let _ = writeln!(s, "  {}  ({})", safe(&l.path), safe(&l.reason));
+        }
+    }
+    s
 }
 
 fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
-    let pkg = load(&a.dir)?;
+    let (pkg, left_out) = load(&a.dir)?;
     let mut s = String::new();
     let _ = writeln!(s, "package {} ({})", safe(&pkg.id()), a.dir.display());
     let _ = writeln!(s, "hash    {}", pkg.hash_hex());
     let _ = writeln!(s, "script  {} compiled", safe(pkg.script_path()));
+    s.push_str(&file_listing(&pkg, &left_out));
+    if a.bless {
+        out.text(&s)?;
+        return bless::bless(&pkg, &a.dir, out);
+    }
     let reports = pkg.run_tests();
     let mut failed = 0;
     for r in &reports {
@@ -105,21 +150,31 @@ fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
             CaseOutcome::Pass => {
                 let _ = writeln!(s, "PASS  {}  {}", safe(&r.name), safe(&r.description));
             }
-            CaseOutcome::Mismatch {
-                path,
-                expected,
-                actual,
-            } => {
+            CaseOutcome::Mismatch(diffs) => {
                 failed += 1;
-                let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
-                let _ = writeln!(s, "      first mismatch at {}", safe(path));
-                let _ = writeln!(s, "      expected {}", safe(&expected.to_string()));
-                let _ = writeln!(s, "      actual   {}", safe(&actual.to_string()));
+                let _ = writeln!(
+                    s,
+                    "FAIL  {}  {}  ({} mismatches)",
+                    safe(&r.name),
+                    safe(&r.description),
+                    diffs.len()
+                );
+                for d in diffs {
+                    let _ = writeln!(
+                        s,
+                        "      {}: expected {}, actual {}",
+                        safe(&d.path),
+                        safe(&d.expected),
+                        safe(&d.actual)
+                    );
+                }
             }
             CaseOutcome::Error(e) => {
                 failed += 1;
                 let _ = writeln!(s, "FAIL  {}  {}", safe(&r.name), safe(&r.description));
-                let _ = writeln!(s, "      error: {}", safe(&e.to_string()));
+                for line in e.lines() {
+                    let _ = writeln!(s, "      error: {}", safe(line));
+                }
             }
         }
     }
@@ -148,7 +203,15 @@ fn check(a: &CheckArgs, out: &mut Out) -> CmdResult {
 }
 
 fn publish(a: PublishArgs, out: &mut Out) -> CmdResult {
-    let files = read_package_dir(&a.dir)?;
+    let contents = read_package(&a.dir)?;
+    for l in &contents.left_out {
+        out.line(format!(
+            "not published: {} ({})",
+            safe(&l.path),
+            safe(&l.reason)
+        ))?;
+    }
+    let files = contents.files;
     let key = read_secret_key(&a.signer)?;
     let mut wf = store::workflow(&a.ledger.ledger)?;
     match wf.publish_rules(files, &key)? {
@@ -273,46 +336,29 @@ fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
 }
 
 fn diff(a: DiffArgs, out: &mut Out) -> CmdResult {
-    let v = store::view(&a.source)?;
-    let (_, pa) = v.package(&a.a)?;
-    let (_, pb) = v.package(&a.b)?;
-    let (fa, fb) = (pa.files(), pb.files());
-    let mut paths: Vec<&String> = fa.keys().chain(fb.keys()).collect();
-    paths.sort();
-    paths.dedup();
-    let mut changed = 0;
-    for path in paths {
-        match (fa.get(path), fb.get(path)) {
-            (Some(x), Some(y)) if x == y => {}
-            (Some(x), Some(y)) => {
-                changed += 1;
-                let (x, y) = (String::from_utf8_lossy(x), String::from_utf8_lossy(y));
-                let d = similar::TextDiff::from_lines(x.as_ref(), y.as_ref());
-                let text = d
-                    .unified_diff()
-                    .context_radius(1)
-                    .header(&format!("{}/{path}", a.a), &format!("{}/{path}", a.b))
-                    .to_string();
-                out.text(&safe_lines(&text))?;
-            }
-            (Some(_), None) => {
-                changed += 1;
-                out.line(format!("only in {}: {}", safe(&a.a), safe(path)))?;
-            }
-            (None, Some(_)) => {
-                changed += 1;
-                out.line(format!("only in {}: {}", safe(&a.b), safe(path)))?;
-            }
-            (None, None) => {}
+    let mut view = None;
+    let mut side = |arg: &str| -> CmdResult<diff::Side> {
+        let path = std::path::Path::new(arg);
+        if path.is_dir() || !arg.contains('@') {
+            let (pkg, _) = load(path)?;
+            return Ok(diff::Side {
+                label: arg.trim_end_matches('/').to_owned(),
+                pkg,
+            });
         }
-    }
-    if changed == 0 {
-        out.line(format!(
-            "{} and {} have identical files",
-            safe(&a.a),
-            safe(&a.b)
-        ))?;
-    }
+        if view.is_none() {
+            view = Some(store::view(&a.source)?);
+        }
+        let v = view.as_ref().ok_or_else(|| bad("no ledger"))?;
+        let (_, pkg) = v.package(arg)?;
+        Ok(diff::Side {
+            label: arg.to_owned(),
+            pkg,
+        })
+    };
+    let sa = side(&a.a)?;
+    let sb = side(&a.b)?;
+    out.text(&safe_lines(&diff::report(&sa, &sb)))?;
     Ok(())
 }
 

@@ -13,11 +13,32 @@ pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Rows to CSV bytes (the first row is the header).
+/// The UTF-8 byte-order mark Excel needs to read a CSV file as UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Rows to CSV bytes (the first row is the header), `\n` line ends.
 pub fn write(rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    write_with(rows, false)
+}
+
+/// Rows to CSV bytes for Excel: a UTF-8 byte-order mark, then the same
+/// cells as [`write`] with `\r\n` line ends.
+pub fn write_excel(rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    write_with(rows, true)
+}
+
+fn write_with(rows: impl IntoIterator<Item = Vec<String>>, excel: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if excel {
+        out.extend_from_slice(BOM);
+    }
     let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+        .terminator(if excel {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(out);
     for r in rows {
         // INVARIANT: writing records into a Vec cannot fail (no I/O), and
         // every record is UTF-8 text.
@@ -44,5 +65,22 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(out, "a,b\n\"x,y\",'=cmd\n");
+    }
+
+    #[test]
+    fn excel_csv_has_a_bom_and_crlf_and_the_same_cells() {
+        let rows = || {
+            vec![
+                vec!["姓名".into(), "b".into()],
+                vec!["王伟".into(), "=x".into()],
+            ]
+        };
+        let out = write_excel(rows());
+        assert_eq!(&out[..3], BOM);
+        assert_eq!(
+            std::str::from_utf8(&out[3..]).unwrap(),
+            "姓名,b\r\n王伟,'=x\r\n"
+        );
+        assert!(!write(rows()).starts_with(BOM));
     }
 }

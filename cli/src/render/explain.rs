@@ -3,11 +3,12 @@
 
 use rankproof_workflow::{Header, StaffRecord};
 
-use super::safe;
 use super::table::Table;
+use super::{label, safe, Labels};
 
-/// The explanation as text.
-pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord) -> String {
+/// The explanation as text; score, input and field names show the
+/// package's display labels where it declares them.
+pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord, labels: &Labels) -> String {
     let mut out = String::new();
     let attrs: Vec<String> = r
         .attributes
@@ -28,7 +29,7 @@ pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord) -> String {
     let scores: Vec<String> = r
         .scores
         .iter()
-        .map(|(k, v)| format!("{} {v}", safe(k)))
+        .map(|(k, v)| format!("{} {v}", label(labels, k)))
         .collect();
     out.push_str(&format!("{}\n", scores.join("  ")));
     out.push_str(&format!(
@@ -49,7 +50,7 @@ pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord) -> String {
         out.push_str("\ninputs:\n");
         let mut t = Table::new(["field", "value"]);
         for (k, v) in &ex.inputs {
-            t.row([safe(k).into_owned(), safe(v).into_owned()]);
+            t.row([label(labels, k), safe(v).into_owned()]);
         }
         out.push_str(&t.render());
     }
@@ -62,13 +63,13 @@ pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord) -> String {
     for d in &ex.dimensions {
         out.push_str(&format!(
             "\n{} = {}\n",
-            safe(&d.name),
+            label(labels, &d.name),
             d.value.as_deref().unwrap_or("?")
         ));
         let mut t = Table::new(["term", "value", "weight", "contribution"]).right(&[1, 2, 3]);
         for term in &d.terms {
             t.row([
-                safe(&term.name).into_owned(),
+                label(labels, &term.name),
                 term.value.clone().unwrap_or_else(|| "?".into()),
                 term.weight.clone(),
                 term.contribution.clone().unwrap_or_else(|| "?".into()),

@@ -13,6 +13,16 @@ pub mod table;
 
 use clap::ValueEnum;
 
+/// A package's display labels (`[labels]`, RULES.md section 2): canonical
+/// name -> label. Tables and explanations show the label; JSON and CSV keep
+/// the canonical names.
+pub type Labels = std::collections::BTreeMap<String, String>;
+
+/// The label of a name for display (escaped), or the name itself.
+pub fn label(labels: &Labels, name: &str) -> String {
+    safe(labels.get(name).map_or(name, String::as_str)).into_owned()
+}
+
 /// Output format of commands that print a table, CSV or JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -20,8 +30,12 @@ pub enum Format {
     Table,
     /// JSON.
     Json,
-    /// CSV (spreadsheet-safe).
+    /// CSV (spreadsheet-safe), UTF-8, `\n` line ends.
     Csv,
+    /// CSV for Microsoft Excel: the same cells, UTF-8 with a byte-order
+    /// mark and `\r\n` line ends, so Excel shows Chinese text correctly
+    /// when the file is opened by double-click.
+    CsvExcel,
 }
 
 /// Output format of commands that print text or JSON.

@@ -5,7 +5,7 @@ use rankproof_ledger::Hash;
 use rankproof_workflow::{ResultDoc, StaffRecord};
 
 use super::table::Table;
-use super::{csv_out, safe, Format};
+use super::{csv_out, label, safe, Format, Labels};
 use crate::fail::CmdResult;
 use crate::out::Out;
 
@@ -18,6 +18,15 @@ fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
 /// The ranking as CSV: staff_id, attributes, scores, position, rank,
 /// grade, bonus_multiplier, flags.
 pub fn csv(doc: &ResultDoc) -> Vec<u8> {
+    csv_out::write(csv_rows(doc))
+}
+
+/// The ranking as CSV for Excel (byte-order mark, CRLF).
+pub fn csv_excel(doc: &ResultDoc) -> Vec<u8> {
+    csv_out::write_excel(csv_rows(doc))
+}
+
+fn csv_rows(doc: &ResultDoc) -> Vec<Vec<String>> {
     let attrs = doc.attribute_names();
     let scores = &doc.header().score_names;
     let mut header = vec!["staff_id".to_owned()];
@@ -43,7 +52,7 @@ pub fn csv(doc: &ResultDoc) -> Vec<u8> {
         cells.push(r.flags.join(";"));
         cells
     }));
-    csv_out::write(rows)
+    rows.collect()
 }
 
 /// A reported score padded to the report decimals so points align.
@@ -58,18 +67,22 @@ fn padded(v: &str, decimals: u32) -> String {
 }
 
 /// The ranking as an aligned terminal table with the grade distribution.
-pub fn table(doc: &ResultDoc) -> String {
+/// Column headers show the package's display labels where it declares them.
+pub fn table(doc: &ResultDoc, labels: &Labels) -> String {
     let h = doc.header();
     let attrs = doc.attribute_names();
     let scores = &h.score_names;
-    let mut headers = vec![
-        "position".to_owned(),
-        "rank".to_owned(),
-        "staff_id".to_owned(),
-    ];
-    headers.extend(attrs.iter().map(|a| safe(a).into_owned()));
-    headers.extend(scores.iter().map(|a| safe(a).into_owned()));
-    headers.extend(["grade".to_owned(), "bonus".to_owned(), "flags".to_owned()]);
+    let l = |n: &str| label(labels, n);
+    let mut headers = vec![l("position"), l("rank"), l("staff_id")];
+    headers.extend(attrs.iter().map(|a| l(a)));
+    headers.extend(scores.iter().map(|a| l(a)));
+    headers.extend([
+        l("grade"),
+        labels
+            .get("bonus_multiplier")
+            .map_or_else(|| "bonus".to_owned(), |b| safe(b).into_owned()),
+        l("flags"),
+    ]);
     let first_score = 3 + attrs.len();
     let mut right = vec![0, 1];
     right.extend(first_score..first_score + scores.len());
@@ -106,7 +119,8 @@ pub fn table(doc: &ResultDoc) -> String {
     );
     out.push_str(&t.render());
     out.push_str("\ngrade distribution\n");
-    let mut g = Table::new(["grade", "count", "quota", "status"]).right(&[1, 2]);
+    let mut g =
+        Table::new([l("grade"), "count".into(), "quota".into(), "status".into()]).right(&[1, 2]);
     for d in &h.grades {
         let status = match d.quota {
             None => "no quota".to_owned(),
@@ -140,7 +154,13 @@ pub fn table(doc: &ResultDoc) -> String {
 
 /// Print a result document; JSON is its canonical bytes, with the
 /// ranking's entry number as a first member when it is published.
-pub fn print(doc: &ResultDoc, format: Format, id: Option<u64>, out: &mut Out) -> CmdResult {
+pub fn print(
+    doc: &ResultDoc,
+    format: Format,
+    id: Option<u64>,
+    labels: &Labels,
+    out: &mut Out,
+) -> CmdResult {
     match format {
         Format::Json => {
             let bytes = doc.bytes();
@@ -154,7 +174,8 @@ pub fn print(doc: &ResultDoc, format: Format, id: Option<u64>, out: &mut Out) ->
             out.bytes(b"\n")?;
         }
         Format::Csv => out.bytes(&csv(doc))?,
-        Format::Table => out.text(&table(doc))?,
+        Format::CsvExcel => out.bytes(&csv_excel(doc))?,
+        Format::Table => out.text(&table(doc, labels))?,
     }
     Ok(())
 }

@@ -2,10 +2,11 @@
 
 use rankproof_workflow::ReceiptView;
 
-use super::safe;
+use super::{label, safe, Labels};
 
-/// The receipt as text.
-pub fn text(file: &str, log_name: &str, v: &ReceiptView) -> String {
+/// The receipt as text; scores show the package's display labels when
+/// they are known (a receipt verified against a ledger or bundle).
+pub fn text(file: &str, log_name: &str, v: &ReceiptView, labels: &Labels) -> String {
     let r = &v.record;
     let attrs: Vec<String> = r
         .attributes
@@ -15,7 +16,7 @@ pub fn text(file: &str, log_name: &str, v: &ReceiptView) -> String {
     let scores: Vec<String> = r
         .scores
         .iter()
-        .map(|(k, v)| format!("{} {v}", safe(k)))
+        .map(|(k, v)| format!("{} {v}", label(labels, k)))
         .collect();
     let mut out = format!("receipt OK: {}\n", safe(file));
     out.push_str(&format!(
