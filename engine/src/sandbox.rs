@@ -682,20 +682,28 @@ fn register_types(e: &mut Engine) {
     });
 }
 
-/// Levenshtein distance between two names, in characters.
+/// Edit distance between two names, in characters: insertions,
+/// deletions, substitutions and swaps of two neighbours each count 1
+/// (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let sub = diag + usize::from(ca != *cb);
-            diag = row[j + 1];
-            row[j + 1] = sub.min(row[j] + 1).min(row[j + 1] + 1);
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            d[i * w + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let sub = d[(i - 1) * w + j - 1] + usize::from(a[i - 1] != b[j - 1]);
+                let mut best = sub.min(d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[(i - 2) * w + j - 2] + 1);
+                }
+                best
+            };
         }
     }
-    row[b.len()]
+    d[a.len() * w + b.len()]
 }
 
 /// A hint for an unknown name: "; did you mean `x`?" naming the closest
@@ -710,7 +718,7 @@ pub fn did_you_mean<'a>(
     known.sort_unstable();
     known.dedup();
     let lower = name.to_lowercase();
-    let limit = (name.chars().count() / 3).clamp(1, 3);
+    let limit = ((name.chars().count() + 1) / 3).clamp(1, 3);
     let scored: Vec<(usize, &str)> = known
         .iter()
         .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
