@@ -110,15 +110,25 @@ impl Ctx<'_> {
             EvalAltResult::ErrorFunctionNotFound(sig, _) => self.unknown_function(sig),
             EvalAltResult::ErrorPropertyNotFound(name, _) => {
                 let pkg = self.pkg;
-                let known = pkg.ranking().scores.iter().map(String::as_str).chain(
-                    pkg.sources()
-                        .values()
-                        .flat_map(|s| s.columns.iter().map(|c| c.name.as_str())),
-                );
-                format!(
-                    "no field `{name}`{}",
-                    did_you_mean(name, known, "scores and columns")
-                )
+                let known = pkg
+                    .ranking()
+                    .scores
+                    .iter()
+                    .map(String::as_str)
+                    .chain(
+                        pkg.sources()
+                            .values()
+                            .flat_map(|s| s.columns.iter().map(|c| c.name.as_str())),
+                    )
+                    .chain(["position", "rank", "n", "value"]);
+                // Only a close name helps here: the map may be the
+                // script's own.
+                let hint = did_you_mean(name, known, "fields");
+                if hint.starts_with("; did you mean") {
+                    format!("the map has no field `{name}`{hint}")
+                } else {
+                    format!("the map has no field `{name}`")
+                }
             }
             other => other.to_string(),
         };

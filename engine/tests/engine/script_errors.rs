@@ -195,3 +195,36 @@ fn runtime_errors_deep_in_a_script_name_their_own_line() {
         );
     }
 }
+
+#[test]
+fn unknown_map_fields_suggest_a_declared_score() {
+    let (line, _, m) =
+        failure("fn score(c) {\n  let s = #{ total: 1 };\n  let t = s.totl;\n  #{ total: 1 }\n}");
+    assert_eq!(line, 3, "{m}");
+    assert_eq!(m, "the map has no field `totl`; did you mean `total`?");
+    let (_, _, m) =
+        failure("fn score(c) {\n  let s = #{ a: 1 };\n  let t = s.zzzzzz;\n  #{ total: 1 }\n}");
+    assert_eq!(m, "the map has no field `zzzzzz`");
+}
+
+#[test]
+fn manifest_errors_name_the_right_line_with_crlf() {
+    // Line 8 of the manifest gets an unknown key, saved with LF and CRLF.
+    let mut lines: Vec<&str> = crate::hostile::MANIFEST.lines().collect();
+    assert_eq!(lines[7], "script_api = 2");
+    lines.insert(7, "bogus_key = 1");
+    let lf = lines.join("\n");
+    for manifest in [lf.clone(), crlf(&lf)] {
+        let mut files = BTreeMap::new();
+        files.insert("package.toml".to_owned(), manifest.into_bytes());
+        files.insert(
+            "policy.rhai".to_owned(),
+            b"fn score(c) { #{ total: 1 } }\nfn classify(c, s, t) { #{ grade: \"A\", bonus_multiplier: 1 } }".to_vec(),
+        );
+        let m = rankproof_engine::RulePackage::from_files(files)
+            .unwrap_err()
+            .to_string();
+        assert!(m.starts_with("package.toml: line 8: "), "{m}");
+        assert!(m.contains("bogus_key"), "{m}");
+    }
+}
