@@ -890,6 +890,37 @@ mod tests {
     }
 
     #[test]
+    fn names_and_excerpts_for_error_messages() {
+        assert_eq!(edit_distance("ratoi", "ratio"), 1);
+        assert_eq!(edit_distance("sales_amout", "sales_amount"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            did_you_mean("RHU", ["rhu", "ratio"], "functions"),
+            "; did you mean `rhu`?"
+        );
+        assert_eq!(
+            did_you_mean("mx", ["mix", "max", "min"], "functions"),
+            "; did you mean `max` or `mix`?"
+        );
+        assert_eq!(
+            did_you_mean("zzzz", ["max", "min"], "functions"),
+            "; the known functions are: max, min"
+        );
+        assert_eq!(did_you_mean("zzzz", [], "functions"), "");
+        assert_eq!(
+            excerpt("a\r\nb = ;\r\n", 2, 5),
+            "\n  2 | b = ;\n    |     ^"
+        );
+        // A column past the end of the line still gets its caret.
+        assert_eq!(excerpt("ab", 1, 4), "\n  1 | ab\n    |    ^");
+        assert_eq!(excerpt("a\nb", 3, 1), "");
+        assert_eq!(excerpt("a", 0, 0), "");
+        // Terminal controls in the line are not printed raw.
+        assert_eq!(excerpt("x\u{1b}[2J", 1, 1), "\n  1 | x [2J\n    | ^");
+    }
+
+    #[test]
     fn ratio_by_zero_is_an_error() {
         let e = eval("ratio(1, 0)").unwrap_err();
         assert!(e.to_string().contains("division by zero"), "{e}");
