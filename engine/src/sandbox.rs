@@ -359,6 +359,17 @@ fn register_mixed_scalar_ops(e: &mut Engine) {
     refuse_mixed::<INT, bool>(e, I, B);
     refuse_mixed::<bool, Decimal>(e, B, D);
     refuse_mixed::<Decimal, bool>(e, D, B);
+    // rhai's string package would remove one text from another with `-`.
+    for sym in ["-", "-="] {
+        e.register_fn(
+            sym,
+            move |_: &mut S, _: S| -> Result<Dynamic, Box<EvalAltResult>> {
+                Err(runtime(format!(
+                    "type error: `{sym}` between a text and a text: text has no arithmetic (join texts with `+` or `${{...}}`)"
+                )))
+            },
+        );
+    }
 }
 
 /// Register `f` for (Column, Column), (Column, Dynamic), (Dynamic, Column)

@@ -88,6 +88,20 @@ fn compound_assignment_with_text_is_a_type_error() {
 }
 
 #[test]
+fn text_minus_text_is_a_type_error() {
+    for src in [
+        "fn score(c) {\n  let t = \"ab\" - \"b\";\n  #{ total: 1 }\n}",
+        "fn score(c) {\n  let t = \"ab\";\n  t -= \"b\";\n  #{ total: 1 }\n}",
+    ] {
+        let (_, _, m) = failure(src);
+        assert!(m.starts_with("type error: `-"), "{m}");
+        assert!(m.contains("between a text and a text"), "{m}");
+    }
+    // Joining texts still works.
+    run("fn score(c) {\n  let t = \"a\" + \"b\";\n  t += \"c\";\n  #{ total: when(t == \"abc\", 1, 0) }\n}").unwrap();
+}
+
+#[test]
 fn same_type_comparisons_still_work() {
     run("fn score(c) {\n  let a = \"x\" == \"x\";\n  let b = 1 < 1.5;\n  let d = true != false;\n  let e = c.staff_id == \"A1\";\n  #{ total: when(e, 1, 0) }\n}").unwrap();
 }
