@@ -417,6 +417,21 @@ impl Operand {
     fn is_col(&self) -> bool {
         matches!(self, Operand::Col(_))
     }
+
+    /// The operand's type in words: "a text column", "an integer", ...
+    pub fn describe(&self) -> String {
+        match self {
+            Operand::Col(c) => match c.data().kind() {
+                "integer" => "an integer column".to_owned(),
+                "bool" => "a true/false column".to_owned(),
+                k => format!("a {k} column"),
+            },
+            Operand::Int(_) => "an integer".to_owned(),
+            Operand::Dec(_) => "a decimal".to_owned(),
+            Operand::Bool(_) => "a true/false".to_owned(),
+            Operand::Text(_) => "a text".to_owned(),
+        }
+    }
 }
 
 /// Numeric view of an operand.
@@ -473,6 +488,33 @@ fn num<'a>(o: &'a Operand, op: &str) -> Result<Num<'a>, Box<EvalAltResult>> {
             )))
         }
     })
+}
+
+/// The numeric views of both operands of a binary operator, or an error
+/// naming the operator and both types.
+fn nums<'a>(
+    a: &'a Operand,
+    b: &'a Operand,
+    op: &str,
+) -> Result<(Num<'a>, Num<'a>), Box<EvalAltResult>> {
+    match (num(a, op), num(b, op)) {
+        (Ok(x), Ok(y)) => Ok((x, y)),
+        _ => Err(type_mismatch(op, &a.describe(), &b.describe())),
+    }
+}
+
+/// The error for an operator applied to operands of types it does not
+/// combine: it names the operator and both types (the script line and
+/// column are added by the caller).
+pub fn type_mismatch(op: &str, left: &str, right: &str) -> Box<EvalAltResult> {
+    let hint = if matches!(op, "==" | "!=" | "<" | "<=" | ">" | ">=") {
+        "values of different types are never compared (there is no implicit conversion); compare a number with a number and a text with a text"
+    } else {
+        "there is no implicit conversion between text, numbers and true/false; arithmetic takes numbers only"
+    };
+    runtime(format!(
+        "type error: `{op}` between {left} and {right}: {hint}"
+    ))
 }
 
 /// The cohort size of operands (all columns must have the same length).
@@ -636,7 +678,7 @@ fn int_arith(op: Arith, x: i64, y: i64) -> Result<i64, &'static str> {
 
 /// Scalar arithmetic with the same checks as columns (used for scalars too).
 pub fn scalar_arith(op: Arith, a: &Operand, b: &Operand) -> Result<Dynamic, Box<EvalAltResult>> {
-    let (x, y) = (num(a, op.symbol())?, num(b, op.symbol())?);
+    let (x, y) = nums(a, b, op.symbol())?;
     if x.is_int() && y.is_int() {
         int_arith(op, x.int(0), y.int(0))
             .map(Dynamic::from_int)
@@ -660,7 +702,7 @@ pub fn arith(
     let run = current()?;
     let n = len_of(&run, &[a, b], op.symbol())?;
     charge(&run, n, pos)?;
-    let (x, y) = (num(a, op.symbol())?, num(b, op.symbol())?);
+    let (x, y) = nums(a, b, op.symbol())?;
     let (data, errs) = if x.is_int() && y.is_int() {
         let (v, e) = compute(n, |i| int_arith(op, x.int(i), y.int(i)));
         (Data::Int(v), e)
@@ -781,12 +823,7 @@ pub fn compare(
         }
         (0..n).map(|i| op.test(x[i].cmp(&y[i]))).collect()
     } else {
-        return Err(runtime(format!(
-            "{}: cannot compare {} with {}",
-            op.symbol(),
-            a.kind(),
-            b.kind()
-        )));
+        return Err(type_mismatch(op.symbol(), &a.describe(), &b.describe()));
     };
     finish(&run, Data::Bool(v), &[a, b], Vec::new(), op.symbol(), pos)
 }

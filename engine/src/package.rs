@@ -901,18 +901,23 @@ impl RulePackage {
                 }
                 _ => String::new(),
             };
+            let (line, column) = (e.1.line().unwrap_or(0), e.1.position().unwrap_or(0));
             RuleError::Script {
                 file: p.script.clone(),
-                line: e.1.line().unwrap_or(0),
-                column: e.1.position().unwrap_or(0),
-                message: format!("{}{hint}", e.0),
+                line,
+                column,
+                message: format!(
+                    "{}{hint}{}",
+                    e.0,
+                    crate::sandbox::excerpt(src, line, column)
+                ),
             }
         })?;
         let script_err = |line: usize, column: usize, message: String| RuleError::Script {
             file: p.script.clone(),
             line,
             column,
-            message,
+            message: format!("{message}{}", crate::sandbox::excerpt(src, line, column)),
         };
         let mut arity: BTreeMap<String, usize> = BTreeMap::new();
         for f in ast.iter_functions() {

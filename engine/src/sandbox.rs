@@ -240,6 +240,7 @@ pub fn build_engine(limits: &Limits) -> Engine {
     });
 
     register_scalar_ops(&mut e);
+    register_mixed_scalar_ops(&mut e);
     register_column_ops(&mut e);
     register_helpers(&mut e);
     register_collections(&mut e);
@@ -317,6 +318,58 @@ fn register_scalar_ops(e: &mut Engine) {
     e.register_fn("%", |_: INT, _: Decimal| -> Result<Dynamic, _> {
         Err(no_modulo())
     });
+}
+
+/// The operators whose operands must have matching types.
+const TYPED_OPS: &[&str] = &["==", "!=", "<", "<=", ">", ">=", "+", "-", "*"];
+
+/// Refuse `op` between an `A` and a `B` (rhai's own fallback would give
+/// `false` for `"a" == 1` and `true` for `"a" != 1`).
+fn refuse_mixed<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(
+    e: &mut Engine,
+    left: &'static str,
+    right: &'static str,
+) {
+    for &sym in TYPED_OPS {
+        e.register_fn(
+            sym,
+            move |_: A, _: B| -> Result<Dynamic, Box<EvalAltResult>> {
+                Err(column::type_mismatch(sym, left, right))
+            },
+        );
+    }
+}
+
+/// Text, numbers and true/false never meet in a comparison or in
+/// arithmetic: each mixed pair is a type error naming the operator and
+/// both types (the script position is added by rhai).
+fn register_mixed_scalar_ops(e: &mut Engine) {
+    type S = ImmutableString;
+    const T: &str = "a text";
+    const I: &str = "an integer";
+    const D: &str = "a decimal";
+    const B: &str = "a true/false";
+    refuse_mixed::<S, INT>(e, T, I);
+    refuse_mixed::<INT, S>(e, I, T);
+    refuse_mixed::<S, Decimal>(e, T, D);
+    refuse_mixed::<Decimal, S>(e, D, T);
+    refuse_mixed::<S, bool>(e, T, B);
+    refuse_mixed::<bool, S>(e, B, T);
+    refuse_mixed::<bool, INT>(e, B, I);
+    refuse_mixed::<INT, bool>(e, I, B);
+    refuse_mixed::<bool, Decimal>(e, B, D);
+    refuse_mixed::<Decimal, bool>(e, D, B);
+    // rhai's string package would remove one text from another with `-`.
+    for sym in ["-", "-="] {
+        e.register_fn(
+            sym,
+            move |_: &mut S, _: S| -> Result<Dynamic, Box<EvalAltResult>> {
+                Err(runtime(format!(
+                    "type error: `{sym}` between a text and a text: text has no arithmetic (join texts with `+` or `${{...}}`)"
+                )))
+            },
+        );
+    }
 }
 
 /// Register `f` for (Column, Column), (Column, Dynamic), (Dynamic, Column)
@@ -625,8 +678,8 @@ fn register_types(e: &mut Engine) {
         |c: &mut Cohort, field: &str| -> Result<Column, Box<EvalAltResult>> {
             c.0.columns.get(field).cloned().ok_or_else(|| {
                 runtime(format!(
-                    "the cohort has no column `{field}` (known: {})",
-                    c.0.columns.keys().cloned().collect::<Vec<_>>().join(", ")
+                    "the cohort has no column `{field}`{}",
+                    did_you_mean(field, c.0.columns.keys().map(String::as_str), "columns")
                 ))
             })
         },
@@ -638,6 +691,94 @@ fn register_types(e: &mut Engine) {
     e.register_fn("to_string", |t: &mut Terms| -> ImmutableString {
         format!("terms of {} parts", t.parts.len()).into()
     });
+}
+
+/// Edit distance between two names, in characters: insertions,
+/// deletions, substitutions and swaps of two neighbours each count 1
+/// (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            d[i * w + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let sub = d[(i - 1) * w + j - 1] + usize::from(a[i - 1] != b[j - 1]);
+                let mut best = sub.min(d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[(i - 2) * w + j - 2] + 1);
+                }
+                best
+            };
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+/// A hint for an unknown name: "; did you mean `x`?" naming the closest
+/// known names (by edit distance, ignoring case), or, when none is close,
+/// the list of the known ones ("; the known {what} are: ...").
+pub fn did_you_mean<'a>(
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) -> String {
+    let mut known: Vec<&str> = known.into_iter().collect();
+    known.sort_unstable();
+    known.dedup();
+    let lower = name.to_lowercase();
+    let limit = ((name.chars().count() + 1) / 3).clamp(1, 3);
+    let scored: Vec<(usize, &str)> = known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    match scored.iter().map(|(d, _)| *d).min() {
+        Some(best) => {
+            let close: Vec<String> = scored
+                .iter()
+                .filter(|(d, _)| *d == best)
+                .map(|(_, k)| format!("`{k}`"))
+                .collect();
+            format!("; did you mean {}?", close.join(" or "))
+        }
+        None if known.is_empty() => String::new(),
+        None => format!("; the known {what} are: {}", known.join(", ")),
+    }
+}
+
+/// The script line `line` (1-based) with a caret under `column` (1-based,
+/// in characters), indented, for error messages:
+///
+/// ```text
+///    3 |   let u = ;
+///      |           ^
+/// ```
+///
+/// Empty when the line does not exist. Tabs before the column are kept so
+/// that the caret lines up; a trailing `\r` (CRLF files) is dropped.
+pub fn excerpt(src: &str, line: usize, column: usize) -> String {
+    let Some(text) = line.checked_sub(1).and_then(|i| src.split('\n').nth(i)) else {
+        return String::new();
+    };
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+        .collect();
+    let mut pad: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    while pad.chars().count() < column.saturating_sub(1) {
+        pad.push(' ');
+    }
+    let num = line.to_string();
+    let gutter = " ".repeat(num.len());
+    format!("\n  {num} | {text}\n  {gutter} | {pad}^")
 }
 
 /// Re-run one call on a fresh engine that records the position of every
@@ -757,6 +898,37 @@ mod tests {
         assert_eq!(d("0.6 * 3"), dec("1.8"));
         assert_eq!(d("let x = 0.5; x *= 3; x += 1; x"), dec("2.5"));
         assert!(eval("1.5 > 1").unwrap().as_bool().unwrap());
+    }
+
+    #[test]
+    fn names_and_excerpts_for_error_messages() {
+        assert_eq!(edit_distance("ratoi", "ratio"), 1);
+        assert_eq!(edit_distance("sales_amout", "sales_amount"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            did_you_mean("RHU", ["rhu", "ratio"], "functions"),
+            "; did you mean `rhu`?"
+        );
+        assert_eq!(
+            did_you_mean("mx", ["mix", "max", "min"], "functions"),
+            "; did you mean `max` or `mix`?"
+        );
+        assert_eq!(
+            did_you_mean("zzzz", ["max", "min"], "functions"),
+            "; the known functions are: max, min"
+        );
+        assert_eq!(did_you_mean("zzzz", [], "functions"), "");
+        assert_eq!(
+            excerpt("a\r\nb = ;\r\n", 2, 5),
+            "\n  2 | b = ;\n    |     ^"
+        );
+        // A column past the end of the line still gets its caret.
+        assert_eq!(excerpt("ab", 1, 4), "\n  1 | ab\n    |    ^");
+        assert_eq!(excerpt("a\nb", 3, 1), "");
+        assert_eq!(excerpt("a", 0, 0), "");
+        // Terminal controls in the line are not printed raw.
+        assert_eq!(excerpt("x\u{1b}[2J", 1, 1), "\n  1 | x [2J\n    | ^");
     }
 
     #[test]

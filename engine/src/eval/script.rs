@@ -8,7 +8,7 @@ use rhai::{CallFnOptions, Dynamic, EvalAltResult, Scope};
 
 use crate::column::{with_run, Column, Fault, FaultStop, LimitStop, Run};
 use crate::package::RulePackage;
-use crate::sandbox::{limit_hit, locate_stop, position_of};
+use crate::sandbox::{did_you_mean, limit_hit, locate_stop, position_of, HELPERS};
 use crate::schema::StaffId;
 
 use super::{EvalError, ScriptFailure, COHORT};
@@ -107,9 +107,74 @@ impl Ctx<'_> {
             EvalAltResult::ErrorRuntime(d, _) if d.is_string() => {
                 d.clone().into_string().unwrap_or_default()
             }
+            EvalAltResult::ErrorFunctionNotFound(sig, _) => self.unknown_function(sig),
+            EvalAltResult::ErrorPropertyNotFound(name, _) => {
+                let pkg = self.pkg;
+                let known = pkg
+                    .ranking()
+                    .scores
+                    .iter()
+                    .map(String::as_str)
+                    .chain(
+                        pkg.sources()
+                            .values()
+                            .flat_map(|s| s.columns.iter().map(|c| c.name.as_str())),
+                    )
+                    .chain(["position", "rank", "n", "value"]);
+                // Only a close name helps here: the map may be the
+                // script's own.
+                let hint = did_you_mean(name, known, "fields");
+                if hint.starts_with("; did you mean") {
+                    format!("the map has no field `{name}`{hint}")
+                } else {
+                    format!("the map has no field `{name}`")
+                }
+            }
             other => other.to_string(),
         };
         self.failure(function, COHORT, (line, column), None, message)
+    }
+
+    /// "unknown function `rhuu` (called with a column, an integer); did you
+    /// mean `rhu`?", or, for a known name, the argument types it was
+    /// called with that no version of it takes.
+    fn unknown_function(&self, sig: &str) -> String {
+        let (name, args) = match sig.split_once(" (") {
+            Some((n, a)) => (n.trim(), a.trim_end_matches(')')),
+            None => (sig.trim(), ""),
+        };
+        let args: Vec<String> = if args.is_empty() {
+            Vec::new()
+        } else {
+            args.split(", ").map(type_words).collect()
+        };
+        let called = if args.is_empty() {
+            "no arguments".to_owned()
+        } else {
+            args.join(", ")
+        };
+        let script_fns: Vec<&str> = self.pkg.ast.iter_functions().map(|f| f.name).collect();
+        let known = HELPERS
+            .iter()
+            .copied()
+            // Reserved names that are not functions a script can call.
+            .filter(|h| !matches!(*h, "back_trace" | "keys" | "score_of"))
+            .chain(script_fns.iter().copied());
+        let is_known = HELPERS.contains(&name) || script_fns.contains(&name);
+        if TYPED.contains(&name) && args.len() == 2 {
+            return format!(
+                "type error: `{name}` between {} and {}: there is no implicit conversion between text, numbers and true/false",
+                args[0], args[1]
+            );
+        }
+        if is_known {
+            format!("`{name}` does not take ({called}); see RULES.md section 3 for its arguments")
+        } else {
+            format!(
+                "unknown function `{name}` (called with {called}){}",
+                did_you_mean(name, known, "functions")
+            )
+        }
     }
 
     pub fn failure(
@@ -168,6 +233,30 @@ impl Ctx<'_> {
             message,
         }
     }
+}
+
+/// Operators reported as type errors when rhai finds no version for the
+/// argument types.
+const TYPED: &[&str] = &["+", "-", "*", "==", "!=", "<", "<=", ">", ">=", "&", "|"];
+
+/// One argument type of a rhai signature, in the words of RULES.md.
+fn type_words(t: &str) -> String {
+    let t = t.trim().trim_start_matches("&mut ");
+    match t {
+        "i64" => "an integer",
+        "bool" => "a true/false",
+        "&str | ImmutableString | String" | "ImmutableString" | "String" | "&str" => "a text",
+        "Decimal" | "rust_decimal::Decimal" => "a decimal",
+        "Column" => "a column",
+        "Terms" => "terms",
+        "Cohort" => "the cohort",
+        "()" => "nothing (`()`)",
+        "Map" | "rhai::Map" => "a map",
+        "Array" | "rhai::Array" => "an array",
+        "char" => "a character",
+        other => return format!("a {other}"),
+    }
+    .to_owned()
 }
 
 /// The innermost error of nested function calls.

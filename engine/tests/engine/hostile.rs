@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rankproof_engine::{rank, Dataset, EvalError, RuleError, RulePackage};
 
-const MANIFEST: &str = r#"
+pub const MANIFEST: &str = r#"
 [package]
 name = "hostile"
 version = "0.1.0"

@@ -11,3 +11,4 @@ mod marketing;
 mod packages;
 mod plain;
 mod props;
+mod script_errors;
