@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -317,7 +318,9 @@ pub struct Row {
 pub struct Dataset {
     schema: SourceSchema,
     file: String,
-    rows: Vec<Row>,
+    /// Shared, so that a ranking can keep the inputs it writes into its
+    /// records' explanations without copying them.
+    rows: Arc<Vec<Row>>,
 }
 
 impl Dataset {
@@ -474,6 +477,10 @@ impl Dataset {
     pub fn rows(&self) -> &[Row] {
         &self.rows
     }
+    /// The rows, shared (no copy).
+    pub(crate) fn shared_rows(&self) -> Arc<Vec<Row>> {
+        Arc::clone(&self.rows)
+    }
     pub fn n_rows(&self) -> usize {
         self.rows.len()
     }
@@ -497,7 +504,8 @@ impl Dataset {
                 .iter()
                 .filter(|r| !ids.contains(&r.staff_id))
                 .cloned()
-                .collect(),
+                .collect::<Vec<Row>>()
+                .into(),
         }
     }
 
@@ -1316,7 +1324,7 @@ impl<'s> Builder<'s> {
             Dataset {
                 schema: self.schema.clone(),
                 file: self.file,
-                rows: self.rows,
+                rows: Arc::new(self.rows),
             },
             self.stats,
         ))

@@ -144,9 +144,6 @@ fn rank_in_pool(
     let ranks = order::competition_ranks(&positions, scored.values(&spec.rank_by));
     let quota = quota::grade_quota(&ctx, joined.n)?;
     let classified = classify::classify(&ctx, &cohort, &scored, &positions, &ranks)?;
-    let results = document::records(&ctx, &joined, &scored, &classified, &positions, &ranks)?;
-    let grades: Vec<&str> = results.iter().map(|r| r.grade.as_str()).collect();
-    let grade_distribution = quota::distribution(&spec.grades, &quota, &grades);
     let mut cohort_explain = BTreeMap::new();
     for (section, values) in [
         ("classification", &classified.explain_scalars),
@@ -158,12 +155,16 @@ fn rank_in_pool(
             .collect();
         cohort_explain.insert(section.to_owned(), m);
     }
+    let records = document::Records::new(pkg, joined, scored, classified, positions, ranks);
+    let grades: Vec<&str> = records.grades().collect();
+    let grade_distribution = quota::distribution(&spec.grades, &quota, &grades);
+    drop(grades);
     Ok(document::ranking(
         pkg,
         inputs,
         period,
         grade_distribution,
         cohort_explain,
-        results,
+        records,
     ))
 }
