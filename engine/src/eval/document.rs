@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use crate::column::{Data, Operand, Terms};
+use crate::column::{Column, Data, Operand, Terms};
 use crate::dataset::{Dataset, Row, Value};
 use crate::decimal::{canonical, is_safe_integer, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
@@ -421,30 +421,34 @@ impl Ranking {
     ) -> std::io::Result<()> {
         let records = &*self.records;
         let n = records.n();
-        let batch = CHUNK * 4 * rayon::current_num_threads().max(1);
+        let tasks = 4 * rayon::current_num_threads().max(1);
+        let batch = CHUNK * tasks;
+        // One buffer per task, reused from batch to batch.
+        let mut bufs: Vec<(Vec<u8>, Vec<(usize, usize)>)> = (0..tasks.min(n.div_ceil(CHUNK)))
+            .map(|_| (Vec::new(), Vec::with_capacity(CHUNK)))
+            .collect();
         let mut start = 0;
         while start < n {
             let end = (start + batch).min(n);
-            let chunks: Vec<(Vec<u8>, Vec<(usize, usize)>)> = (start..end)
-                .step_by(CHUNK)
-                .collect::<Vec<usize>>()
-                .into_par_iter()
-                .map(|c| {
+            let used = (end - start).div_ceil(CHUNK);
+            bufs[..used]
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(k, (buf, spans))| {
+                    let c = start + k * CHUNK;
                     let stop = (c + CHUNK).min(end);
-                    let mut buf = Vec::with_capacity((stop - c) * 1600);
-                    let mut spans = Vec::with_capacity(stop - c);
+                    buf.clear();
+                    spans.clear();
                     for p in c..stop {
                         if p > 0 {
                             buf.push(b',');
                         }
                         let from = buf.len();
-                        records.write_record(p, &mut buf);
+                        records.write_record(p, buf);
                         spans.push((from, buf.len()));
                     }
-                    (buf, spans)
-                })
-                .collect();
-            for (k, (buf, spans)) in chunks.iter().enumerate() {
+                });
+            for (k, (buf, spans)) in bufs[..used].iter().enumerate() {
                 let first = start + k * CHUNK;
                 for (j, &(a, b)) in spans.iter().enumerate() {
                     on_record(first + j + 1, &buf[a..b]);
@@ -563,6 +567,9 @@ pub(crate) struct Records {
     position_of: Vec<usize>,
     /// Competition rank at each position.
     ranks: Vec<u64>,
+    // Everything below that is per staff member, except `sources`, is in
+    // position order: a record reads its columns at its position, so
+    // writing the records in order reads every column front to back.
     /// The joined inputs' rows, in source-name order (row `i` is staff `i`).
     sources: Vec<Arc<Vec<Row>>>,
     /// Members of `explain.inputs` in JCS order: (dataset, column, name).
@@ -648,7 +655,10 @@ impl Records {
             detail_columns,
             ..
         } = scored;
-        let scores: Vec<(String, Vec<Decimal>)> = values.into_iter().collect();
+        let scores: Vec<(String, Vec<Decimal>)> = values
+            .into_par_iter()
+            .map(|(k, v)| (k, gather(&v, &positions)))
+            .collect();
         let mut unrounded_order: Vec<usize> = (0..scores.len()).collect();
         unrounded_order.sort_by(|a, b| jcs::utf16_cmp(&scores[*a].0, &scores[*b].0));
         let mut scoring: Vec<(String, Terms, Vec<usize>)> = terms
@@ -656,7 +666,7 @@ impl Records {
             .map(|(k, t)| {
                 let mut sorted: Vec<usize> = (0..t.parts.len()).collect();
                 sorted.sort_by(|a, b| jcs::utf16_cmp(&t.parts[*a].0, &t.parts[*b].0));
-                (k, t, sorted)
+                (k, in_position_order_terms(t, &positions), sorted)
             })
             .collect();
         scoring.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
@@ -688,7 +698,21 @@ impl Records {
             explain_columns,
             ..
         } = classified;
+        let in_order = |named: Vec<(String, Operand)>| -> Vec<(String, Operand)> {
+            named
+                .into_par_iter()
+                .map(|(k, o)| (k, in_position_order(&o, &positions)))
+                .collect()
+        };
+        let classification = in_order(explain_columns);
+        let details = in_order(detail_columns);
+        let flags = flags
+            .into_iter()
+            .map(|(f, raised)| (f, gather(&raised, &positions)))
+            .collect();
         Records {
+            grade: gather(&grade, &positions),
+            bonus: gather(&bonus, &positions),
             sources: joined.sources.iter().map(|d| d.shared_rows()).collect(),
             staff_ids: joined.staff_ids,
             positions,
@@ -700,11 +724,9 @@ impl Records {
             unrounded_order,
             report_decimals: spec.report_decimals,
             grade_names: spec.grades.clone(),
-            grade,
-            bonus,
             flags,
-            classification: explain_columns,
-            details: detail_columns,
+            classification,
+            details,
             scoring,
             members,
         }
@@ -714,7 +736,7 @@ impl Records {
         self.positions.len()
     }
 
-    /// The grade of each staff member (by staff index).
+    /// The grade of each staff member (in position order).
     pub(crate) fn grades(&self) -> impl Iterator<Item = &str> {
         self.grade
             .iter()
@@ -746,17 +768,17 @@ impl Records {
                 Member::StaffId => jcs::write_str(self.staff_ids[i].as_str(), out),
                 Member::Attribute(a) => jcs::write_str(self.attribute(i, a), out),
                 Member::Score(s) => {
-                    write_canonical_json(&rhu(self.scores[s].1[i], self.report_decimals), out)
+                    write_canonical_json(&rhu(self.scores[s].1[p], self.report_decimals), out)
                 }
                 Member::Position => jcs::write_uint(p as u64 + 1, out),
                 Member::Rank => jcs::write_uint(self.ranks[p], out),
-                Member::Grade => jcs::write_str(&self.grade_names[usize::from(self.grade[i])], out),
-                Member::Bonus => write_canonical_json(&self.bonus[i], out),
+                Member::Grade => jcs::write_str(&self.grade_names[usize::from(self.grade[p])], out),
+                Member::Bonus => write_canonical_json(&self.bonus[p], out),
                 Member::Flags => {
                     out.push(b'[');
                     let mut first = true;
                     for (f, raised) in &self.flags {
-                        if raised[i] {
+                        if raised[p] {
                             if !first {
                                 out.push(b',');
                             }
@@ -766,18 +788,19 @@ impl Records {
                     }
                     out.push(b']');
                 }
-                Member::Explain => self.write_explain(i, out),
+                Member::Explain => self.write_explain(i, p, out),
             }
         }
         out.push(b'}');
     }
 
-    /// Append the JCS bytes of staff member `i`'s `explain` object.
-    fn write_explain(&self, i: usize, e: &mut Vec<u8>) {
+    /// Append the JCS bytes of the `explain` object of staff member `i`, at
+    /// position `p`.
+    fn write_explain(&self, i: usize, p: usize, e: &mut Vec<u8>) {
         e.extend_from_slice(b"{\"classification\":");
-        write_named(&self.classification, i, e);
+        write_named(&self.classification, p, e);
         e.extend_from_slice(b",\"details\":");
-        write_named(&self.details, i, e);
+        write_named(&self.details, p, e);
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
         for (di, ci, name) in &self.input_order {
@@ -803,7 +826,7 @@ impl Records {
             }
             jcs::write_str(name, e);
             e.push(b':');
-            write_terms(terms, sorted, i, e);
+            write_terms(terms, sorted, p, e);
         }
         e.extend_from_slice(b"},\"unrounded\":{");
         for (k, &s) in self.unrounded_order.iter().enumerate() {
@@ -813,7 +836,7 @@ impl Records {
             let (name, v) = &self.scores[s];
             jcs::write_str(name, e);
             e.push(b':');
-            write_canonical_json(&v[i], e);
+            write_canonical_json(&v[p], e);
         }
         e.extend_from_slice(b"}}");
     }
@@ -822,11 +845,11 @@ impl Records {
     fn record(&self, p: usize) -> StaffResult {
         let i = self.positions[p];
         let mut e = Vec::with_capacity(2048);
-        self.write_explain(i, &mut e);
+        self.write_explain(i, p, &mut e);
         // INVARIANT: every piece written is UTF-8 (strings come from &str).
         let jcs_text = String::from_utf8(e).unwrap_or_default();
         let unrounded: BTreeMap<String, Decimal> =
-            self.scores.iter().map(|(k, v)| (k.clone(), v[i])).collect();
+            self.scores.iter().map(|(k, v)| (k.clone(), v[p])).collect();
         let scores = unrounded
             .iter()
             .map(|(k, v)| (k.clone(), rhu(*v, self.report_decimals)))
@@ -844,12 +867,12 @@ impl Records {
                 })
                 .collect(),
             scores,
-            grade: self.grade_names[usize::from(self.grade[i])].clone(),
-            bonus_multiplier: self.bonus[i],
+            grade: self.grade_names[usize::from(self.grade[p])].clone(),
+            bonus_multiplier: self.bonus[p],
             flags: self
                 .flags
                 .iter()
-                .filter(|(_, raised)| raised[i])
+                .filter(|(_, raised)| raised[p])
                 .map(|(f, _)| f.clone())
                 .collect(),
             explanation: Explanation {
@@ -866,6 +889,48 @@ impl Records {
             .binary_search_by(|s| s.as_str().cmp(id))
             .ok()?;
         Some(self.position_of[i])
+    }
+}
+
+/// `v` in position order: element `p` is `v[positions[p]]`.
+fn gather<T: Clone>(v: &[T], positions: &[usize]) -> Vec<T> {
+    positions.iter().map(|&i| v[i].clone()).collect()
+}
+
+/// A named value in position order (a single value stays as it is). The
+/// copy has no faults: the engine writes a column only after checking it
+/// has none where it is needed.
+fn in_position_order(o: &Operand, positions: &[usize]) -> Operand {
+    let Operand::Col(c) = o else {
+        return o.clone();
+    };
+    let data = match c.data() {
+        Data::Int(v) => Data::Int(gather(v, positions)),
+        Data::Dec(v) => Data::Dec(gather(v, positions)),
+        Data::Bool(v) => Data::Bool(gather(v, positions)),
+        Data::Text(v) => Data::Text(gather(v, positions)),
+    };
+    Operand::Col(Column::from_data(data, Vec::new()))
+}
+
+/// The explanation columns of a score built from terms, in position order.
+fn in_position_order_terms(t: Terms, positions: &[usize]) -> Terms {
+    let parts = t
+        .parts
+        .into_par_iter()
+        .map(|(name, v, w)| (name, in_position_order(&v, positions), w))
+        .collect();
+    let contributions = t
+        .contributions
+        .into_par_iter()
+        .map(|c| in_position_order(&c, positions))
+        .collect();
+    Terms {
+        parts,
+        contributions,
+        // Not written into records; kept as it is.
+        value: t.value,
+        rounded: t.rounded,
     }
 }
 
