@@ -424,7 +424,7 @@ impl Ranking {
         let tasks = 4 * rayon::current_num_threads().max(1);
         let batch = CHUNK * tasks;
         // One buffer per task, reused from batch to batch.
-        let mut bufs: Vec<(Vec<u8>, Vec<(usize, usize)>)> = (0..tasks.min(n.div_ceil(CHUNK)))
+        let mut bufs: Vec<Batch> = (0..tasks.min(n.div_ceil(CHUNK)))
             .map(|_| (Vec::new(), Vec::with_capacity(CHUNK)))
             .collect();
         let mut start = 0;
@@ -933,6 +933,10 @@ fn in_position_order_terms(t: Terms, positions: &[usize]) -> Terms {
         rounded: t.rounded,
     }
 }
+
+/// One task's share of a batch of records: their bytes (comma-separated)
+/// and where each record is in them.
+type Batch = (Vec<u8>, Vec<(usize, usize)>);
 
 /// Records per parallel task when writing a document.
 const CHUNK: usize = 512;
