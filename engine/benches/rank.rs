@@ -55,7 +55,7 @@ fn main() {
     let plain = plain::rank_plain(&inputs);
     let t_plain = t.elapsed();
 
-    for (a, b) in ranking.results.iter().zip(plain.iter()) {
+    for (a, b) in ranking.results().iter().zip(plain.iter()) {
         assert_eq!(a.staff_id.as_str(), b.staff_id);
         assert_eq!(a.scores["total"], b.total);
         assert_eq!((a.position, a.rank), (b.position, b.rank));

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -321,7 +322,9 @@ pub struct Row {
 pub struct Dataset {
     schema: SourceSchema,
     file: String,
-    rows: Vec<Row>,
+    /// Shared, so that a ranking can keep the inputs it writes into its
+    /// records' explanations without copying them.
+    rows: Arc<Vec<Row>>,
     /// The dataset salt: 32 random bytes chosen when the dataset is
     /// recorded, written into the canonical form so that its hash commits
     /// to a secret (RULES.md section 6). `None` for a file read for a dry
@@ -500,6 +503,10 @@ impl Dataset {
     pub fn rows(&self) -> &[Row] {
         &self.rows
     }
+    /// The rows, shared (no copy).
+    pub(crate) fn shared_rows(&self) -> Arc<Vec<Row>> {
+        Arc::clone(&self.rows)
+    }
     pub fn n_rows(&self) -> usize {
         self.rows.len()
     }
@@ -523,7 +530,8 @@ impl Dataset {
                 .iter()
                 .filter(|r| !ids.contains(&r.staff_id))
                 .cloned()
-                .collect(),
+                .collect::<Vec<Row>>()
+                .into(),
             salt: self.salt,
         }
     }
@@ -1354,7 +1362,7 @@ impl<'s> Builder<'s> {
             Dataset {
                 schema: self.schema.clone(),
                 file: self.file,
-                rows: self.rows,
+                rows: Arc::new(self.rows),
                 salt: None,
             },
             self.stats,

@@ -29,16 +29,23 @@ pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
         out.push(b'0');
         return;
     }
-    // A 96-bit mantissa has at most 29 digits.
+    // A 96-bit mantissa has at most 29 digits: the low 19 (one u128
+    // division) and the rest, each written with u64 arithmetic.
     let mut digits = [0u8; 40];
     let mut i = digits.len();
-    let mut u = m.unsigned_abs();
-    while u > u128::from(u64::MAX) {
-        i -= 1;
-        digits[i] = b'0' + (u % 10) as u8;
-        u /= 10;
-    }
-    let mut v = u as u64;
+    let u = m.unsigned_abs();
+    let mut v = if u > u128::from(u64::MAX) {
+        const P19: u128 = 10_000_000_000_000_000_000;
+        let mut lo = (u % P19) as u64;
+        for _ in 0..19 {
+            i -= 1;
+            digits[i] = b'0' + (lo % 10) as u8;
+            lo /= 10;
+        }
+        (u / P19) as u64
+    } else {
+        u as u64
+    };
     while v > 0 {
         i -= 1;
         digits[i] = b'0' + (v % 10) as u8;

@@ -106,7 +106,25 @@ pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
 
 /// Write a safe integer.
 pub fn write_int(i: i64, out: &mut Vec<u8>) {
-    out.extend_from_slice(i.to_string().as_bytes());
+    if i < 0 {
+        out.push(b'-');
+    }
+    write_uint(i.unsigned_abs(), out);
+}
+
+/// Write a non-negative integer (its decimal digits, no allocation).
+pub fn write_uint(mut u: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut k = digits.len();
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[k..]);
 }
 
 /// Write a JSON string with JCS escaping.

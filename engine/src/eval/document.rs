@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use crate::column::{Data, Operand, Terms};
+use crate::column::{Column, Data, Operand, Terms};
 use crate::crosscheck::Excluded;
-use crate::dataset::{Dataset, Value};
+use crate::dataset::{Dataset, Row, Value};
 use crate::decimal::{canonical, is_safe_integer, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
 use crate::package::{OrderKey, RulePackage};
@@ -22,8 +22,7 @@ use crate::schema::{MissingStaff, SourceName, StaffId};
 use super::classify::Classified;
 use super::join::Joined;
 use super::score::Scored;
-use super::script::Ctx;
-use super::{EvalError, RANKING_FORMAT, SCRIPT_API};
+use super::{RANKING_FORMAT, SCRIPT_API};
 
 /// A dataset referenced by a result: its canonical hash and row count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,8 +171,11 @@ impl StaffResult {
     }
 }
 
-/// A computed ranking: the result document and its typed records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A computed ranking: the result document and its records. The records
+/// are kept as columns; [`Ranking::write_canonical`] writes the document
+/// from them, and [`Ranking::record`], [`Ranking::result`] and
+/// [`Ranking::results`] build typed records on demand.
+#[derive(Clone)]
 pub struct Ranking {
     pub package_name: String,
     pub package_version: String,
@@ -195,8 +197,7 @@ pub struct Ranking {
     /// for everybody (single values, not columns), written once in the
     /// document's `explain` member: `classification` and `details`.
     pub cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
-    /// In position order.
-    pub results: Vec<StaffResult>,
+    records: Arc<Records>,
     /// Under `[join] missing_staff = "exclude"`: the staff left out because
     /// a source lacks them, in staff-ID order (`Some(empty)` when nobody
     /// was); `None` under the default `refuse` (the member is not written).
@@ -206,6 +207,29 @@ pub struct Ranking {
     /// that the result hash commits to a secret (RULES.md section 8). `None`
     /// for a dry run (the member is not written).
     pub nonce: Option<String>,
+}
+
+impl PartialEq for Ranking {
+    /// Two rankings are equal when their canonical documents are.
+    fn eq(&self, other: &Ranking) -> bool {
+        self.n() == other.n() && self.sha256() == other.sha256()
+    }
+}
+
+impl Eq for Ranking {}
+
+impl std::fmt::Debug for Ranking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ranking")
+            .field(
+                "package",
+                &format!("{}@{}", self.package_name, self.package_version),
+            )
+            .field("period", &self.period.to_string())
+            .field("n", &self.n())
+            .field("sha256", &self.sha256_hex())
+            .finish()
+    }
 }
 
 fn obj(members: Vec<(&str, Json)>) -> Json {
@@ -227,12 +251,25 @@ fn int(v: u64) -> Json {
 
 impl Ranking {
     pub fn n(&self) -> usize {
-        self.results.len()
+        self.records.n()
     }
 
     /// A staff member's result.
-    pub fn result(&self, id: &str) -> Option<&StaffResult> {
-        self.results.iter().find(|r| r.staff_id.as_str() == id)
+    pub fn result(&self, id: &str) -> Option<StaffResult> {
+        self.records.position_of(id).map(|p| self.records.record(p))
+    }
+
+    /// The record at `position` (1-based, as in the document), if any.
+    pub fn record(&self, position: usize) -> Option<StaffResult> {
+        (1..=self.n())
+            .contains(&position)
+            .then(|| self.records.record(position - 1))
+    }
+
+    /// Every record, in position order (builds them all: for tests and
+    /// tools; the document itself is written without them).
+    pub fn results(&self) -> Vec<StaffResult> {
+        (0..self.n()).map(|p| self.records.record(p)).collect()
     }
 
     /// Everything in the document except `results`.
@@ -313,7 +350,7 @@ impl Ranking {
                 Json::Arr(self.score_names.iter().map(|x| s(x.clone())).collect()),
             ),
             ("report_decimals", int(u64::from(self.report_decimals))),
-            ("n", int(self.results.len() as u64)),
+            ("n", int(self.n() as u64)),
             (
                 "grade_distribution",
                 Json::Arr(
@@ -359,15 +396,30 @@ impl Ranking {
 
     /// The canonical result document (RFC 8785 JCS; see RULES.md).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1024 + self.results.len() * 2048);
+        let mut out = Vec::with_capacity(1024 + self.n() * 1600);
         // INVARIANT: writing to a Vec cannot fail.
         let _ = self.write_canonical(&mut out);
         out
     }
 
-    /// Stream the canonical result document to `w`, one staff record at a
-    /// time (the whole document never has to be in memory).
+    /// Stream the canonical result document to `w`, one batch of records
+    /// at a time (the whole document never has to be in memory).
     pub fn write_canonical(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_canonical_records(w, &mut |_, _| {})
+    }
+
+    /// Stream the canonical result document to `w` and hand `on_record`
+    /// each record's canonical (JCS) bytes, in position order, with its
+    /// position (1-based): the bytes are the ones written into the
+    /// document's `results` array, so a caller can hash them (e.g. for the
+    /// results-tree leaves) without serializing the records again. Records
+    /// are written in parallel batches and passed on in order, so the bytes
+    /// and the calls do not depend on the thread count.
+    pub fn write_canonical_records(
+        &self,
+        w: &mut dyn std::io::Write,
+        on_record: &mut dyn FnMut(usize, &[u8]),
+    ) -> std::io::Result<()> {
         let header = self.header();
         let mut m: Vec<(&str, Piece<'_>)> =
             header.iter().map(|(k, v)| (*k, Piece::Json(v))).collect();
@@ -383,16 +435,9 @@ impl Ranking {
             buf.push(b':');
             if *k == "results" {
                 buf.push(b'[');
-                for (j, r) in self.results.iter().enumerate() {
-                    if j > 0 {
-                        buf.push(b',');
-                    }
-                    r.write_jcs(&mut buf);
-                    if buf.len() >= 60 * 1024 {
-                        w.write_all(&buf)?;
-                        buf.clear();
-                    }
-                }
+                w.write_all(&buf)?;
+                buf.clear();
+                self.write_results(w, on_record)?;
                 buf.push(b']');
             } else {
                 write_piece(v, &mut buf);
@@ -400,6 +445,53 @@ impl Ranking {
         }
         buf.push(b'}');
         w.write_all(&buf)
+    }
+
+    /// The records of the `results` array, comma-separated.
+    fn write_results(
+        &self,
+        w: &mut dyn std::io::Write,
+        on_record: &mut dyn FnMut(usize, &[u8]),
+    ) -> std::io::Result<()> {
+        let records = &*self.records;
+        let n = records.n();
+        let tasks = 4 * rayon::current_num_threads().max(1);
+        let batch = CHUNK * tasks;
+        // One buffer per task, reused from batch to batch.
+        let mut bufs: Vec<Batch> = (0..tasks.min(n.div_ceil(CHUNK)))
+            .map(|_| (Vec::new(), Vec::with_capacity(CHUNK)))
+            .collect();
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch).min(n);
+            let used = (end - start).div_ceil(CHUNK);
+            bufs[..used]
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(k, (buf, spans))| {
+                    let c = start + k * CHUNK;
+                    let stop = (c + CHUNK).min(end);
+                    buf.clear();
+                    spans.clear();
+                    for p in c..stop {
+                        if p > 0 {
+                            buf.push(b',');
+                        }
+                        let from = buf.len();
+                        records.write_record(p, buf);
+                        spans.push((from, buf.len()));
+                    }
+                });
+            for (k, (buf, spans)) in bufs[..used].iter().enumerate() {
+                let first = start + k * CHUNK;
+                for (j, &(a, b)) in spans.iter().enumerate() {
+                    on_record(first + j + 1, &buf[a..b]);
+                }
+                w.write_all(buf)?;
+            }
+            start = end;
+        }
+        Ok(())
     }
 
     /// The result document as a `serde_json::Value`.
@@ -469,206 +561,419 @@ fn write_named(members: &[(String, Operand)], i: usize, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The explanation of one score built from terms:
-/// `{"terms": {NAME: [value, weight, contribution], ...}}` (names in JCS
-/// order), plus `"rounded_to": d` when the script rounded the sum.
-struct TermsLayout<'a> {
-    name: &'a str,
-    terms: &'a Terms,
-    /// Term indices in JCS order of their names.
-    sorted: Vec<usize>,
+/// Append the explanation of one score built from terms for staff member
+/// `i`: `{"terms": {NAME: [value, weight, contribution], ...}}` (names in
+/// JCS order, `sorted` the term indices in that order), plus
+/// `"rounded_to": d` when the script rounded the sum.
+fn write_terms(terms: &Terms, sorted: &[usize], i: usize, out: &mut Vec<u8>) {
+    if let Some(d) = terms.rounded {
+        out.extend_from_slice(b"{\"rounded_to\":");
+        jcs::write_int(i64::from(d), out);
+        out.extend_from_slice(b",\"terms\":{");
+    } else {
+        out.extend_from_slice(b"{\"terms\":{");
+    }
+    for (j, &t) in sorted.iter().enumerate() {
+        if j > 0 {
+            out.push(b',');
+        }
+        let (tn, v, w) = &terms.parts[t];
+        jcs::write_str(tn, out);
+        out.extend_from_slice(b":[");
+        write_operand(v, i, out);
+        out.push(b',');
+        write_canonical_json(w, out);
+        out.push(b',');
+        write_operand(&terms.contributions[t], i, out);
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}}");
 }
 
-impl<'a> TermsLayout<'a> {
-    fn new(name: &'a str, terms: &'a Terms) -> TermsLayout<'a> {
-        let mut sorted: Vec<usize> = (0..terms.parts.len()).collect();
-        sorted.sort_by(|a, b| jcs::utf16_cmp(&terms.parts[*a].0, &terms.parts[*b].0));
-        TermsLayout {
-            name,
-            terms,
-            sorted,
-        }
-    }
-
-    fn write(&self, i: usize, out: &mut Vec<u8>) {
-        if let Some(d) = self.terms.rounded {
-            out.extend_from_slice(b"{\"rounded_to\":");
-            jcs::write_int(i64::from(d), out);
-            out.extend_from_slice(b",\"terms\":{");
-        } else {
-            out.extend_from_slice(b"{\"terms\":{");
-        }
-        for (j, &t) in self.sorted.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            let (tn, v, w) = &self.terms.parts[t];
-            jcs::write_str(tn, out);
-            out.extend_from_slice(b":[");
-            write_operand(v, i, out);
-            out.push(b',');
-            write_canonical_json(w, out);
-            out.push(b',');
-            write_operand(&self.terms.contributions[t], i, out);
-            out.push(b']');
-        }
-        out.extend_from_slice(b"}}");
-    }
+/// The records of a ranking, kept as columns: each record (and its
+/// explanation) is written from them when asked for, straight into the
+/// caller's buffer, so a ranking holds no per-staff maps or strings.
+pub(crate) struct Records {
+    staff_ids: Vec<StaffId>,
+    /// Staff index at each position (0-based).
+    positions: Vec<usize>,
+    /// Position (0-based) of each staff index.
+    position_of: Vec<usize>,
+    /// Competition rank at each position.
+    ranks: Vec<u64>,
+    // Everything below that is per staff member, except `sources`, is in
+    // position order: a record reads its columns at its position, so
+    // writing the records in order reads every column front to back.
+    /// The joined inputs' rows, in source-name order (row `i` is staff `i`).
+    sources: Vec<Arc<Vec<Row>>>,
+    /// Members of `explain.inputs` in JCS order: (dataset, column, name).
+    input_order: Vec<(usize, usize, String)>,
+    /// Attributes in name order, with where each lives: (dataset, column).
+    attributes: Vec<(String, Option<(usize, usize)>)>,
+    /// Every declared score (unrounded), in name order.
+    scores: Vec<(String, Vec<Decimal>)>,
+    /// Indices into `scores` in JCS order of their names.
+    unrounded_order: Vec<usize>,
+    report_decimals: u32,
+    grade_names: Vec<String>,
+    grade: Vec<u16>,
+    bonus: Vec<Decimal>,
+    flags: Vec<(String, Vec<bool>)>,
+    classification: Vec<(String, Operand)>,
+    details: Vec<(String, Operand)>,
+    /// Scores built from terms, in JCS order of their names, each with its
+    /// term indices in JCS order of the term names.
+    scoring: Vec<(String, Terms, Vec<usize>)>,
+    /// The record's members in JCS order.
+    members: Vec<(String, Member)>,
 }
 
-/// The per-staff records, in position order, with their explanations.
-pub(crate) fn records(
-    ctx: &Ctx<'_>,
-    joined: &Joined<'_>,
-    scored: &Scored,
-    classified: &Classified,
-    positions: &[usize],
-    ranks: &[u64],
-) -> Result<Vec<StaffResult>, EvalError> {
-    let spec = ctx.pkg.ranking();
-    let sources = &joined.sources;
-    // Input members of `explain.inputs` in JCS order: (dataset, column, name).
-    let mut input_order: Vec<(usize, usize, &str)> = sources
-        .iter()
-        .enumerate()
-        .flat_map(|(di, d)| {
-            d.schema()
-                .columns
-                .iter()
-                .enumerate()
-                .skip(1)
-                .map(move |(ci, c)| (di, ci, c.name.as_str()))
-        })
-        .collect();
-    input_order.sort_by(|a, b| jcs::utf16_cmp(a.2, b.2));
-    // Where each attribute lives: (dataset, column).
-    let attribute_at: Vec<(String, Option<(usize, usize)>)> = spec
-        .attributes
-        .iter()
-        .map(|a| {
-            let at = sources.iter().enumerate().find_map(|(di, d)| {
+/// A member of a staff record.
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    StaffId,
+    Attribute(usize),
+    Score(usize),
+    Position,
+    Rank,
+    Grade,
+    Bonus,
+    Flags,
+    Explain,
+}
+
+impl Records {
+    /// The records of a ranking from its columns.
+    pub(crate) fn new(
+        pkg: &RulePackage,
+        joined: Joined<'_>,
+        scored: Scored,
+        classified: Classified,
+        positions: Vec<usize>,
+        ranks: Vec<u64>,
+    ) -> Records {
+        let spec = pkg.ranking();
+        let sources = &joined.sources;
+        let mut input_order: Vec<(usize, usize, String)> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(di, d)| {
                 d.schema()
                     .columns
                     .iter()
-                    .position(|c| &c.name == a)
-                    .map(|ci| (di, ci))
-            });
-            (a.clone(), at)
-        })
-        .collect();
-    let mut scoring: Vec<TermsLayout<'_>> = scored
-        .terms
-        .iter()
-        .map(|(k, t)| TermsLayout::new(k, t))
-        .collect();
-    scoring.sort_by(|a, b| jcs::utf16_cmp(a.name, b.name));
-    let mut unrounded_order: Vec<(&String, &Vec<Decimal>)> = scored.values.iter().collect();
-    unrounded_order.sort_by(|a, b| jcs::utf16_cmp(a.0, b.0));
-    // Records are built in staff order (each column is read front to back,
-    // which the memory system is good at), then put in position order.
-    let mut position_of = vec![0usize; positions.len()];
-    for (p, &i) in positions.iter().enumerate() {
-        position_of[i] = p;
-    }
-    let by_staff: Vec<StaffResult> = (0..positions.len())
-        .into_par_iter()
-        .map_init(
-            || Vec::with_capacity(4096),
-            |e: &mut Vec<u8>, i| {
-                let p = position_of[i];
-                // One scratch buffer per task; each record keeps an exact-size copy.
-                e.clear();
-                e.extend_from_slice(b"{\"classification\":");
-                write_named(&classified.explain_columns, i, e);
-                e.extend_from_slice(b",\"details\":");
-                write_named(&scored.detail_columns, i, e);
-                e.extend_from_slice(b",\"inputs\":{");
-                let mut first = true;
-                for (di, ci, name) in &input_order {
-                    let Some(v) = &sources[*di].rows()[i].values[*ci] else {
-                        continue;
-                    };
-                    if !first {
-                        e.push(b',');
-                    }
-                    first = false;
-                    jcs::write_str(name, e);
-                    e.push(b':');
-                    match v {
-                        Value::Text(t) => jcs::write_str(t, e),
-                        Value::Decimal(d) => write_canonical_json(d, e),
-                        Value::Integer(x) => jcs::write_int(*x, e),
-                    }
-                }
-                e.extend_from_slice(b"},\"scoring\":{");
-                for (k, t) in scoring.iter().enumerate() {
-                    if k > 0 {
-                        e.push(b',');
-                    }
-                    jcs::write_str(t.name, e);
-                    e.push(b':');
-                    t.write(i, e);
-                }
-                e.extend_from_slice(b"},\"unrounded\":{");
-                for (k, (name, v)) in unrounded_order.iter().enumerate() {
-                    if k > 0 {
-                        e.push(b',');
-                    }
-                    jcs::write_str(name, e);
-                    e.push(b':');
-                    write_canonical_json(&v[i], e);
-                }
-                e.extend_from_slice(b"}}");
-                // INVARIANT: every piece written is UTF-8 (strings come from &str).
-                let jcs_text = String::from_utf8(e.as_slice().to_vec()).unwrap_or_default();
-                let attributes = attribute_at
-                    .iter()
-                    .map(|(a, at)| {
-                        let v = at
-                            .and_then(|(di, ci)| match &sources[di].rows()[i].values[ci] {
-                                Some(Value::Text(t)) => Some(t.clone()),
-                                _ => None,
-                            })
-                            .unwrap_or_default();
-                        (a.clone(), v)
-                    })
-                    .collect();
-                let unrounded: BTreeMap<String, Decimal> = scored
-                    .values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v[i]))
-                    .collect();
-                let scores = unrounded
-                    .iter()
-                    .map(|(k, v)| (k.clone(), rhu(*v, spec.report_decimals)))
-                    .collect();
-                StaffResult {
-                    staff_id: joined.staff_ids[i].clone(),
-                    position: p as u64 + 1,
-                    rank: ranks[p],
-                    attributes,
-                    scores,
-                    grade: spec.grades[usize::from(classified.grade[i])].clone(),
-                    bonus_multiplier: classified.bonus[i],
-                    flags: classified
-                        .flags
+                    .enumerate()
+                    .skip(1)
+                    .map(move |(ci, c)| (di, ci, c.name.clone()))
+            })
+            .collect();
+        input_order.sort_by(|a, b| jcs::utf16_cmp(&a.2, &b.2));
+        // Where each attribute lives: (dataset, column); one per name.
+        let attributes: BTreeMap<String, Option<(usize, usize)>> = spec
+            .attributes
+            .iter()
+            .map(|a| {
+                let at = sources.iter().enumerate().find_map(|(di, d)| {
+                    d.schema()
+                        .columns
                         .iter()
-                        .filter(|(_, raised)| raised[i])
-                        .map(|(f, _)| f.clone())
-                        .collect(),
-                    explanation: Explanation {
-                        jcs: jcs_text,
-                        unrounded,
-                    },
-                }
+                        .position(|c| &c.name == a)
+                        .map(|ci| (di, ci))
+                });
+                (a.clone(), at)
+            })
+            .collect();
+        let attributes: Vec<(String, Option<(usize, usize)>)> = attributes.into_iter().collect();
+        let Scored {
+            values,
+            terms,
+            detail_columns,
+            ..
+        } = scored;
+        let scores: Vec<(String, Vec<Decimal>)> = values
+            .into_par_iter()
+            .map(|(k, v)| (k, gather(&v, &positions)))
+            .collect();
+        let mut unrounded_order: Vec<usize> = (0..scores.len()).collect();
+        unrounded_order.sort_by(|a, b| jcs::utf16_cmp(&scores[*a].0, &scores[*b].0));
+        let mut scoring: Vec<(String, Terms, Vec<usize>)> = terms
+            .into_iter()
+            .map(|(k, t)| {
+                let mut sorted: Vec<usize> = (0..t.parts.len()).collect();
+                sorted.sort_by(|a, b| jcs::utf16_cmp(&t.parts[*a].0, &t.parts[*b].0));
+                (k, in_position_order_terms(t, &positions), sorted)
+            })
+            .collect();
+        scoring.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
+        // The members in the order a record writes them, then (stably) in
+        // JCS order, as `StaffResult::write_jcs` does.
+        let mut members: Vec<(String, Member)> = Vec::with_capacity(16);
+        members.push(("staff_id".to_owned(), Member::StaffId));
+        for (k, (a, _)) in attributes.iter().enumerate() {
+            members.push((a.clone(), Member::Attribute(k)));
+        }
+        for (k, (name, _)) in scores.iter().enumerate() {
+            members.push((name.clone(), Member::Score(k)));
+        }
+        members.push(("position".to_owned(), Member::Position));
+        members.push(("rank".to_owned(), Member::Rank));
+        members.push(("grade".to_owned(), Member::Grade));
+        members.push(("bonus_multiplier".to_owned(), Member::Bonus));
+        members.push(("flags".to_owned(), Member::Flags));
+        members.push(("explain".to_owned(), Member::Explain));
+        members.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
+        let mut position_of = vec![0usize; positions.len()];
+        for (p, &i) in positions.iter().enumerate() {
+            position_of[i] = p;
+        }
+        let Classified {
+            grade,
+            bonus,
+            flags,
+            explain_columns,
+            ..
+        } = classified;
+        let in_order = |named: Vec<(String, Operand)>| -> Vec<(String, Operand)> {
+            named
+                .into_par_iter()
+                .map(|(k, o)| (k, in_position_order(&o, &positions)))
+                .collect()
+        };
+        let classification = in_order(explain_columns);
+        let details = in_order(detail_columns);
+        let flags = flags
+            .into_iter()
+            .map(|(f, raised)| (f, gather(&raised, &positions)))
+            .collect();
+        Records {
+            grade: gather(&grade, &positions),
+            bonus: gather(&bonus, &positions),
+            sources: joined.sources.iter().map(|d| d.shared_rows()).collect(),
+            staff_ids: joined.staff_ids,
+            positions,
+            position_of,
+            ranks,
+            input_order,
+            attributes,
+            scores,
+            unrounded_order,
+            report_decimals: spec.report_decimals,
+            grade_names: spec.grades.clone(),
+            flags,
+            classification,
+            details,
+            scoring,
+            members,
+        }
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// The grade of each staff member (in position order).
+    pub(crate) fn grades(&self) -> impl Iterator<Item = &str> {
+        self.grade
+            .iter()
+            .map(|g| self.grade_names[usize::from(*g)].as_str())
+    }
+
+    fn attribute(&self, i: usize, a: usize) -> &str {
+        match self.attributes[a].1 {
+            Some((di, ci)) => match &self.sources[di][i].values[ci] {
+                Some(Value::Text(t)) => t,
+                _ => "",
             },
-        )
-        .collect();
-    let mut slots: Vec<Option<StaffResult>> = by_staff.into_iter().map(Some).collect();
-    // `positions` is a permutation of the staff indices: every slot is taken once.
-    let results: Vec<StaffResult> = positions.iter().filter_map(|&i| slots[i].take()).collect();
-    Ok(results)
+            None => "",
+        }
+    }
+
+    /// Append the JCS bytes of the record at position `p` (0-based): the
+    /// same bytes as `StaffResult::write_jcs` of that record.
+    fn write_record(&self, p: usize, out: &mut Vec<u8>) {
+        let i = self.positions[p];
+        out.push(b'{');
+        for (k, (name, m)) in self.members.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            jcs::write_str(name, out);
+            out.push(b':');
+            match *m {
+                Member::StaffId => jcs::write_str(self.staff_ids[i].as_str(), out),
+                Member::Attribute(a) => jcs::write_str(self.attribute(i, a), out),
+                Member::Score(s) => {
+                    write_canonical_json(&rhu(self.scores[s].1[p], self.report_decimals), out)
+                }
+                Member::Position => jcs::write_uint(p as u64 + 1, out),
+                Member::Rank => jcs::write_uint(self.ranks[p], out),
+                Member::Grade => jcs::write_str(&self.grade_names[usize::from(self.grade[p])], out),
+                Member::Bonus => write_canonical_json(&self.bonus[p], out),
+                Member::Flags => {
+                    out.push(b'[');
+                    let mut first = true;
+                    for (f, raised) in &self.flags {
+                        if raised[p] {
+                            if !first {
+                                out.push(b',');
+                            }
+                            first = false;
+                            jcs::write_str(f, out);
+                        }
+                    }
+                    out.push(b']');
+                }
+                Member::Explain => self.write_explain(i, p, out),
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// Append the JCS bytes of the `explain` object of staff member `i`, at
+    /// position `p`.
+    fn write_explain(&self, i: usize, p: usize, e: &mut Vec<u8>) {
+        e.extend_from_slice(b"{\"classification\":");
+        write_named(&self.classification, p, e);
+        e.extend_from_slice(b",\"details\":");
+        write_named(&self.details, p, e);
+        e.extend_from_slice(b",\"inputs\":{");
+        let mut first = true;
+        for (di, ci, name) in &self.input_order {
+            let Some(v) = &self.sources[*di][i].values[*ci] else {
+                continue;
+            };
+            if !first {
+                e.push(b',');
+            }
+            first = false;
+            jcs::write_str(name, e);
+            e.push(b':');
+            match v {
+                Value::Text(t) => jcs::write_str(t, e),
+                Value::Decimal(d) => write_canonical_json(d, e),
+                Value::Integer(x) => jcs::write_int(*x, e),
+            }
+        }
+        e.extend_from_slice(b"},\"scoring\":{");
+        for (k, (name, terms, sorted)) in self.scoring.iter().enumerate() {
+            if k > 0 {
+                e.push(b',');
+            }
+            jcs::write_str(name, e);
+            e.push(b':');
+            write_terms(terms, sorted, p, e);
+        }
+        e.extend_from_slice(b"},\"unrounded\":{");
+        for (k, &s) in self.unrounded_order.iter().enumerate() {
+            if k > 0 {
+                e.push(b',');
+            }
+            let (name, v) = &self.scores[s];
+            jcs::write_str(name, e);
+            e.push(b':');
+            write_canonical_json(&v[p], e);
+        }
+        e.extend_from_slice(b"}}");
+    }
+
+    /// The typed record at position `p` (0-based).
+    fn record(&self, p: usize) -> StaffResult {
+        let i = self.positions[p];
+        let mut e = Vec::with_capacity(2048);
+        self.write_explain(i, p, &mut e);
+        // INVARIANT: every piece written is UTF-8 (strings come from &str).
+        let jcs_text = String::from_utf8(e).unwrap_or_default();
+        let unrounded: BTreeMap<String, Decimal> =
+            self.scores.iter().map(|(k, v)| (k.clone(), v[p])).collect();
+        let scores = unrounded
+            .iter()
+            .map(|(k, v)| (k.clone(), rhu(*v, self.report_decimals)))
+            .collect();
+        StaffResult {
+            staff_id: self.staff_ids[i].clone(),
+            position: p as u64 + 1,
+            rank: self.ranks[p],
+            attributes: (0..self.attributes.len())
+                .map(|a| {
+                    (
+                        self.attributes[a].0.clone(),
+                        self.attribute(i, a).to_owned(),
+                    )
+                })
+                .collect(),
+            scores,
+            grade: self.grade_names[usize::from(self.grade[p])].clone(),
+            bonus_multiplier: self.bonus[p],
+            flags: self
+                .flags
+                .iter()
+                .filter(|(_, raised)| raised[p])
+                .map(|(f, _)| f.clone())
+                .collect(),
+            explanation: Explanation {
+                jcs: jcs_text,
+                unrounded,
+            },
+        }
+    }
+
+    /// The position (0-based) of a staff member.
+    fn position_of(&self, id: &str) -> Option<usize> {
+        let i = self
+            .staff_ids
+            .binary_search_by(|s| s.as_str().cmp(id))
+            .ok()?;
+        Some(self.position_of[i])
+    }
 }
+
+/// `v` in position order: element `p` is `v[positions[p]]`.
+fn gather<T: Clone>(v: &[T], positions: &[usize]) -> Vec<T> {
+    positions.iter().map(|&i| v[i].clone()).collect()
+}
+
+/// A named value in position order (a single value stays as it is). The
+/// copy has no faults: the engine writes a column only after checking it
+/// has none where it is needed.
+fn in_position_order(o: &Operand, positions: &[usize]) -> Operand {
+    let Operand::Col(c) = o else {
+        return o.clone();
+    };
+    let data = match c.data() {
+        Data::Int(v) => Data::Int(gather(v, positions)),
+        Data::Dec(v) => Data::Dec(gather(v, positions)),
+        Data::Bool(v) => Data::Bool(gather(v, positions)),
+        Data::Text(v) => Data::Text(gather(v, positions)),
+    };
+    Operand::Col(Column::from_data(data, Vec::new()))
+}
+
+/// The explanation columns of a score built from terms, in position order.
+fn in_position_order_terms(t: Terms, positions: &[usize]) -> Terms {
+    let parts = t
+        .parts
+        .into_par_iter()
+        .map(|(name, v, w)| (name, in_position_order(&v, positions), w))
+        .collect();
+    let contributions = t
+        .contributions
+        .into_par_iter()
+        .map(|c| in_position_order(&c, positions))
+        .collect();
+    Terms {
+        parts,
+        contributions,
+        // Not written into records; kept as it is.
+        value: t.value,
+        rounded: t.rounded,
+    }
+}
+
+/// One task's share of a batch of records: their bytes (comma-separated)
+/// and where each record is in them.
+type Batch = (Vec<u8>, Vec<(usize, usize)>);
+
+/// Records per parallel task when writing a document.
+const CHUNK: usize = 512;
 
 /// The ranking from its records.
 pub(crate) fn ranking(
@@ -677,7 +982,7 @@ pub(crate) fn ranking(
     period: &Period,
     grade_distribution: Vec<GradeCount>,
     cohort_explain: BTreeMap<String, BTreeMap<String, Json>>,
-    results: Vec<StaffResult>,
+    records: Records,
     excluded: Vec<Excluded>,
 ) -> Ranking {
     let spec = pkg.ranking();
@@ -709,7 +1014,7 @@ pub(crate) fn ranking(
         attribute_names: spec.attributes.clone(),
         grade_distribution,
         cohort_explain,
-        results,
+        records: Arc::new(records),
         excluded: (pkg.missing_staff() == MissingStaff::Exclude).then_some(excluded),
         nonce: None,
     }

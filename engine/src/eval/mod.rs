@@ -129,7 +129,7 @@ fn rank_in_pool(
     inputs: &BTreeMap<SourceName, Dataset>,
     period: &Period,
 ) -> Result<Ranking, EvalError> {
-    let joined = join::join(pkg, inputs, period)?;
+    let mut joined = join::join(pkg, inputs, period)?;
     let cohort = cohort::columns(&joined);
     let ctx = script::Ctx {
         pkg,
@@ -146,9 +146,6 @@ fn rank_in_pool(
     let ranks = order::competition_ranks(&positions, scored.values(&spec.rank_by));
     let quota = quota::grade_quota(&ctx, joined.n)?;
     let classified = classify::classify(&ctx, &cohort, &scored, &positions, &ranks)?;
-    let results = document::records(&ctx, &joined, &scored, &classified, &positions, &ranks)?;
-    let grades: Vec<&str> = results.iter().map(|r| r.grade.as_str()).collect();
-    let grade_distribution = quota::distribution(&spec.grades, &quota, &grades);
     let mut cohort_explain = BTreeMap::new();
     for (section, values) in [
         ("classification", &classified.explain_scalars),
@@ -160,13 +157,18 @@ fn rank_in_pool(
             .collect();
         cohort_explain.insert(section.to_owned(), m);
     }
+    let excluded = std::mem::take(&mut joined.excluded);
+    let records = document::Records::new(pkg, joined, scored, classified, positions, ranks);
+    let grades: Vec<&str> = records.grades().collect();
+    let grade_distribution = quota::distribution(&spec.grades, &quota, &grades);
+    drop(grades);
     Ok(document::ranking(
         pkg,
         inputs,
         period,
         grade_distribution,
         cohort_explain,
-        results,
-        joined.excluded,
+        records,
+        excluded,
     ))
 }

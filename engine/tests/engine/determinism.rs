@@ -61,3 +61,46 @@ fn reloading_the_package_and_reparsing_canonical_inputs_changes_nothing() {
     assert_eq!(a.canonical_bytes(), b.canonical_bytes());
     assert_eq!(a.sha256_hex(), b.sha256_hex());
 }
+
+/// The record bytes handed out while the document is written are the
+/// document's own records, in position order, equal to each typed record's
+/// canonical bytes, at any thread count.
+#[test]
+fn records_handed_out_while_writing_are_the_documents_records() {
+    let pkg = package("marketing-v1");
+    let inputs = synth_inputs(&pkg, 2500, 9);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let r = rank(&pkg, &inputs, &q1()).unwrap();
+            let mut doc = Vec::new();
+            let mut seen: Vec<(usize, Vec<u8>)> = Vec::new();
+            r.write_canonical_records(&mut doc, &mut |p, bytes| seen.push((p, bytes.to_vec())))
+                .unwrap();
+            (r, doc, seen)
+        })
+    };
+    let (r, doc, seen) = run(1);
+    assert_eq!(doc, r.canonical_bytes());
+    assert_eq!(seen.len(), r.n());
+    let typed = r.results();
+    for (k, (p, bytes)) in seen.iter().enumerate() {
+        assert_eq!(*p, k + 1);
+        assert_eq!(bytes, &typed[k].canonical_bytes());
+        assert_eq!(r.record(*p).unwrap(), typed[k]);
+    }
+    assert!(r.record(0).is_none() && r.record(r.n() + 1).is_none());
+    let joined: Vec<u8> = seen
+        .iter()
+        .map(|(_, b)| b.clone())
+        .collect::<Vec<_>>()
+        .join(&b","[..]);
+    let needle = [b"\"results\":[".as_slice(), &joined, b"]"].concat();
+    assert!(doc.windows(needle.len()).any(|w| w == needle.as_slice()));
+    let (_, doc7, seen7) = run(7);
+    assert_eq!(doc, doc7);
+    assert_eq!(seen, seen7);
+}

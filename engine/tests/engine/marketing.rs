@@ -15,7 +15,7 @@ fn script_agrees_with_plain_rust_on_synthetic_cohorts() {
         let r = rank(&pkg, &inputs, &q1()).unwrap();
         let p = rank_plain(&inputs);
         assert_eq!(r.n(), n);
-        for (a, b) in r.results.iter().zip(p.iter()) {
+        for (a, b) in r.results().iter().zip(p.iter()) {
             assert_eq!(
                 a.staff_id.as_str(),
                 b.staff_id,
@@ -85,8 +85,8 @@ fn result_document_has_the_required_fields() {
         r.canonical_bytes()
     );
     assert_eq!(
-        serde_json_canonicalizer::to_vec(&r.results[0].to_json()).unwrap(),
-        r.results[0].canonical_bytes()
+        serde_json_canonicalizer::to_vec(&r.results()[0].to_json()).unwrap(),
+        r.results()[0].canonical_bytes()
     );
     // the result hash is the SHA-256 of the canonical bytes
     use sha2::{Digest, Sha256};
@@ -109,7 +109,7 @@ fn explanation_terms_add_up_to_the_reported_score() {
     for name in ["marketing-v1", "marketing-v2"] {
         let pkg = package(name);
         let r = rank_synth(&pkg, 500, 21);
-        for x in &r.results {
+        for x in &r.results() {
             let j = x.to_json();
             let scoring = j["explain"]["scoring"].as_object().unwrap();
             assert_eq!(scoring.len(), 4, "every declared score has terms");
@@ -180,7 +180,7 @@ fn version_two_weighs_differently() {
     let a = rank(&v1, &inputs, &q1()).unwrap();
     // datasets parsed under v1's schema are accepted by v2 (identical schema)
     let b = rank(&v2, &inputs, &q1()).unwrap();
-    let x = &b.results[0];
+    let x = &b.results()[0];
     let u = &x.explanation.unrounded;
     let want = rhu(
         "0.5".parse::<rust_decimal::Decimal>().unwrap() * u["sales"]
@@ -293,7 +293,7 @@ fn missing_staff_are_excluded_in_the_join_and_listed() {
         .map(|(s, d)| (s.clone(), d.without_staff(&both)))
         .collect();
     let plain = rank(&pkg, &without, &q1()).unwrap();
-    assert_eq!(plain.results, r.results);
+    assert_eq!(plain.results(), r.results());
     assert_eq!(plain.excluded, Some(vec![]));
     assert_eq!(plain.to_json()["excluded"], serde_json::json!([]));
     // Under the default policy the document has no `excluded` member.
