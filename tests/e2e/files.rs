@@ -223,7 +223,7 @@ fn write(w: &World, name: &str, bytes: &[u8]) -> String {
     name.to_owned()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex_of(&Sha256::digest(bytes))
 }
 
@@ -413,14 +413,17 @@ fn every_encoding_and_layout_of_one_export_is_one_dataset() {
         "{out}"
     );
     assert!(out.contains("recorded 2025-Q1/crm as entry"), "{out}");
-    assert_eq!(dataset_of(&out), want);
+    // The recorded dataset is these rows under a fresh secret salt: its
+    // hash is not the unsalted one `input check` printed.
+    let salted = dataset_of(&out);
+    assert_ne!(salted, want);
     let list: Value =
         serde_json::from_str(&ok(w.dir(), &["input", "list", "--format", "json"])).expect("json");
     let rec = &list[0];
     assert_eq!(rec["file"]["sha256"], Value::from(sha256_hex(gbk_bytes)));
     assert_eq!(rec["file"]["bytes"], Value::from(gbk_bytes.len() as u64));
     assert_eq!(rec["file"]["name"], "crm-gbk.csv");
-    assert_eq!(rec["dataset"], Value::from(want.clone()));
+    assert_eq!(rec["dataset"], Value::from(salted.clone()));
     let entry = rec["entry"].as_u64().expect("entry");
     // The stored original is byte for byte the file (the bundle's blob).
     ok(w.dir(), &["export", "--out", "bundle"]);
@@ -493,7 +496,7 @@ fn every_encoding_and_layout_of_one_export_is_one_dataset() {
     ))
     .expect("json");
     assert_eq!(r["n"], 6);
-    assert_eq!(r["inputs"]["crm"]["sha256"], Value::from(want));
+    assert_eq!(r["inputs"]["crm"]["sha256"], Value::from(salted));
     assert!(
         r.get("excluded").is_none(),
         "no excluded member under refuse"

@@ -157,7 +157,7 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
         "{again}"
     );
 
-    let handles: Vec<(&str, String)> = ["operator", "steward", "hr", "admin"]
+    let mut handles: Vec<(&str, String)> = ["operator", "steward", "hr", "admin"]
         .into_iter()
         .map(|r| {
             let vkey = ok(dir, &["key", "show", &format!("{r}.key")]);
@@ -169,6 +169,19 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
             (r, handle(&v))
         })
         .collect();
+    // The dataset and result hashes commit to secret random salts (a
+    // dataset salt, the ranking nonce): they differ from run to run.
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&ok(dir, args)).expect("json")
+    };
+    let inputs = json(&["input", "list", "--format", "json"]);
+    let dataset = inputs[0]["dataset"].as_str().expect("dataset").to_owned();
+    // `ranking show --format json` prints the result document and a newline.
+    let doc = ok(dir, &["ranking", "show", "6", "--format", "json"]);
+    let result = crate::files::sha256_hex(doc.trim_end_matches('\n').as_bytes());
+    handles.push(("salted result hash", result));
+    handles.push(("salted dataset", dataset.clone()));
+    handles.push(("salted dataset", dataset[..16].to_owned()));
     let snap = |name: &str, args: &[&str]| check(name, &normalize(&ok(dir, args), &handles));
     snap("callcentre-ranking-show", &["ranking", "show", "6"]);
     snap(

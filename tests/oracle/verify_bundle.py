@@ -546,7 +546,7 @@ def check_key_body(e, reg):
 
 # ------------------------------------------------- §11 ranking.publish checks
 
-SALTS_FORMAT = "rankproof-salts/1"
+SALTS_FORMAT = "rankproof-salts/2"
 
 
 def results_leaf(result, salt):
@@ -586,6 +586,10 @@ def check_eligible(rdoc, inputs, blob_bytes):
             d = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as ex:
             fail("dataset %s of source %s does not parse: %s" % (inp.get("dataset"), src, ex))
+        # RULES.md §6: a recorded dataset carries a secret salt, so that its
+        # hash (revealed by every receipt) cannot be guessed
+        if not isinstance(d, dict) or not is_hex_hash(d.get("salt")):
+            fail("dataset %s of source %s has no salt (64 lowercase hex digits)" % (inp.get("dataset"), src))
         rows = d.get("rows") if isinstance(d, dict) else None
         if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("staff_id"), str) for r in rows):
             fail("dataset %s of source %s has no rows with staff_id" % (inp.get("dataset"), src))
@@ -670,8 +674,11 @@ def check_ranking(e, blob_bytes, entries):
         fail("salts blob does not parse: %s" % ex)
     if not canon:
         fail("salts blob is not canonical JSON")
-    if not isinstance(sdoc, dict) or set(sdoc) != {"format", "salts"} or sdoc["format"] != SALTS_FORMAT:
+    if not isinstance(sdoc, dict) or set(sdoc) != {"format", "nonce", "salts"} or sdoc["format"] != SALTS_FORMAT:
         fail("salts blob is not a %s document" % SALTS_FORMAT)
+    nonce = sdoc["nonce"]
+    if not is_hex_hash(nonce):
+        fail("salts blob: nonce is not 64 lowercase hex digits")
     salts = sdoc["salts"]
     if not isinstance(salts, list) or not all(is_hex_hash(s) for s in salts):
         fail("salts blob: salts is not an array of 64-hex strings")
@@ -689,6 +696,10 @@ def check_ranking(e, blob_bytes, entries):
     if not (len(results) == len(salts) == n):
         fail("ranking.publish n = %d but the result document has %d results and the salts document %d salts"
              % (n, len(results), len(salts)))
+    # §11.4: the result document carries the recorded nonce, so its hash
+    # (which every receipt reveals) commits to a secret
+    if rdoc.get("nonce") != nonce:
+        fail("result document nonce %r is not the salts document's %r" % (rdoc.get("nonce"), nonce))
     if "n" in rdoc and rdoc["n"] != n:
         fail("result document n %r differs from the entry's n %d" % (rdoc["n"], n))
     for i, r in enumerate(results):

@@ -195,10 +195,12 @@ fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
     };
     out.line(safe(&c.report))?;
     out.line(format!(
-        "{} is valid for {period}/{}: {} rows",
+        "{} is valid for {period}/{}: {} rows, unsalted dataset {} (recording adds a secret \
+         salt, RULES.md §6)",
         safe(&a.input.file.display().to_string()),
         safe(source),
         c.rows,
+        c.dataset_hash
     ))?;
     out.line(format!("validated against {}", safe(&c.package_id)))?;
     if c.checked_against.is_empty() {
