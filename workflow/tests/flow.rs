@@ -788,3 +788,88 @@ fn a_tampered_blob_is_a_finding() {
     // The ledger's own verification names the blob too.
     assert!(w.wf.ledger().verify(None).is_err());
 }
+
+/// Issue 9: in a two-person cohort a staff member holding their own receipt
+/// recovered the colleague's survey row by hashing guesses against the
+/// unsalted dataset and result hashes the receipt revealed. Now every hash
+/// a receipt carries commits to a secret recorded in the ledger: even the
+/// right guess (the true files) matches none of them.
+#[test]
+fn a_receipt_in_a_two_person_cohort_confirms_no_guess_of_a_colleagues_data() {
+    use rankproof_engine::{Dataset, RulePackage};
+    let mut w = world();
+    let hr = w.hr.clone();
+    w.wf.publish_rules(package_files("rules/marketing-v1"), &hr)
+        .unwrap();
+    let c = generate(2, 11, CrmHeaders::Canonical);
+    for (s, csv) in [("crm", &c.crm), ("survey", &c.survey), ("oa", &c.oa)] {
+        assert!(matches!(
+            record(&mut w, s, csv),
+            RecordOutcome::Recorded { .. }
+        ));
+    }
+    let op = w.operator.clone();
+    w.wf.publish_ranking(&q1(), "marketing@1.0.0", None, &op)
+        .unwrap();
+    let me = c.crm.lines().nth(1).unwrap().split(',').next().unwrap();
+    let receipt = w.wf.receipt("8", me).unwrap();
+
+    // Every hex string the receipt reveals, at any depth, including inside
+    // the entries it carries (the ranking entry and the grant chain).
+    fn hexes(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Ok(inner) = serde_json::from_str::<serde_json::Value>(s) {
+                    hexes(&inner, out);
+                }
+                for word in s.split(|c: char| !c.is_ascii_hexdigit()) {
+                    if word.len() >= 64 {
+                        out.push(word.to_ascii_lowercase());
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| hexes(x, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|x| hexes(x, out)),
+            _ => {}
+        }
+    }
+    let mut revealed = Vec::new();
+    hexes(&serde_json::from_slice(&receipt).unwrap(), &mut revealed);
+    assert!(!revealed.is_empty());
+
+    // The attacker's best guess: the true files, read as the product reads
+    // them, and the ranking a dry run computes from them.
+    let pkg = RulePackage::from_files(package_files("rules/marketing-v1")).unwrap();
+    let mut guessed = BTreeMap::new();
+    for (s, csv) in [("crm", &c.crm), ("survey", &c.survey), ("oa", &c.oa)] {
+        let schema = pkg.source(s).unwrap();
+        let (d, _) =
+            Dataset::read(csv.as_bytes(), "guess.csv", &Default::default(), schema).unwrap();
+        let h = d.sha256_hex();
+        assert!(!revealed.contains(&h), "the receipt confirms the {s} guess");
+        guessed.insert(schema.source.clone(), d);
+    }
+    let dry = rankproof_engine::rank(&pkg, &guessed, &q1()).unwrap();
+    assert!(
+        !revealed.contains(&dry.sha256_hex()),
+        "the receipt confirms the result guess"
+    );
+
+    // Control: the receipt does carry the survey dataset's hash, and the
+    // guess hashes to it once the recorded secret salt (not in the receipt)
+    // is added: the salt is the one thing between the guess and the hash.
+    let survey =
+        w.wf.catalog()
+            .dataset_in_force("2025-Q1", "survey")
+            .unwrap()
+            .clone();
+    let recorded_hash = survey.body.dataset.to_hex();
+    assert!(revealed.contains(&recorded_hash));
+    let schema = pkg.source("survey").unwrap();
+    let stored = w.wf.dataset(&survey, schema).unwrap();
+    let salt = stored.salt().expect("a recorded dataset has a salt");
+    assert!(!revealed.contains(&hex::encode(salt)));
+    let mut d = guessed.remove(&schema.source).unwrap();
+    d.set_salt(Some(salt));
+    assert_eq!(d.sha256_hex(), recorded_hash);
+}
