@@ -486,19 +486,7 @@ impl<L: LogSource> View<L> {
     pub fn explain(&self, ranking: &str, staff: &str) -> Result<Explained<'_>> {
         let r = self.ranking(ranking)?;
         let published = self.published_results(r)?;
-        let idx = published.doc.find(staff).ok_or_else(|| {
-            match published.doc.header().excluded(staff) {
-                Some(from) => WorkflowError::NotFound(format!(
-                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
-                     source {} ([join] missing_staff = \"exclude\")",
-                    r.seq,
-                    from.join(", ")
-                )),
-                None => {
-                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
-                }
-            }
-        })?;
+        let idx = staff_index(&published, r.seq, staff)?;
         let record = published.doc.record(idx).map_err(WorkflowError::tampered)?;
         Ok(Explained {
             ranking: r,
@@ -674,6 +662,22 @@ impl<L: LogSource> View<L> {
         }
         out
     }
+}
+
+/// Where `staff` is in a published ranking's results, or why they are not
+/// (excluded as not eligible, or not in it).
+fn staff_index(published: &PublishedResults, seq: u64, staff: &str) -> Result<usize> {
+    published
+        .doc
+        .find(staff)
+        .ok_or_else(|| match published.doc.header().excluded(staff) {
+            Some(from) => WorkflowError::NotFound(format!(
+                "staff {staff} is not in ranking {seq}: excluded as not eligible, missing from \
+                 source {} ([join] missing_staff = \"exclude\")",
+                from.join(", ")
+            )),
+            None => WorkflowError::NotFound(format!("staff {staff} is not in ranking {seq}")),
+        })
 }
 
 /// Why a package may not be (or should not have been) published: it has
@@ -1145,19 +1149,7 @@ impl<S: Storage> Workflow<S> {
     pub fn receipt(&self, ranking: &str, staff: &str) -> Result<Vec<u8>> {
         let r = self.view.ranking(ranking)?;
         let published = self.view.published_results(r)?;
-        let idx = published.doc.find(staff).ok_or_else(|| {
-            match published.doc.header().excluded(staff) {
-                Some(from) => WorkflowError::NotFound(format!(
-                    "staff {staff} is not in ranking {}: excluded as not eligible, missing from \
-                     source {} ([join] missing_staff = \"exclude\")",
-                    r.seq,
-                    from.join(", ")
-                )),
-                None => {
-                    WorkflowError::NotFound(format!("staff {staff} is not in ranking {}", r.seq))
-                }
-            }
-        })?;
+        let idx = staff_index(&published, r.seq, staff)?;
         self.receipt_chain(r)?.receipt(r, &published, idx)
     }
 
