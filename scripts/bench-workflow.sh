@@ -24,7 +24,10 @@ $R rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
 for s in crm survey oa; do
   t "input record $s" $R input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
 done
+before=$(du -sb ledger | cut -f1)
 t "rank --publish" $R rank --period 2025-Q1 --rules marketing@1.0.0 --publish --signer op.key --format csv > out.csv
+after=$(du -sb ledger | cut -f1)
+echo "ledger growth by the ranking: $(( (after - before) / 1048576 )) MiB ($((after - before)) bytes; result document $($R ranking show 8 --format json | head -c -1 | wc -c) bytes)"
 t "verify" $R verify >/dev/null
 t "replay --all" $R replay --all >/dev/null
 ID=$(sed -n 2p out.csv | cut -d, -f1)
