@@ -39,7 +39,7 @@ pub use eval::{
 };
 pub use package::{
     package_contents, package_hash, Direction, LeftOut, OrderKey, PackageContents, RankingSpec,
-    RuleError, RulePackage, TestCase, Version,
+    RuleError, RulePackage, TestCase, Version, RECORD_KEYS,
 };
 pub use period::{BadPeriod, Period};
 pub use read::{EncodingSource, InputFormat, InputLimits, ReadOptions, ReadReport, TextEncoding};

@@ -21,8 +21,9 @@ use crate::schema::{
 /// The manifest's path inside a package.
 pub const MANIFEST: &str = "package.toml";
 
-/// Result keys the engine writes itself; score and attribute names may not use them.
-pub const RESERVED_KEYS: [&str; 8] = [
+/// The members of a staff record the engine writes itself (besides the
+/// scores and attributes), in the order they are listed in RULES.md §8.
+pub const RECORD_KEYS: [&str; 7] = [
     "staff_id",
     "position",
     "rank",
@@ -30,8 +31,13 @@ pub const RESERVED_KEYS: [&str; 8] = [
     "bonus_multiplier",
     "flags",
     "explain",
-    "salt",
 ];
+
+/// Result keys score and attribute names may not use: the record's own
+/// members, and the leaf's `salt` (FORMAT.md §11.4).
+fn is_reserved_key(k: &str) -> bool {
+    RECORD_KEYS.contains(&k) || k == "salt"
+}
 
 /// A problem with a rule package. Messages name the file, and the line and
 /// field where known.
@@ -789,7 +795,7 @@ impl RulePackage {
         }
         let mut seen = BTreeSet::new();
         for s in r.scores.iter().chain(r.attributes.iter()) {
-            if !is_identifier(s) || RESERVED_KEYS.contains(&s.as_str()) || !seen.insert(s.clone()) {
+            if !is_identifier(s) || is_reserved_key(s) || !seen.insert(s.clone()) {
                 return Err(rbad(
                     "scores",
                     format!("`{s}` is not a usable, unique, unreserved name"),
@@ -997,14 +1003,12 @@ impl RulePackage {
         let mut labels = BTreeMap::new();
         if let Some(l) = raw.labels {
             let lspan = l.span();
-            let mut known: Vec<&str> = vec![
-                "staff_id",
-                "position",
-                "rank",
-                "grade",
-                "bonus_multiplier",
-                "flags",
-            ];
+            // Every record member but `explain` (not a column) may be labelled.
+            let mut known: Vec<&str> = RECORD_KEYS
+                .iter()
+                .copied()
+                .filter(|k| *k != "explain")
+                .collect();
             known.extend(ranking.scores.iter().map(String::as_str));
             known.extend(ranking.attributes.iter().map(String::as_str));
             known.extend(

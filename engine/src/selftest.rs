@@ -95,15 +95,7 @@ impl RulePackage {
                 unknown(&mut problems, "", k, &EXPECTED_KEYS);
             }
         }
-        let mut result_keys: Vec<&str> = vec![
-            "staff_id",
-            "position",
-            "rank",
-            "grade",
-            "bonus_multiplier",
-            "flags",
-            "explain",
-        ];
+        let mut result_keys: Vec<&str> = crate::package::RECORD_KEYS.to_vec();
         result_keys.extend(self.ranking.scores.iter().map(String::as_str));
         result_keys.extend(self.ranking.attributes.iter().map(String::as_str));
         for (member, known) in [

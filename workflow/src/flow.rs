@@ -411,6 +411,7 @@ impl<L: LogSource> View<L> {
         }
         Ok(Checked {
             package_id: pkg.id(),
+            rules: pkg,
             package: rec,
             rows: d.n_rows() as u64,
             dataset_hash: d.sha256_hex(),
@@ -781,6 +782,8 @@ pub struct RecordRequest {
 pub struct Checked {
     /// The package that validated it.
     pub package: PackageRecord,
+    /// That package, loaded (recording uses it without loading it again).
+    pub rules: RulePackage,
     /// Its `name@version`.
     pub package_id: String,
     /// The canonical dataset.
@@ -990,13 +993,12 @@ impl<S: Storage> Workflow<S> {
     pub fn record_input(&mut self, req: RecordRequest, key: &SecretKey) -> Result<RecordOutcome> {
         self.authorize(key, Kind::InputRecord)?;
         let Checked {
-            package: rec,
+            rules: pkg,
             dataset: mut d,
             report,
             already,
             ..
         } = self.view.check_input(&req)?;
-        let pkg = self.view.load_package(&rec)?;
         let schema = pkg.source(&req.source).ok_or_else(|| {
             WorkflowError::refused(format!("{} has no source `{}`", pkg.id(), req.source))
         })?;
@@ -1058,10 +1060,10 @@ impl<S: Storage> Workflow<S> {
     ) -> Result<PublishOutcome> {
         self.authorize(key, Kind::RankingPublish)?;
         // The ranking's secrets first: the nonce is part of the document.
-        let mut salts = Salts::fresh(0);
+        let nonce = crate::results::random32();
         let dry = self
             .view
-            .rank_with_nonce(period, rules, Some(salts.nonce_hex()))?;
+            .rank_with_nonce(period, rules, Some(hex::encode(nonce)))?;
         let p = period.to_string();
         let current = self
             .view
@@ -1110,9 +1112,12 @@ impl<S: Storage> Workflow<S> {
                 ));
             }
         }
-        salts.staff = (0..dry.doc.len())
-            .map(|_| crate::results::random32())
-            .collect();
+        let salts = Salts {
+            nonce,
+            staff: (0..dry.doc.len())
+                .map(|_| crate::results::random32())
+                .collect(),
+        };
         let salts_blob = salts.to_blob();
         let root = root_of(&dry.doc, &salts)?;
         let result = dry.doc.bytes().to_vec();

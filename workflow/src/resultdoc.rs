@@ -16,15 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Record members that are neither scores nor attributes.
-const STANDARD: [&str; 7] = [
-    "staff_id",
-    "position",
-    "rank",
-    "grade",
-    "bonus_multiplier",
-    "flags",
-    "explain",
-];
+use rankproof_engine::RECORD_KEYS as STANDARD;
 
 /// One row of the grade distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
