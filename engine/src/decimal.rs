@@ -19,62 +19,98 @@ pub fn canonical(d: &Decimal) -> String {
 }
 
 /// Append the canonical decimal string of `d` (what [`canonical`] returns)
-/// without going through `Display`, `normalize` or a temporary string: the
-/// sign, the digits of the mantissa without trailing fractional zeros and
-/// the point `scale` digits from the right (`0.` and leading zeros when the
-/// mantissa is shorter).
+/// without going through `Display`, `normalize` or a temporary string.
+/// The text is built right to left in one stack buffer and appended with
+/// one copy: the mantissa loses its trailing fractional zeros (what
+/// `normalize` does, by integer division), then its digits are written with
+/// the point `scale` digits from the right, `0.` and leading zeros when the
+/// mantissa is shorter, and the sign.
 pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 64];
+    let start = canonical_into(d, &mut buf);
+    out.extend_from_slice(&buf[start..]);
+}
+
+/// Two decimal digits per entry: `00`, `01`, ... `99`.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Write the canonical text of `d` at the end of `buf`; return where it starts.
+/// A 96-bit mantissa has at most 29 digits, a scale at most 28: with the
+/// point, `0.`, the sign and leading zeros it needs at most 32 bytes.
+fn canonical_into(d: &Decimal, buf: &mut [u8; 64]) -> usize {
     let m = d.mantissa();
     if m == 0 {
-        out.push(b'0');
-        return;
+        buf[63] = b'0';
+        return 63;
     }
-    // A 96-bit mantissa has at most 29 digits: the low 19 (one u128
-    // division) and the rest, each written with u64 arithmetic.
-    let mut digits = [0u8; 40];
-    let mut i = digits.len();
-    let u = m.unsigned_abs();
-    let mut v = if u > u128::from(u64::MAX) {
-        const P19: u128 = 10_000_000_000_000_000_000;
-        let mut lo = (u % P19) as u64;
-        for _ in 0..19 {
-            i -= 1;
-            digits[i] = b'0' + (lo % 10) as u8;
-            lo /= 10;
-        }
-        (u / P19) as u64
-    } else {
-        u as u64
-    };
-    while v > 0 {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    // Trailing zeros after the point go (what `normalize` does, without
-    // its divisions).
-    let mut end = digits.len();
+    let mut u = m.unsigned_abs();
     let mut scale = d.scale() as usize;
-    while scale > 0 && digits[end - 1] == b'0' {
-        end -= 1;
+    while scale > 0 && u % 10 == 0 {
+        u /= 10;
         scale -= 1;
     }
-    let ds = &digits[i..end];
-    if m < 0 {
-        out.push(b'-');
+    let mut i = buf.len();
+    // Digits right to left; the point goes in after `scale` of them.
+    let mut written = 0usize;
+    let put = |buf: &mut [u8; 64], i: &mut usize, digit: u8, written: &mut usize| {
+        if scale > 0 && *written == scale {
+            *i -= 1;
+            buf[*i] = b'.';
+        }
+        *i -= 1;
+        buf[*i] = digit;
+        *written += 1;
+    };
+    // The high part (beyond 64 bits) by u128 division, rarely taken.
+    while u > u128::from(u64::MAX) {
+        let digit = (u % 10) as u8;
+        u /= 10;
+        put(buf, &mut i, b'0' + digit, &mut written);
     }
+    let mut v = u as u64;
     if scale == 0 {
-        out.extend_from_slice(ds);
-    } else if ds.len() > scale {
-        let (int, frac) = ds.split_at(ds.len() - scale);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
+        // No point to place: two digits at a time.
+        while v >= 100 {
+            let p = ((v % 100) as usize) * 2;
+            v /= 100;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        }
+        if v >= 10 {
+            let p = (v as usize) * 2;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        } else {
+            i -= 1;
+            buf[i] = b'0' + v as u8;
+        }
     } else {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + (scale - ds.len()), b'0');
-        out.extend_from_slice(ds);
+        while v > 0 {
+            let digit = (v % 10) as u8;
+            v /= 10;
+            put(buf, &mut i, b'0' + digit, &mut written);
+        }
+        // Fewer digits than the scale: leading zeros, then `0.`.
+        while written < scale {
+            put(buf, &mut i, b'0', &mut written);
+        }
+        if written == scale {
+            i -= 1;
+            buf[i] = b'.';
+            i -= 1;
+            buf[i] = b'0';
+        }
     }
+    if m < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    i
 }
 
 /// Append the canonical decimal string of `d` as a JSON string (JCS: it

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rankproof_engine::{synth, Dataset, Period, RulePackage};
+use rankproof_engine::{synth, Dataset, Period, RulePackage, SourceSchema};
 use rankproof_workflow::{PublishOutcome, ResultDoc, Supersede};
 
 use crate::fail::{bad, env, refuse, CmdResult};
@@ -60,7 +60,10 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
         Some(p) => crate::args::period(p)?,
         None => pkg.effective_from(),
     };
-    let mut inputs = BTreeMap::new();
+    // Check every --input first, then read and parse the files in
+    // parallel (one thread each); the first failure in command-line order
+    // is reported.
+    let mut wanted: Vec<(&SourceSchema, &str)> = Vec::with_capacity(a.inputs.len());
     for spec in &a.inputs {
         let Some((source, file)) = spec.split_once('=') else {
             refuse!(
@@ -80,15 +83,37 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
                     .join(", ")
             );
         };
-        let bytes = read(Path::new(file))?;
-        let d = Dataset::parse(schema, file, &bytes).map_err(bad)?;
-        if inputs.insert(schema.source.clone(), d).is_some() {
+        if wanted.iter().any(|(s, _)| s.source == schema.source) {
             refuse!(
                 "--input {}: source `{}` given twice",
                 safe(spec),
                 safe(source)
             );
         }
+        wanted.push((schema, file));
+    }
+    let parsed: Vec<CmdResult<Dataset>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = wanted
+            .iter()
+            .map(|&(schema, file)| {
+                scope.spawn(move || {
+                    let bytes = read(Path::new(file))?;
+                    Dataset::parse(schema, file, &bytes).map_err(bad)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(bad("reading an input file failed unexpectedly")))
+            })
+            .collect()
+    });
+    let mut inputs = BTreeMap::new();
+    for d in parsed {
+        let d = d?;
+        inputs.insert(d.schema().source.clone(), d);
     }
     let ranking = rankproof_engine::rank(&pkg, &inputs, &period).map_err(bad)?;
     drop(inputs);
