@@ -449,7 +449,7 @@ fn dry_run_agrees_with_the_independent_oracle_on_random_cohorts() {
 fn receipt_worked_example_verifies() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let example = repo().join("tests/e2e/data/receipt-example.json");
-    let key = "example.org/ranking-log+93f963c3+AeSxpowxSR9EdpZUVNnhZTsqXx8FTXcKXZ7/qmw8Pb+w";
+    let key = "example.org/ranking-log+c92ccd3b+AWy2Bv6+GYvvwBd0aoe/EemGcUVhb1hLkSspNQDswcDd";
     let shown = ok(
         tmp.path(),
         &[
