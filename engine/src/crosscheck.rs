@@ -119,16 +119,17 @@ pub fn cross_check(
     let mut by_key: BTreeMap<String, (&StaffId, usize, Loc)> = BTreeMap::new();
     let mut lookalike: BTreeSet<&StaffId> = BTreeSet::new();
     for (si, d) in sets.iter().enumerate() {
-        for r in d.rows() {
-            let key = r.staff_id.fold_key();
+        for (i, id) in d.staff_ids().iter().enumerate() {
+            let at = d.loc(i).unwrap_or(Loc::Row(0));
+            let key = id.fold_key();
             match by_key.get(&key) {
-                Some((other, osi, oat)) if *other != &r.staff_id => {
+                Some((other, osi, oat)) if *other != id => {
                     lookalike.insert(other);
-                    if lookalike.insert(&r.staff_id) {
+                    if lookalike.insert(id) {
                         push(
                             CrossProblem::Lookalike {
-                                staff_id: r.staff_id.clone(),
-                                at: found(d, r.at),
+                                staff_id: id.clone(),
+                                at: found(d, at),
                                 other: (*other).clone(),
                                 other_at: found(sets[*osi], *oat),
                             },
@@ -138,7 +139,7 @@ pub fn cross_check(
                 }
                 Some(_) => {}
                 None => {
-                    by_key.insert(key, (&r.staff_id, si, r.at));
+                    by_key.insert(key, (id, si, at));
                 }
             }
         }
@@ -148,14 +149,16 @@ pub fn cross_check(
     let mut excluded: Vec<Excluded> = Vec::new();
     let mut union: BTreeMap<&StaffId, (usize, Loc)> = BTreeMap::new();
     for (si, d) in sets.iter().enumerate() {
-        for r in d.rows() {
-            union.entry(&r.staff_id).or_insert((si, r.at));
+        for (i, id) in d.staff_ids().iter().enumerate() {
+            union
+                .entry(id)
+                .or_insert((si, d.loc(i).unwrap_or(Loc::Row(0))));
         }
     }
     for (id, (si, at)) in union {
         let missing: Vec<SourceName> = sets
             .iter()
-            .filter(|d| d.row(id).is_none())
+            .filter(|d| d.index_of(id).is_none())
             .map(|d| d.schema().source.clone())
             .collect();
         if missing.is_empty() || lookalike.contains(id) {

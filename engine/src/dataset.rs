@@ -67,6 +67,52 @@ impl Value {
     }
 }
 
+/// One cell value, borrowed from a dataset's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Text(&'a str),
+    Decimal(Decimal),
+    Integer(i64),
+}
+
+impl ValueRef<'_> {
+    /// The value as a decimal, if numeric.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self {
+            ValueRef::Decimal(d) => Some(*d),
+            ValueRef::Integer(i) => Some(Decimal::from(*i)),
+            ValueRef::Text(_) => None,
+        }
+    }
+
+    /// The text, if a text value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ValueRef::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The value, owned.
+    pub fn to_value(&self) -> Value {
+        match self {
+            ValueRef::Text(t) => Value::Text((*t).to_owned()),
+            ValueRef::Decimal(d) => Value::Decimal(*d),
+            ValueRef::Integer(i) => Value::Integer(*i),
+        }
+    }
+
+    /// Append the canonical JSON bytes: text and decimals as strings,
+    /// integers as numbers.
+    pub(crate) fn write_jcs(&self, out: &mut Vec<u8>) {
+        match self {
+            ValueRef::Text(t) => crate::jcs::write_str(t, out),
+            ValueRef::Decimal(d) => crate::decimal::write_canonical_json(d, out),
+            ValueRef::Integer(i) => crate::jcs::write_int(*i, out),
+        }
+    }
+}
+
 /// Where in an input file something is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loc {
@@ -308,23 +354,299 @@ impl From<DatasetProblems> for DatasetError {
     }
 }
 
-/// One row, in schema column order (`values[0]` is the staff ID as text).
+/// The text cells of one column: every cell's bytes in one arena.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    pub staff_id: StaffId,
-    /// Where the row was in its file (for messages; not part of the canonical form).
-    pub at: Loc,
-    pub values: Vec<Option<Value>>,
+pub(crate) struct TextColumn {
+    bytes: String,
+    /// `ends[i]` is where cell `i` ends in `bytes` (it starts where cell
+    /// `i - 1` ends, or at 0).
+    ends: Vec<usize>,
 }
 
-/// A parsed, validated dataset of one source, rows sorted by staff ID.
+impl TextColumn {
+    fn with_capacity(n: usize) -> TextColumn {
+        TextColumn {
+            bytes: String::new(),
+            ends: Vec::with_capacity(n),
+        }
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn push(&mut self, t: &str) {
+        self.bytes.push_str(t);
+        self.ends.push(self.bytes.len());
+    }
+    /// The text of cell `i` (empty if there is none).
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.bytes.get(start..end).unwrap_or("")
+    }
+    fn truncate(&mut self, n: usize) {
+        if n < self.ends.len() {
+            let end = match n.checked_sub(1) {
+                Some(p) => self.ends.get(p).copied().unwrap_or(0),
+                None => 0,
+            };
+            self.ends.truncate(n);
+            self.bytes.truncate(end);
+        }
+    }
+    fn select(&self, idx: &[usize]) -> TextColumn {
+        let bytes: usize = idx.iter().map(|&i| self.get(i).len()).sum();
+        let mut out = TextColumn {
+            bytes: String::with_capacity(bytes),
+            ends: Vec::with_capacity(idx.len()),
+        };
+        for &i in idx {
+            out.push(self.get(i));
+        }
+        out
+    }
+}
+
+/// The values of one schema column, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Values {
+    /// The staff ID column: its values are the dataset's staff IDs.
+    Id,
+    Text(TextColumn),
+    Decimal(Vec<Decimal>),
+    Integer(Vec<i64>),
+}
+
+/// One schema column: a value for every row (a placeholder where a cell
+/// is empty) and, only if some cell is empty, which cells have a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Col {
+    values: Values,
+    /// Empty when every cell has a value; else one flag a row.
+    present: Vec<bool>,
+}
+
+impl Col {
+    fn new(ty: ColumnType, id: bool) -> Col {
+        let values = match (id, ty) {
+            (true, _) => Values::Id,
+            (false, ColumnType::Text) => Values::Text(TextColumn::with_capacity(0)),
+            (false, ColumnType::Decimal) => Values::Decimal(Vec::new()),
+            (false, ColumnType::Integer) => Values::Integer(Vec::new()),
+        };
+        Col {
+            values,
+            present: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.values {
+            Values::Id => 0,
+            Values::Text(t) => t.len(),
+            Values::Decimal(v) => v.len(),
+            Values::Integer(v) => v.len(),
+        }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        self.present.is_empty() || self.present.get(i).copied().unwrap_or(false)
+    }
+
+    /// Append a cell's value (of this column's type; a value of another
+    /// type is stored as an empty cell).
+    fn push(&mut self, v: Conv<'_>) {
+        let ok = match (&mut self.values, v) {
+            (Values::Text(t), Conv::Text(x)) => {
+                t.push(&x);
+                true
+            }
+            (Values::Decimal(d), Conv::Decimal(x)) => {
+                d.push(x);
+                true
+            }
+            (Values::Integer(d), Conv::Integer(x)) => {
+                d.push(x);
+                true
+            }
+            _ => false,
+        };
+        if ok {
+            if !self.present.is_empty() {
+                self.present.push(true);
+            }
+        } else {
+            self.push_missing();
+        }
+    }
+
+    /// Append an empty cell.
+    fn push_missing(&mut self) {
+        let n = self.len();
+        match &mut self.values {
+            Values::Id => return,
+            Values::Text(t) => t.push(""),
+            Values::Decimal(d) => d.push(Decimal::ZERO),
+            Values::Integer(d) => d.push(0),
+        }
+        if self.present.is_empty() {
+            self.present = vec![true; n];
+        }
+        self.present.push(false);
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match &mut self.values {
+            Values::Id => {}
+            Values::Text(t) => t.truncate(n),
+            Values::Decimal(d) => d.truncate(n),
+            Values::Integer(d) => d.truncate(n),
+        }
+        self.present.truncate(n);
+    }
+
+    /// The numeric value of row `i`, if it has one.
+    fn decimal_at(&self, i: usize) -> Option<Decimal> {
+        if !self.has(i) {
+            return None;
+        }
+        match &self.values {
+            Values::Decimal(d) => d.get(i).copied(),
+            Values::Integer(d) => d.get(i).map(|x| Decimal::from(*x)),
+            Values::Id | Values::Text(_) => None,
+        }
+    }
+
+    /// The rows `idx`, in that order.
+    fn select(&self, idx: &[usize]) -> Col {
+        fn pick<T: Copy + Default>(v: &[T], idx: &[usize]) -> Vec<T> {
+            idx.iter()
+                .map(|&i| v.get(i).copied().unwrap_or_default())
+                .collect()
+        }
+        let values = match &self.values {
+            Values::Id => Values::Id,
+            Values::Text(t) => Values::Text(t.select(idx)),
+            Values::Decimal(d) => Values::Decimal(pick(d, idx)),
+            Values::Integer(d) => Values::Integer(pick(d, idx)),
+        };
+        let mut present = if self.present.is_empty() {
+            Vec::new()
+        } else {
+            pick(&self.present, idx)
+        };
+        if present.iter().all(|p| *p) {
+            present = Vec::new();
+        }
+        Col { values, present }
+    }
+}
+
+/// A dataset's rows as columns, sorted by staff ID.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Table {
+    ids: Vec<StaffId>,
+    /// Where each row was in its file (for messages; not part of the canonical form).
+    at: Vec<Loc>,
+    /// One per schema column (index 0, the staff ID, is [`Values::Id`]).
+    cols: Vec<Col>,
+}
+
+impl Table {
+    fn new(schema: &SourceSchema) -> Table {
+        Table {
+            ids: Vec::new(),
+            at: Vec::new(),
+            cols: schema
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(ci, c)| Col::new(c.ty, ci == 0))
+                .collect(),
+        }
+    }
+
+    /// The rows `idx`, in that order.
+    fn select(&self, idx: &[usize]) -> Table {
+        use rayon::prelude::*;
+        Table {
+            ids: idx
+                .iter()
+                .filter_map(|&i| self.ids.get(i).cloned())
+                .collect(),
+            at: idx
+                .iter()
+                .filter_map(|&i| self.at.get(i).copied())
+                .collect(),
+            cols: self.cols.par_iter().map(|c| c.select(idx)).collect(),
+        }
+    }
+
+    /// The text of row `i` in column `ci`, if it is a text value.
+    pub(crate) fn text(&self, i: usize, ci: usize) -> Option<&str> {
+        match self.value(i, ci)? {
+            ValueRef::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn value(&self, i: usize, ci: usize) -> Option<ValueRef<'_>> {
+        let c = self.cols.get(ci)?;
+        if !c.has(i) {
+            return None;
+        }
+        match &c.values {
+            Values::Id => self.ids.get(i).map(|s| ValueRef::Text(s.as_str())),
+            Values::Text(t) => (i < t.len()).then(|| ValueRef::Text(t.get(i))),
+            Values::Decimal(d) => d.get(i).map(|x| ValueRef::Decimal(*x)),
+            Values::Integer(d) => d.get(i).map(|x| ValueRef::Integer(*x)),
+        }
+    }
+}
+
+/// One column of a dataset, typed, for reading many rows at once.
+#[derive(Debug, Clone, Copy)]
+pub enum ColumnRef<'a> {
+    /// The staff IDs.
+    StaffId(&'a [StaffId]),
+    Text(TextCells<'a>),
+    Decimal(&'a [Decimal]),
+    Integer(&'a [i64]),
+}
+
+/// The text cells of a column.
+#[derive(Debug, Clone, Copy)]
+pub struct TextCells<'a>(&'a TextColumn);
+
+impl<'a> TextCells<'a> {
+    /// The text of row `i` (empty for an empty cell or a row not there).
+    pub fn get(&self, i: usize) -> &'a str {
+        self.0.get(i)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+    /// Every row's text, in row order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let t = self.0;
+        (0..t.len()).map(move |i| t.get(i))
+    }
+}
+
+/// A parsed, validated dataset of one source, rows sorted by staff ID and
+/// stored as columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
     schema: SourceSchema,
     file: String,
     /// Shared, so that a ranking can keep the inputs it writes into its
     /// records' explanations without copying them.
-    rows: Arc<Vec<Row>>,
+    table: Arc<Table>,
     /// The dataset salt: 32 random bytes chosen when the dataset is
     /// recorded, written into the canonical form so that its hash commits
     /// to a secret (RULES.md section 6). `None` for a file read for a dry
@@ -500,54 +822,81 @@ impl Dataset {
     pub fn file_label(&self) -> &str {
         &self.file
     }
-    pub fn rows(&self) -> &[Row] {
-        &self.rows
-    }
-    /// The rows, shared (no copy).
-    pub(crate) fn shared_rows(&self) -> Arc<Vec<Row>> {
-        Arc::clone(&self.rows)
-    }
+    /// The number of rows.
     pub fn n_rows(&self) -> usize {
-        self.rows.len()
+        self.table.ids.len()
+    }
+    /// The staff IDs, one a row, ascending (byte order).
+    pub fn staff_ids(&self) -> &[StaffId] {
+        &self.table.ids
     }
     /// The row of a staff member.
-    pub fn row(&self, id: &StaffId) -> Option<&Row> {
-        self.rows
-            .binary_search_by(|r| r.staff_id.cmp(id))
-            .ok()
-            .map(|i| &self.rows[i])
+    pub fn index_of(&self, id: &StaffId) -> Option<usize> {
+        self.table.ids.binary_search(id).ok()
+    }
+    /// Where row `i` was in its file.
+    pub fn loc(&self, i: usize) -> Option<Loc> {
+        self.table.at.get(i).copied()
+    }
+    /// The value of row `i` in schema column `col` (`None` for an empty
+    /// optional cell, or a row or column not there).
+    pub fn value(&self, i: usize, col: usize) -> Option<ValueRef<'_>> {
+        self.table.value(i, col)
+    }
+    /// Schema column `col`, typed (a placeholder where a cell is empty:
+    /// see [`Dataset::presence`]).
+    pub fn column(&self, col: usize) -> Option<ColumnRef<'_>> {
+        Some(match &self.table.cols.get(col)?.values {
+            Values::Id => ColumnRef::StaffId(&self.table.ids),
+            Values::Text(t) => ColumnRef::Text(TextCells(t)),
+            Values::Decimal(d) => ColumnRef::Decimal(d),
+            Values::Integer(d) => ColumnRef::Integer(d),
+        })
+    }
+    /// Which rows of column `col` have a value: `None` when every row has
+    /// one, else one flag a row.
+    pub fn presence(&self, col: usize) -> Option<&[bool]> {
+        let c = self.table.cols.get(col)?;
+        (!c.present.is_empty()).then_some(c.present.as_slice())
+    }
+    /// The columns, shared (no copy).
+    pub(crate) fn shared_table(&self) -> Arc<Table> {
+        Arc::clone(&self.table)
     }
 
     /// The same dataset without the rows of `ids` (for evaluation when a
     /// package excludes staff missing from a source; the recorded dataset
     /// and its hash stay those of the file).
     pub fn without_staff(&self, ids: &std::collections::BTreeSet<StaffId>) -> Dataset {
+        let keep: Vec<usize> = self
+            .table
+            .ids
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| !ids.contains(id))
+            .map(|(i, _)| i)
+            .collect();
         Dataset {
             schema: self.schema.clone(),
             file: self.file.clone(),
-            rows: self
-                .rows
-                .iter()
-                .filter(|r| !ids.contains(&r.staff_id))
-                .cloned()
-                .collect::<Vec<Row>>()
-                .into(),
+            table: Arc::new(self.table.select(&keep)),
             salt: self.salt,
         }
     }
 
     /// The canonical JSON value (see the module docs).
     pub fn to_json(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
-            .rows
-            .iter()
-            .map(|r| {
+        let rows: Vec<serde_json::Value> = (0..self.n_rows())
+            .map(|i| {
                 let obj: serde_json::Map<String, serde_json::Value> = self
                     .schema
                     .columns
                     .iter()
-                    .zip(r.values.iter())
-                    .filter_map(|(c, v)| v.as_ref().map(|v| (c.name.clone(), v.to_json())))
+                    .enumerate()
+                    .filter_map(|(ci, c)| {
+                        self.value(i, ci)
+                            .map(|v| (c.name.clone(), v.to_value().to_json()))
+                    })
                     .collect();
                 serde_json::Value::Object(obj)
             })
@@ -566,7 +915,7 @@ impl Dataset {
     /// The canonical bytes (RFC 8785 JCS of [`Dataset::to_json`]), written
     /// directly: members in UTF-16 order of their names, rows in staff ID order.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.rows.len() * 24 * self.schema.columns.len());
+        let mut out = Vec::with_capacity(64 + self.n_rows() * 24 * self.schema.columns.len());
         // INVARIANT: writing to a Vec cannot fail.
         let _ = self.write_canonical(&mut out);
         out
@@ -574,7 +923,7 @@ impl Dataset {
 
     /// Stream the canonical bytes to `w`, one row at a time (memory: one row).
     pub fn write_canonical<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        use crate::jcs::{utf16_cmp, write_int, write_str};
+        use crate::jcs::{utf16_cmp, write_str};
         let mut cols: Vec<usize> = (0..self.schema.columns.len()).collect();
         cols.sort_by(|&a, &b| {
             utf16_cmp(&self.schema.columns[a].name, &self.schema.columns[b].name)
@@ -583,25 +932,23 @@ impl Dataset {
         out.extend_from_slice(b"{\"format\":");
         write_str(DATASET_FORMAT, &mut out);
         out.extend_from_slice(b",\"rows\":[");
-        for (ri, r) in self.rows.iter().enumerate() {
+        for ri in 0..self.n_rows() {
             if ri > 0 {
                 out.push(b',');
             }
             out.push(b'{');
             let mut first = true;
             for &ci in &cols {
-                let Some(v) = &r.values[ci] else { continue };
+                let Some(v) = self.value(ri, ci) else {
+                    continue;
+                };
                 if !first {
                     out.push(b',');
                 }
                 first = false;
                 write_str(&self.schema.columns[ci].name, &mut out);
                 out.push(b':');
-                match v {
-                    Value::Text(t) => write_str(t, &mut out),
-                    Value::Decimal(d) => crate::decimal::write_canonical_json(d, &mut out),
-                    Value::Integer(i) => write_int(*i, &mut out),
-                }
+                v.write_jcs(&mut out);
             }
             out.push(b'}');
             if out.len() >= 64 * 1024 {
@@ -740,6 +1087,24 @@ fn total_label(s: &str) -> bool {
     TOTAL_LABELS.contains(&f)
 }
 
+/// A cell converted to its column's type (text borrowed from the cell
+/// where it can be).
+pub(crate) enum Conv<'a> {
+    Text(Cow<'a, str>),
+    Decimal(Decimal),
+    Integer(i64),
+}
+
+impl Conv<'_> {
+    fn as_decimal(&self) -> Option<Decimal> {
+        match self {
+            Conv::Decimal(d) => Some(*d),
+            Conv::Integer(i) => Some(Decimal::from(*i)),
+            Conv::Text(_) => None,
+        }
+    }
+}
+
 /// Checks cells against a schema, row by row, and collects every problem.
 pub(crate) struct Builder<'s> {
     schema: &'s SourceSchema,
@@ -751,7 +1116,8 @@ pub(crate) struct Builder<'s> {
     /// Columns missing from the header (their cells are not reported again).
     absent: Vec<bool>,
     has_header: bool,
-    rows: Vec<Row>,
+    /// The rows read so far, in file order.
+    table: Table,
     n_records: usize,
     pending_total: Option<(Loc, String)>,
     stats: Stats,
@@ -771,7 +1137,7 @@ impl<'s> Builder<'s> {
             slots: Vec::new(),
             absent: vec![false; schema.columns.len()],
             has_header: false,
-            rows: Vec::new(),
+            table: Table::new(schema),
             n_records: 0,
             pending_total: None,
             stats: Stats {
@@ -1034,8 +1400,12 @@ impl<'s> Builder<'s> {
                 }
             }
         }
-        let mut values: Vec<Option<Value>> = Vec::with_capacity(n);
+        // The row's cells go straight into the columns; a row with a
+        // problem is taken out again at the end.
+        let row = self.table.ids.len();
         let mut locs: Vec<Loc> = Vec::with_capacity(n);
+        // The staff ID, or the text that is not one.
+        let mut staff_id: Option<Result<StaffId, String>> = None;
         for (ci, (c, v)) in schema.columns.iter().zip(vals).enumerate() {
             let (cell, loc) = match v {
                 Some(x) => x,
@@ -1044,12 +1414,12 @@ impl<'s> Builder<'s> {
                         bad = true;
                         self.bad_value(at, ci, "empty, but the column is required".into());
                     }
-                    values.push(None);
+                    self.table.cols[ci].push_missing();
                     locs.push(at);
                     continue;
                 }
             };
-            match self.convert(ci, cell) {
+            match self.convert(ci, &cell) {
                 Ok(v) => {
                     if let Some(d) = v.as_decimal() {
                         if !c.in_range(d) {
@@ -1065,12 +1435,17 @@ impl<'s> Builder<'s> {
                             );
                         }
                     }
-                    values.push(Some(v));
+                    if ci == 0 {
+                        if let Conv::Text(t) = &v {
+                            staff_id = Some(StaffId::new(t).ok_or_else(|| t.to_string()));
+                        }
+                    }
+                    self.table.cols[ci].push(v);
                 }
                 Err(m) => {
                     bad = true;
                     self.bad_value(loc, ci, m);
-                    values.push(None);
+                    self.table.cols[ci].push_missing();
                 }
             }
             locs.push(loc);
@@ -1080,14 +1455,13 @@ impl<'s> Builder<'s> {
             let Some(oi) = schema.column_index(other) else {
                 continue;
             };
-            if let (Some(x), Some(y)) = (
-                values[ci].as_ref().and_then(Value::as_decimal),
-                values[oi].as_ref().and_then(Value::as_decimal),
-            ) {
+            let x = self.table.cols.get(ci).and_then(|c| c.decimal_at(row));
+            let y = self.table.cols.get(oi).and_then(|c| c.decimal_at(row));
+            if let (Some(x), Some(y)) = (x, y) {
                 if x > y {
                     bad = true;
                     self.bad_value(
-                        locs[ci],
+                        locs.get(ci).copied().unwrap_or(at),
                         ci,
                         format!(
                             "{} exceeds `{other}` ({}) in the same row",
@@ -1098,30 +1472,32 @@ impl<'s> Builder<'s> {
                 }
             }
         }
-        let staff_id = match &values[0] {
-            Some(Value::Text(t)) => match StaffId::new(t) {
-                Some(id) => Some(id),
-                None => {
-                    bad = true;
-                    self.bad_value(
-                        locs[0],
-                        0,
-                        format!(
-                            "`{}` is not a staff ID (1 to 64 bytes, no spaces, control or invisible characters)",
-                            shown(t)
-                        ),
-                    );
-                    None
-                }
-            },
-            _ => None,
+        let staff_id = match staff_id {
+            Some(Ok(id)) => Some(id),
+            Some(Err(t)) => {
+                bad = true;
+                self.bad_value(
+                    locs.first().copied().unwrap_or(at),
+                    0,
+                    format!(
+                        "`{}` is not a staff ID (1 to 64 bytes, no spaces, control or invisible characters)",
+                        shown(&t)
+                    ),
+                );
+                None
+            }
+            None => None,
         };
-        if let (false, Some(staff_id)) = (bad, staff_id) {
-            self.rows.push(Row {
-                staff_id,
-                at,
-                values,
-            });
+        match (bad, staff_id) {
+            (false, Some(staff_id)) => {
+                self.table.ids.push(staff_id);
+                self.table.at.push(at);
+            }
+            _ => {
+                for c in &mut self.table.cols {
+                    c.truncate(row);
+                }
+            }
         }
     }
 
@@ -1183,27 +1559,24 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
-    fn convert(&self, ci: usize, cell: Cell<'_>) -> Result<Value, String> {
+    fn convert<'c>(&self, ci: usize, cell: &'c Cell<'_>) -> Result<Conv<'c>, String> {
         let c = &self.schema.columns[ci];
         let is_id = ci == 0;
-        if let Cell::Text(t) = &cell {
+        if let Cell::Text(t) = cell {
             self.check_text(t.trim(), is_id)?;
         }
         let not_number = |what: &str| {
             format!("{what}, not a number; write a number (or declare the column as text)")
         };
         let v = match c.ty {
-            ColumnType::Text => Value::Text(match cell {
-                Cell::Text(t) => {
-                    let t = t.trim();
-                    t.to_owned()
-                }
-                Cell::Int(i) => i.to_string(),
-                Cell::Float(f) => canonical(&decimal_from_f64(f)?),
-                Cell::Bool(b) => if b { "TRUE" } else { "FALSE" }.to_owned(),
-                Cell::Date(d) => d,
-                Cell::Invalid(m) => return Err(m),
-                Cell::Empty => String::new(),
+            ColumnType::Text => Conv::Text(match cell {
+                Cell::Text(t) => Cow::Borrowed(t.trim()),
+                Cell::Int(i) => Cow::Owned(i.to_string()),
+                Cell::Float(f) => Cow::Owned(canonical(&decimal_from_f64(*f)?)),
+                Cell::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
+                Cell::Date(d) => Cow::Borrowed(d.as_str()),
+                Cell::Invalid(m) => return Err(m.clone()),
+                Cell::Empty => Cow::Borrowed(""),
             }),
             ColumnType::Decimal => {
                 let d = match cell {
@@ -1228,15 +1601,15 @@ impl<'s> Builder<'s> {
                             None => parse_strict(t)?,
                         }
                     }
-                    Cell::Int(i) => Decimal::from(i),
-                    Cell::Float(f) => decimal_from_f64(f)?,
-                    Cell::Bool(b) => return Err(not_number(if b { "TRUE" } else { "FALSE" })),
+                    Cell::Int(i) => Decimal::from(*i),
+                    Cell::Float(f) => decimal_from_f64(*f)?,
+                    Cell::Bool(b) => return Err(not_number(if *b { "TRUE" } else { "FALSE" })),
                     Cell::Date(d) => {
                         return Err(format!(
                             "the cell is a date ({d}), not a number; format the cells as numbers, or declare the column as text"
                         ))
                     }
-                    Cell::Invalid(m) => return Err(m),
+                    Cell::Invalid(m) => return Err(m.clone()),
                     Cell::Empty => Decimal::ZERO,
                 };
                 if let Some(places) = c.decimals {
@@ -1247,14 +1620,14 @@ impl<'s> Builder<'s> {
                         ));
                     }
                 }
-                Value::Decimal(d)
+                Conv::Decimal(d)
             }
-            ColumnType::Integer => Value::Integer(match cell {
+            ColumnType::Integer => Conv::Integer(match cell {
                 Cell::Text(t) => parse_integer(t.trim())?,
-                Cell::Int(i) if is_safe_integer(i) => i,
+                Cell::Int(i) if is_safe_integer(*i) => *i,
                 Cell::Int(i) => return Err(format!("`{i}` is outside the integer range ±{}", crate::decimal::MAX_SAFE_INTEGER)),
                 Cell::Float(f) => {
-                    let d = decimal_from_f64(f)?;
+                    let d = decimal_from_f64(*f)?;
                     let i = if d.fract().is_zero() {
                         i64::try_from(d).ok().filter(|i| is_safe_integer(*i))
                     } else {
@@ -1270,13 +1643,13 @@ impl<'s> Builder<'s> {
                         }
                     }
                 }
-                Cell::Bool(b) => return Err(not_number(if b { "TRUE" } else { "FALSE" })),
+                Cell::Bool(b) => return Err(not_number(if *b { "TRUE" } else { "FALSE" })),
                 Cell::Date(d) => {
                     return Err(format!(
                         "the cell is a date ({d}), not a number; format the cells as numbers, or declare the column as text"
                     ))
                 }
-                Cell::Invalid(m) => return Err(m),
+                Cell::Invalid(m) => return Err(m.clone()),
                 Cell::Empty => 0,
             }),
         };
@@ -1298,22 +1671,38 @@ impl<'s> Builder<'s> {
                 ),
             }
         }
-        if self.problems.is_empty() && self.n_more == 0 && self.rows.is_empty() {
+        if self.problems.is_empty() && self.n_more == 0 && self.table.ids.is_empty() {
             let file = self.file.clone();
             self.problem(DatasetError::Empty { file });
         }
-        // Stable: rows with equal IDs stay in file order.
-        self.rows.sort_by(|a, b| a.staff_id.cmp(&b.staff_id));
+        // Sort by staff ID with a permutation. Stable: rows with equal IDs
+        // stay in file order.
+        let table = std::mem::take(&mut self.table);
+        let table = if table.ids.windows(2).all(|w| w[0] <= w[1]) {
+            table
+        } else {
+            use rayon::prelude::*;
+            let Table { ids, at, cols } = table;
+            let mut keyed: Vec<(StaffId, usize)> = ids.into_iter().zip(0..).collect();
+            keyed.par_sort_by(|a, b| a.0.cmp(&b.0));
+            let (ids, perm): (Vec<StaffId>, Vec<usize>) = keyed.into_iter().unzip();
+            let at: Vec<Loc> = perm.iter().filter_map(|&i| at.get(i).copied()).collect();
+            let cols: Vec<Col> = cols.par_iter().map(|c| c.select(&perm)).collect();
+            Table { ids, at, cols }
+        };
+        let ids = &table.ids;
+        let at = &table.at;
+        let loc = |i: usize| at.get(i).copied().unwrap_or(Loc::Row(0));
         let mut dups = Vec::new();
         let mut i = 0;
-        while i < self.rows.len() {
+        while i < ids.len() {
             let mut j = i + 1;
-            while j < self.rows.len() && self.rows[j].staff_id == self.rows[i].staff_id {
+            while j < ids.len() && ids[j] == ids[i] {
                 dups.push(DatasetError::DuplicateId {
                     file: self.file.clone(),
-                    at: self.rows[j].at,
-                    first: self.rows[i].at,
-                    staff_id: self.rows[i].staff_id.to_string(),
+                    at: loc(j),
+                    first: loc(i),
+                    staff_id: ids[i].to_string(),
                 });
                 j += 1;
             }
@@ -1322,29 +1711,28 @@ impl<'s> Builder<'s> {
         // Look-alike IDs: an ID whose folded key is another ID, or two IDs
         // with the same folded key.
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
-        for (k, r) in self.rows.iter().enumerate() {
-            let key = r.staff_id.fold_key();
-            if key == r.staff_id.as_str() {
+        for (k, id) in ids.iter().enumerate() {
+            let key = id.fold_key();
+            if key == id.as_str() {
                 continue;
             }
-            let other = self
-                .rows
-                .binary_search_by(|x| x.staff_id.as_str().cmp(key.as_str()))
+            let other = ids
+                .binary_search_by(|x| x.as_str().cmp(key.as_str()))
                 .ok()
                 .or_else(|| keys.get(&key).copied());
             match other {
                 Some(o) => {
-                    let (a, b) = if self.rows[o].at.key() <= r.at.key() {
+                    let (a, b) = if loc(o).key() <= loc(k).key() {
                         (o, k)
                     } else {
                         (k, o)
                     };
                     dups.push(DatasetError::LookalikeId {
                         file: self.file.clone(),
-                        at: self.rows[b].at,
-                        staff_id: self.rows[b].staff_id.to_string(),
-                        other: self.rows[a].staff_id.to_string(),
-                        other_at: self.rows[a].at,
+                        at: loc(b),
+                        staff_id: ids[b].to_string(),
+                        other: ids[a].to_string(),
+                        other_at: loc(a),
                     });
                 }
                 None => {
@@ -1358,11 +1746,17 @@ impl<'s> Builder<'s> {
         if !self.problems.is_empty() || self.n_more > 0 {
             return Err(self.into_problems());
         }
+        let mut table = table;
+        for c in &mut table.cols {
+            if c.present.iter().all(|p| *p) {
+                c.present = Vec::new();
+            }
+        }
         Ok((
             Dataset {
                 schema: self.schema.clone(),
                 file: self.file,
-                rows: Arc::new(self.rows),
+                table: Arc::new(table),
                 salt: None,
             },
             self.stats,

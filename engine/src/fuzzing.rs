@@ -39,7 +39,7 @@ pub fn dataset(pkg: &RulePackage, data: &[u8]) {
         };
         assert!(d.n_rows() > 0, "an accepted dataset has rows");
         assert!(
-            d.rows().windows(2).all(|w| w[0].staff_id < w[1].staff_id),
+            d.staff_ids().windows(2).all(|w| w[0] < w[1]),
             "rows are sorted by unique staff ID"
         );
         let canon = d.canonical_bytes();

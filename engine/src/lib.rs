@@ -32,7 +32,9 @@ pub mod selftest;
 pub mod synth;
 
 pub use crosscheck::{cross_check, CrossProblem, CrossProblems, CrossReport, Excluded, FoundAt};
-pub use dataset::{Dataset, DatasetError, DatasetProblems, Loc, Row, Value};
+pub use dataset::{
+    ColumnRef, Dataset, DatasetError, DatasetProblems, Loc, TextCells, Value, ValueRef,
+};
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
     COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::column::{Column, Data, Operand, Terms};
 use crate::crosscheck::Excluded;
-use crate::dataset::{Dataset, Row, Value};
+use crate::dataset::{Dataset, Table};
 use crate::decimal::{canonical, is_safe_integer, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
 use crate::package::{OrderKey, RulePackage};
@@ -604,8 +604,8 @@ pub(crate) struct Records {
     // Everything below that is per staff member, except `sources`, is in
     // position order: a record reads its columns at its position, so
     // writing the records in order reads every column front to back.
-    /// The joined inputs' rows, in source-name order (row `i` is staff `i`).
-    sources: Vec<Arc<Vec<Row>>>,
+    /// The joined inputs' columns, in source-name order (row `i` is staff `i`).
+    sources: Vec<Arc<Table>>,
     /// Members of `explain.inputs` in JCS order: (dataset, column, name).
     input_order: Vec<(usize, usize, String)>,
     /// Attributes in name order, with where each lives: (dataset, column).
@@ -747,7 +747,7 @@ impl Records {
         Records {
             grade: gather(&grade, &positions),
             bonus: gather(&bonus, &positions),
-            sources: joined.sources.iter().map(|d| d.shared_rows()).collect(),
+            sources: joined.sources.iter().map(|d| d.shared_table()).collect(),
             staff_ids: joined.staff_ids,
             positions,
             position_of,
@@ -779,10 +779,11 @@ impl Records {
 
     fn attribute(&self, i: usize, a: usize) -> &str {
         match self.attributes[a].1 {
-            Some((di, ci)) => match &self.sources[di][i].values[ci] {
-                Some(Value::Text(t)) => t,
-                _ => "",
-            },
+            Some((di, ci)) => self
+                .sources
+                .get(di)
+                .and_then(|t| t.text(i, ci))
+                .unwrap_or(""),
             None => "",
         }
     }
@@ -838,7 +839,7 @@ impl Records {
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
         for (di, ci, name) in &self.input_order {
-            let Some(v) = &self.sources[*di][i].values[*ci] else {
+            let Some(v) = self.sources.get(*di).and_then(|t| t.value(i, *ci)) else {
                 continue;
             };
             if !first {
@@ -847,11 +848,7 @@ impl Records {
             first = false;
             jcs::write_str(name, e);
             e.push(b':');
-            match v {
-                Value::Text(t) => jcs::write_str(t, e),
-                Value::Decimal(d) => write_canonical_json(d, e),
-                Value::Integer(x) => jcs::write_int(*x, e),
-            }
+            v.write_jcs(e);
         }
         e.extend_from_slice(b"},\"scoring\":{");
         for (k, (name, terms, sorted)) in self.scoring.iter().enumerate() {

@@ -55,27 +55,19 @@ pub(crate) fn join<'a>(
 
     // Every source must hold exactly the same IDs. The datasets are sorted,
     // so equal ID lists are the fast, common case.
-    let mut lists = inputs
-        .values()
-        .map(|d| d.rows().iter().map(|r| &r.staff_id));
+    let mut lists = inputs.values().map(|d| d.staff_ids());
     let same = match lists.next() {
-        Some(first) => {
-            let first: Vec<&StaffId> = first.collect();
-            lists.all(|l| l.eq(first.iter().copied()))
-        }
+        Some(first) => lists.all(|l| l == first),
         None => true,
     };
     let mut excluded = Vec::new();
     let mut sources: Vec<Cow<'a, Dataset>> = inputs.values().map(Cow::Borrowed).collect();
     if !same {
-        let ids: BTreeSet<&StaffId> = inputs
-            .values()
-            .flat_map(|d| d.rows().iter().map(|r| &r.staff_id))
-            .collect();
+        let ids: BTreeSet<&StaffId> = inputs.values().flat_map(|d| d.staff_ids().iter()).collect();
         for id in &ids {
             let missing: Vec<SourceName> = inputs
                 .iter()
-                .filter(|(_, d)| d.row(id).is_none())
+                .filter(|(_, d)| d.index_of(id).is_none())
                 .map(|(s, _)| s.clone())
                 .collect();
             let Some(first_missing) = missing.first() else {
@@ -84,10 +76,14 @@ pub(crate) fn join<'a>(
             if pkg.missing_staff() == MissingStaff::Refuse {
                 let (fs, fd) = inputs
                     .iter()
-                    .find(|(_, d)| d.row(id).is_some())
+                    .find(|(_, d)| d.index_of(id).is_some())
                     .map(|(s, d)| (s.clone(), d))
                     .unwrap_or_else(|| (first_missing.clone(), &inputs[first_missing]));
-                let at = fd.row(id).map(|r| r.at.to_string()).unwrap_or_default();
+                let at = fd
+                    .index_of(id)
+                    .and_then(|i| fd.loc(i))
+                    .map(|l| l.to_string())
+                    .unwrap_or_default();
                 return Err(EvalError::StaffMissing {
                     staff_id: id.to_string(),
                     source_name: first_missing.to_string(),
@@ -107,7 +103,7 @@ pub(crate) fn join<'a>(
     }
     let staff_ids: Vec<StaffId> = sources
         .first()
-        .map(|d| d.rows().iter().map(|r| r.staff_id.clone()).collect())
+        .map(|d| d.staff_ids().to_vec())
         .unwrap_or_default();
     if staff_ids.is_empty() && !excluded.is_empty() {
         return Err(EvalError::NoEligibleStaff {

@@ -25,7 +25,7 @@ fn bom_crlf_quotes_and_aliases_are_accepted() {
                 E1,\"李\"\"娜\",华南,华南一组,  200 ,100,0,3,1,2,0.95\r\n";
     let d = parse("crm", body).unwrap();
     assert_eq!(d.n_rows(), 2);
-    assert_eq!(d.rows()[0].staff_id.as_str(), "E1");
+    assert_eq!(d.staff_ids()[0].as_str(), "E1");
     let canon = String::from_utf8(d.canonical_bytes()).unwrap();
     assert_eq!(
         canon,
@@ -60,7 +60,7 @@ fn json_array_of_objects_with_aliases() {
     );
     let body = body.replace("null", "1");
     let d = parse("survey", &body).unwrap();
-    assert_eq!(d.rows()[0].staff_id.as_str(), "E0");
+    assert_eq!(d.staff_ids()[0].as_str(), "E0");
     let e = parse(
         "survey",
         r#"[{"staff_id":"E1","csat":4.5,"nps":1,"complaints":0,"complaints_resolved_72h":0}]"#,

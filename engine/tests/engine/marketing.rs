@@ -248,16 +248,16 @@ fn missing_staff_are_excluded_in_the_join_and_listed() {
     let src = |n: &str| inputs.keys().find(|k| k.as_str() == n).unwrap().clone();
     let (oa, crm) = (src("oa"), src("crm"));
     let e5: std::collections::BTreeSet<_> = inputs[&oa]
-        .rows()
+        .staff_ids()
         .iter()
-        .map(|r| r.staff_id.clone())
         .filter(|id| id.as_str() == "E000005")
+        .cloned()
         .collect();
     let e2: std::collections::BTreeSet<_> = inputs[&crm]
-        .rows()
+        .staff_ids()
         .iter()
-        .map(|r| r.staff_id.clone())
         .filter(|id| id.as_str() == "E000002")
+        .cloned()
         .collect();
     let short_oa = inputs[&oa].without_staff(&e5);
     let short_crm = inputs[&crm].without_staff(&e2);

@@ -27,11 +27,7 @@ fn d(s: &str) -> Decimal {
 
 fn num(ds: &Dataset, i: usize, col: &str) -> Decimal {
     let ci = ds.schema().column_index(col).unwrap();
-    ds.rows()[i].values[ci]
-        .as_ref()
-        .unwrap()
-        .as_decimal()
-        .unwrap()
+    ds.value(i, ci).unwrap().as_decimal().unwrap()
 }
 
 fn cut(p: Decimal, n: usize) -> u64 {
@@ -109,7 +105,7 @@ pub fn rank_plain(inputs: &BTreeMap<SourceName, Dataset>) -> Vec<Plain> {
                 2,
             );
             Plain {
-                staff_id: crm.rows()[i].staff_id.to_string(),
+                staff_id: crm.staff_ids()[i].to_string(),
                 sales,
                 customer,
                 teamwork,
@@ -122,7 +118,7 @@ pub fn rank_plain(inputs: &BTreeMap<SourceName, Dataset>) -> Vec<Plain> {
         })
         .collect();
     let idx: BTreeMap<String, usize> = (0..n)
-        .map(|i| (crm.rows()[i].staff_id.to_string(), i))
+        .map(|i| (crm.staff_ids()[i].to_string(), i))
         .collect();
     out.sort_by(|a, b| {
         b.total
