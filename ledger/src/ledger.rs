@@ -826,10 +826,26 @@ const BLOB_ZSTD: u8 = b'z';
 /// compress 10-20x at this level at hundreds of MB/s.
 const BLOB_ZSTD_LEVEL: i32 = 3;
 
+/// Blobs of at least this size are compressed by several threads (a
+/// result document of 100,000 staff is about 150 MB).
+const BLOB_ZSTD_MT_BYTES: usize = 4 << 20;
+
+/// `b` as one zstd frame, compressed on up to as many threads as the
+/// pool has (at most 4) when it is large. The stored bytes may differ with
+/// the thread count; the blob (what is hashed) does not.
+fn compress(b: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(BLOB_ZSTD_LEVEL)?;
+    let workers = rayon::current_num_threads().clamp(1, 4) as u32;
+    if b.len() >= BLOB_ZSTD_MT_BYTES && workers > 1 {
+        c.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(workers))?;
+    }
+    c.compress(b)
+}
+
 /// A blob as stored: compressed when that is smaller.
 fn encode_blob(b: &[u8]) -> Vec<u8> {
     if b.len() >= 256 {
-        if let Ok(z) = zstd::bulk::compress(b, BLOB_ZSTD_LEVEL) {
+        if let Ok(z) = compress(b) {
             if z.len() < b.len() {
                 let mut out = Vec::with_capacity(z.len() + 1);
                 out.push(BLOB_ZSTD);

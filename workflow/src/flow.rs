@@ -190,14 +190,35 @@ impl<L: LogSource> View<L> {
         rec: &InputRecordEntry,
         schema: &rankproof_engine::SourceSchema,
     ) -> Result<Dataset> {
+        // The source checked that the bytes hash to the entry's dataset
+        // hash; `from_canonical` checks that they are exactly the canonical
+        // form of what it parsed, so the dataset's hash is the entry's
+        // without writing the canonical form again.
         let bytes = self.src.blob(&rec.body.dataset.0)?;
+        recorded_dataset(rec, schema, &bytes)
+    }
+}
+
+/// A recorded dataset parsed from its stored bytes (already checked to
+/// hash to the entry's dataset hash); it must be in canonical form.
+fn recorded_dataset(
+    rec: &InputRecordEntry,
+    schema: &rankproof_engine::SourceSchema,
+    bytes: &[u8],
+) -> Result<Dataset> {
+    {
         let label = format!("dataset {} (entry {})", rec.body.dataset, rec.seq);
-        let d = Dataset::parse(schema, &label, &bytes)?;
-        if d.sha256() != rec.body.dataset.0 .0 {
-            return Err(WorkflowError::tampered(format!(
-                "{label}: the stored dataset is not in canonical form"
-            )));
-        }
+        let d = match Dataset::from_canonical(&bytes, schema, &label) {
+            Ok(d) => d,
+            Err(_) => {
+                // Not canonical: say why the bytes do not read at all, or
+                // that they read but are not the canonical form.
+                Dataset::parse(schema, &label, &bytes)?;
+                return Err(WorkflowError::tampered(format!(
+                    "{label}: the stored dataset is not in canonical form"
+                )));
+            }
+        };
         if d.salt().is_none() {
             return Err(WorkflowError::tampered(format!(
                 "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
@@ -206,7 +227,9 @@ impl<L: LogSource> View<L> {
         }
         Ok(d)
     }
+}
 
+impl<L: LogSource> View<L> {
     /// The materials of a ranking of `period` under a package: the datasets
     /// `chosen` (a published ranking's), or those in force.
     pub fn materials(
@@ -217,8 +240,7 @@ impl<L: LogSource> View<L> {
         chosen: Option<&BTreeMap<String, InputRef>>,
     ) -> Result<Materials> {
         let p = period.to_string();
-        let mut datasets = BTreeMap::new();
-        let mut inputs = BTreeMap::new();
+        let mut chosen_inputs = Vec::new();
         for (source, schema) in package.sources() {
             let input = match chosen {
                 Some(c) => {
@@ -242,7 +264,25 @@ impl<L: LogSource> View<L> {
                         ))
                     })?,
             };
-            datasets.insert(source.clone(), self.dataset(input, schema)?);
+            chosen_inputs.push((source, schema, input));
+        }
+        // The datasets are read in parallel; the first error in source
+        // order is reported.
+        use rayon::prelude::*;
+        let blobs = chosen_inputs
+            .iter()
+            .map(|(_, _, input)| self.src.blob(&input.body.dataset.0))
+            .collect::<Result<Vec<_>>>()?;
+        let read: Vec<Result<Dataset>> = chosen_inputs
+            .par_iter()
+            .zip(&blobs)
+            .map(|((_, schema, input), bytes)| recorded_dataset(input, schema, bytes))
+            .collect();
+        drop(blobs);
+        let mut datasets = BTreeMap::new();
+        let mut inputs = BTreeMap::new();
+        for ((source, _, input), d) in chosen_inputs.iter().zip(read) {
+            datasets.insert((*source).clone(), d?);
             inputs.insert(
                 source.to_string(),
                 InputRef {
@@ -446,7 +486,8 @@ impl<L: LogSource> View<L> {
         let m = self.materials(rec, package, period, None)?;
         let mut ranking = rankproof_engine::rank(&m.package, &m.datasets, period)?;
         ranking.nonce = nonce;
-        let doc = ResultDoc::parse(ranking.canonical_bytes()).map_err(WorkflowError::refused)?;
+        let (bytes, spans) = ranking.canonical_bytes_and_spans();
+        let doc = ResultDoc::from_spans(bytes, spans).map_err(WorkflowError::refused)?;
         let rules_ref = RulesRef {
             name: rec.body.name.clone(),
             version: rec.body.version.clone(),
@@ -531,10 +572,10 @@ impl<L: LogSource> View<L> {
         let salts = Salts::parse(&self.src.blob(&r.body.salts.0)?)?;
         let mut ranking = rankproof_engine::rank(&m.package, &m.datasets, &period)?;
         ranking.nonce = Some(salts.nonce_hex());
-        let bytes = ranking.canonical_bytes();
+        let (bytes, spans) = ranking.canonical_bytes_and_spans();
         let mut out = Vec::new();
         let replayed = Hash::of(&bytes);
-        let doc = ResultDoc::parse(bytes).map_err(WorkflowError::tampered)?;
+        let doc = ResultDoc::from_spans(bytes, spans).map_err(WorkflowError::tampered)?;
         if replayed != r.body.result.0 {
             out.push(Mismatch::ResultHash {
                 published: r.body.result.to_hex(),

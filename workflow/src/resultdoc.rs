@@ -184,6 +184,55 @@ impl ResultDoc {
         })
     }
 
+    /// A document as the engine wrote it, with the byte range of each
+    /// record ([`rankproof_engine::Ranking::canonical_bytes_and_spans`]):
+    /// only the header is parsed (the document with its `results` array
+    /// left empty), and the spans are checked to be the array's elements
+    /// in order, separated by commas. For the engine's bytes and spans the
+    /// result equals [`ResultDoc::parse`] of the bytes, without reading
+    /// the records again.
+    pub fn from_spans(bytes: Vec<u8>, spans: Vec<Range<usize>>) -> Result<ResultDoc, String> {
+        let bad = || "the result document's record spans do not fit its bytes".to_owned();
+        const KEY: &[u8] = b"\"results\":[";
+        let open = match spans.first() {
+            Some(first) => first.start,
+            None => {
+                let at = bytes
+                    .windows(KEY.len() + 1)
+                    .position(|w| w.starts_with(KEY) && w[KEY.len()] == b']')
+                    .ok_or_else(bad)?;
+                at + KEY.len()
+            }
+        };
+        if open < KEY.len() || bytes.get(open - KEY.len()..open) != Some(KEY) {
+            return Err(bad());
+        }
+        let mut end = open;
+        for (i, s) in spans.iter().enumerate() {
+            let expect = if i == 0 { open } else { end + 1 };
+            if s.start != expect
+                || s.end < s.start
+                || (i > 0 && bytes.get(end) != Some(&b','))
+                || s.end > bytes.len()
+            {
+                return Err(bad());
+            }
+            end = s.end;
+        }
+        if bytes.get(end) != Some(&b']') {
+            return Err(bad());
+        }
+        let mut head = Vec::with_capacity(open + bytes.len() - end);
+        head.extend_from_slice(&bytes[..open]);
+        head.extend_from_slice(&bytes[end..]);
+        let header = ResultDoc::parse(head)?.header;
+        Ok(ResultDoc {
+            bytes,
+            header,
+            spans,
+        })
+    }
+
     /// The header.
     pub fn header(&self) -> &Header {
         &self.header

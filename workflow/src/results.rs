@@ -111,8 +111,9 @@ pub fn leaves<'a>(records: impl Iterator<Item = &'a [u8]>, salts: &Salts) -> Res
             salts.staff.len()
         )));
     }
+    use rayon::prelude::*;
     Ok(records
-        .iter()
+        .par_iter()
         .zip(&salts.staff)
         .map(|(r, s)| receipt::salted_leaf_canonical(r, s))
         .collect())

@@ -873,3 +873,29 @@ fn a_receipt_in_a_two_person_cohort_confirms_no_guess_of_a_colleagues_data() {
     d.set_salt(Some(salt));
     assert_eq!(d.sha256_hex(), recorded_hash);
 }
+
+#[test]
+fn a_document_read_from_the_engines_spans_equals_the_parsed_document() {
+    let w = recorded();
+    let dry = w.wf.dry_rank(&q1(), "marketing@1.0.0").unwrap();
+    let (bytes, spans) = dry.ranking.canonical_bytes_and_spans();
+    let parsed = rankproof_workflow::ResultDoc::parse(bytes.clone()).unwrap();
+    let fast = rankproof_workflow::ResultDoc::from_spans(bytes.clone(), spans.clone()).unwrap();
+    assert_eq!(fast.header(), parsed.header());
+    assert_eq!(fast.len(), parsed.len());
+    assert!(fast.len() > 1);
+    for i in 0..fast.len() {
+        assert_eq!(fast.record_bytes(i), parsed.record_bytes(i), "record {i}");
+    }
+    // Spans that do not cover the array's elements exactly are refused.
+    let mut shifted = spans.clone();
+    shifted[1].start += 1;
+    assert!(rankproof_workflow::ResultDoc::from_spans(bytes.clone(), shifted).is_err());
+    let mut short = spans.clone();
+    short.pop();
+    assert!(rankproof_workflow::ResultDoc::from_spans(bytes.clone(), short).is_err());
+    let mut long = spans;
+    let last = long.last().unwrap().clone();
+    long.push(last.end + 1..last.end + 2);
+    assert!(rankproof_workflow::ResultDoc::from_spans(bytes, long).is_err());
+}

@@ -124,7 +124,8 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
             out.bytes(b"\n")?;
         }
         f => {
-            let doc = ResultDoc::parse(ranking.canonical_bytes()).map_err(bad)?;
+            let (bytes, spans) = ranking.canonical_bytes_and_spans();
+            let doc = ResultDoc::from_spans(bytes, spans).map_err(bad)?;
             drop(ranking);
             render::print(&doc, f, None, pkg.labels(), out)?;
         }

@@ -10,7 +10,10 @@ use crate::fail::CmdResult;
 use crate::out::Out;
 
 fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
+    use rayon::prelude::*;
+    // In position order whatever the thread count.
     (0..doc.len())
+        .into_par_iter()
         .filter_map(|i| doc.record_brief(i).ok())
         .collect()
 }

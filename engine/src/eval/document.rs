@@ -402,6 +402,37 @@ impl Ranking {
         out
     }
 
+    /// The canonical result document with the byte range of each record
+    /// in it, in position order: what a reader of the document would find
+    /// by parsing it, without parsing it.
+    pub fn canonical_bytes_and_spans(&self) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
+        struct Shared<'a>(&'a std::cell::RefCell<Vec<u8>>);
+        impl std::io::Write for Shared<'_> {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = std::cell::RefCell::new(Vec::with_capacity(1024 + self.n() * 1600));
+        let mut spans = Vec::with_capacity(self.n());
+        // Records follow the `[` one after another, separated by commas;
+        // the first one is handed over before any of them is written.
+        let mut cursor: Option<usize> = None;
+        // INVARIANT: writing to a Vec cannot fail.
+        let _ = self.write_canonical_records(&mut Shared(&out), &mut |position, record| {
+            let c = cursor.get_or_insert_with(|| out.borrow().len());
+            if position > 1 {
+                *c += 1;
+            }
+            spans.push(*c..*c + record.len());
+            *c += record.len();
+        });
+        (out.into_inner(), spans)
+    }
+
     /// Stream the canonical result document to `w`, one batch of records
     /// at a time (the whole document never has to be in memory).
     pub fn write_canonical(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
