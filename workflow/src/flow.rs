@@ -206,27 +206,25 @@ fn recorded_dataset(
     schema: &rankproof_engine::SourceSchema,
     bytes: &[u8],
 ) -> Result<Dataset> {
-    {
-        let label = format!("dataset {} (entry {})", rec.body.dataset, rec.seq);
-        let d = match Dataset::from_canonical(&bytes, schema, &label) {
-            Ok(d) => d,
-            Err(_) => {
-                // Not canonical: say why the bytes do not read at all, or
-                // that they read but are not the canonical form.
-                Dataset::parse(schema, &label, &bytes)?;
-                return Err(WorkflowError::tampered(format!(
-                    "{label}: the stored dataset is not in canonical form"
-                )));
-            }
-        };
-        if d.salt().is_none() {
+    let label = format!("dataset {} (entry {})", rec.body.dataset, rec.seq);
+    let d = match Dataset::from_canonical(bytes, schema, &label) {
+        Ok(d) => d,
+        Err(_) => {
+            // Not canonical: say why the bytes do not read at all, or
+            // that they read but are not the canonical form.
+            Dataset::parse(schema, &label, bytes)?;
             return Err(WorkflowError::tampered(format!(
-                "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
-                 dataset carries one, so that its hash reveals nothing)"
+                "{label}: the stored dataset is not in canonical form"
             )));
         }
-        Ok(d)
+    };
+    if d.salt().is_none() {
+        return Err(WorkflowError::tampered(format!(
+            "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
+                 dataset carries one, so that its hash reveals nothing)"
+        )));
     }
+    Ok(d)
 }
 
 impl<L: LogSource> View<L> {
