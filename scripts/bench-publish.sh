@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Pair two builds on `rank --publish` of N staff (default 100000) from
+# recorded datasets: prepares a ledger with the three sources recorded
+# (with binary A), then farm-bench runs A and B in turn, each on a fresh
+# copy of that ledger. Usage: scripts/bench-publish.sh BIN_A BIN_B [N]
+set -euo pipefail
+A=$(realpath "$1"); B=$(realpath "$2"); N=${3:-100000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-bench-publish.XXXX")
+cd "$W"
+$A gen --n "$N" --seed 1 --out c >/dev/null
+$A key new --name bench.example/log --out log.key >/dev/null
+AD=$($A key new --name admin --out admin.key | tail -1)
+HR=$($A key new --name hr --out hr.key | tail -1)
+ST=$($A key new --name steward --out st.key | tail -1)
+OP=$($A key new --name operator --out op.key | tail -1)
+$A init --origin bench.example/log --log-key log.key --admin "$AD" >/dev/null
+$A key grant --signer admin.key --role hr --vkey "$HR" >/dev/null
+$A key grant --signer admin.key --role steward --vkey "$ST" >/dev/null
+$A key grant --signer admin.key --role operator --vkey "$OP" >/dev/null
+$A rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
+for s in crm survey oa; do
+  $A input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
+done
+cat > run.sh <<RUN
+#!/bin/sh
+cd "$W" && rm -rf "L\$2" && cp -a ledger "L\$2" && exec "\$1" rank --ledger "L\$2" --period 2025-Q1 --rules marketing@1.0.0 --publish --signer op.key --format csv >/dev/null
+RUN
+chmod +x run.sh
+farm-bench -n 3 --timeout 300 --vs "$W/run.sh $B b" -- "$W/run.sh" "$A" a
+echo "work directory $W"
