@@ -9,16 +9,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-bench-publish.XXXX")
 cd "$W"
 $A gen --n "$N" --seed 1 --out c >/dev/null
-$A key new --name bench.example/log --out log.key >/dev/null
-AD=$($A key new --name admin --out admin.key | tail -1)
-HR=$($A key new --name hr --out hr.key | tail -1)
-ST=$($A key new --name steward --out st.key | tail -1)
-OP=$($A key new --name operator --out op.key | tail -1)
-$A init --origin bench.example/log --log-key log.key --admin "$AD" >/dev/null
-$A key grant --signer admin.key --role hr --vkey "$HR" >/dev/null
-$A key grant --signer admin.key --role steward --vkey "$ST" >/dev/null
-$A key grant --signer admin.key --role operator --vkey "$OP" >/dev/null
-$A rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
+. "$ROOT/scripts/lib/ledger.sh"
+new_ledger "$A" bench.example/log "$ROOT/rules/marketing-v1"
 for s in crm survey oa; do
   $A input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
 done

@@ -11,16 +11,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-bench.XXXX")
 cd "$W"
 t() { local what=$1; shift; /usr/bin/time -f "$what: %e s wall, %U s user, peak %M KB" "$@"; }
 $R gen --n "$N" --seed 1 --out c >/dev/null
-$R key new --name bench.example/log --out log.key >/dev/null
-A=$($R key new --name admin --out admin.key | tail -1)
-HR=$($R key new --name hr --out hr.key | tail -1)
-ST=$($R key new --name steward --out st.key | tail -1)
-OP=$($R key new --name operator --out op.key | tail -1)
-$R init --origin bench.example/log --log-key log.key --admin "$A" >/dev/null
-$R key grant --signer admin.key --role hr --vkey "$HR" >/dev/null
-$R key grant --signer admin.key --role steward --vkey "$ST" >/dev/null
-$R key grant --signer admin.key --role operator --vkey "$OP" >/dev/null
-$R rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
+. "$ROOT/scripts/lib/ledger.sh"
+new_ledger "$R" bench.example/log "$ROOT/rules/marketing-v1"
 for s in crm survey oa; do
   t "input record $s" $R input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
 done

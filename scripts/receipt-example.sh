@@ -16,16 +16,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-receipt.XXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 $R gen --n 3 --seed 7 --out c >/dev/null
-$R key new --name example.org/ranking-log --out log.key >/dev/null
-A=$($R key new --name admin --out admin.key | tail -1)
-HR=$($R key new --name hr --out hr.key | tail -1)
-ST=$($R key new --name steward --out st.key | tail -1)
-OP=$($R key new --name operator --out op.key | tail -1)
-$R init --origin example.org/ranking-log --log-key log.key --admin "$A" >/dev/null
-$R key grant --signer admin.key --role hr --vkey "$HR" >/dev/null
-$R key grant --signer admin.key --role steward --vkey "$ST" >/dev/null
-$R key grant --signer admin.key --role operator --vkey "$OP" >/dev/null
-$R rules publish --signer hr.key "$ROOT/rules/marketing-v1" >/dev/null
+. "$ROOT/scripts/lib/ledger.sh"
+new_ledger "$R" example.org/ranking-log "$ROOT/rules/marketing-v1"
 for s in crm survey oa; do
   $R input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
 done

@@ -14,25 +14,12 @@ import os
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jcs  # noqa: E402
-from verify_bundle import H, leaf_hash  # noqa: E402
+from verify_bundle import H, inclusion_steps, leaf_hash  # noqa: E402
 
 
 def fold(leaf, index, size, path):
     """The intermediate hashes of RFC 9162 section 2.1.3.2 for one leaf."""
-    fn, sn, r, out = index, size - 1, leaf, []
-    for p in path:
-        if fn & 1 or fn == sn:
-            r = H(b"\x01", p, r)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = H(b"\x01", r, p)
-        fn >>= 1
-        sn >>= 1
-        out.append(r)
-    return out
+    return inclusion_steps(leaf, index, size, path)[0]
 
 
 def main(path):

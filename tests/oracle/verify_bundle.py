@@ -262,14 +262,13 @@ def mth(leaves):
     return H(b"\x01", mth(leaves[:k]), mth(leaves[k:]))
 
 
-def verify_inclusion(leaf, index, size, path, root):
-    """RFC 9162 §2.1.3.2; the proof must have exactly the expected length."""
-    if not (0 <= index < size):
-        return False
-    fn, sn, r = index, size - 1, leaf
+def inclusion_steps(leaf, index, size, path):
+    """RFC 9162 §2.1.3.2: the intermediate hashes of folding `path` into
+    `leaf`, and whether the path has exactly the expected length."""
+    fn, sn, r, out = index, size - 1, leaf, []
     for p in path:
         if sn == 0:
-            return False
+            return out, False
         if fn & 1 or fn == sn:
             r = H(b"\x01", p, r)
             if not fn & 1:
@@ -280,7 +279,16 @@ def verify_inclusion(leaf, index, size, path, root):
             r = H(b"\x01", r, p)
         fn >>= 1
         sn >>= 1
-    return sn == 0 and r == root
+        out.append(r)
+    return out, sn == 0
+
+
+def verify_inclusion(leaf, index, size, path, root):
+    """RFC 9162 §2.1.3.2; the proof must have exactly the expected length."""
+    if not (0 <= index < size):
+        return False
+    steps, exact = inclusion_steps(leaf, index, size, path)
+    return exact and (steps[-1] if steps else leaf) == root
 
 
 # ------------------------------------------------------------ §5 checkpoints
