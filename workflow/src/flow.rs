@@ -190,44 +190,10 @@ impl<L: LogSource> View<L> {
         rec: &InputRecordEntry,
         schema: &rankproof_engine::SourceSchema,
     ) -> Result<Dataset> {
-        // The source checked that the bytes hash to the entry's dataset
-        // hash; `from_canonical` checks that they are exactly the canonical
-        // form of what it parsed, so the dataset's hash is the entry's
-        // without writing the canonical form again.
         let bytes = self.src.blob(&rec.body.dataset.0)?;
         recorded_dataset(rec, schema, &bytes)
     }
-}
 
-/// A recorded dataset parsed from its stored bytes (already checked to
-/// hash to the entry's dataset hash); it must be in canonical form.
-fn recorded_dataset(
-    rec: &InputRecordEntry,
-    schema: &rankproof_engine::SourceSchema,
-    bytes: &[u8],
-) -> Result<Dataset> {
-    let label = format!("dataset {} (entry {})", rec.body.dataset, rec.seq);
-    let d = match Dataset::from_canonical(bytes, schema, &label) {
-        Ok(d) => d,
-        Err(_) => {
-            // Not canonical: say why the bytes do not read at all, or
-            // that they read but are not the canonical form.
-            Dataset::parse(schema, &label, bytes)?;
-            return Err(WorkflowError::tampered(format!(
-                "{label}: the stored dataset is not in canonical form"
-            )));
-        }
-    };
-    if d.salt().is_none() {
-        return Err(WorkflowError::tampered(format!(
-            "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
-                 dataset carries one, so that its hash reveals nothing)"
-        )));
-    }
-    Ok(d)
-}
-
-impl<L: LogSource> View<L> {
     /// The materials of a ranking of `period` under a package: the datasets
     /// `chosen` (a published ranking's), or those in force.
     pub fn materials(
@@ -264,7 +230,8 @@ impl<L: LogSource> View<L> {
             };
             chosen_inputs.push((source, schema, input));
         }
-        // The datasets are read in parallel; the first error in source
+        // The blobs are read in turn (a log source is not shared between
+        // threads), then parsed in parallel; the first error in source
         // order is reported.
         use rayon::prelude::*;
         let blobs = chosen_inputs
@@ -276,7 +243,6 @@ impl<L: LogSource> View<L> {
             .zip(&blobs)
             .map(|((_, schema, input), bytes)| recorded_dataset(input, schema, bytes))
             .collect();
-        drop(blobs);
         let mut datasets = BTreeMap::new();
         let mut inputs = BTreeMap::new();
         for ((source, _, input), d) in chosen_inputs.iter().zip(read) {
@@ -706,6 +672,36 @@ impl<L: LogSource> View<L> {
 
 /// Where `staff` is in a published ranking's results, or why they are not
 /// (excluded as not eligible, or not in it).
+/// A recorded dataset parsed from its stored bytes, which the log source
+/// checked to hash to the entry's dataset hash. They must be exactly the
+/// canonical form (`from_canonical` checks that), so the dataset's hash is
+/// the entry's without writing the canonical form again.
+fn recorded_dataset(
+    rec: &InputRecordEntry,
+    schema: &rankproof_engine::SourceSchema,
+    bytes: &[u8],
+) -> Result<Dataset> {
+    let label = format!("dataset {} (entry {})", rec.body.dataset, rec.seq);
+    let d = match Dataset::from_canonical(bytes, schema, &label) {
+        Ok(d) => d,
+        Err(_) => {
+            // Not canonical: say why the bytes do not read at all, or
+            // that they read but are not the canonical form.
+            Dataset::parse(schema, &label, bytes)?;
+            return Err(WorkflowError::tampered(format!(
+                "{label}: the stored dataset is not in canonical form"
+            )));
+        }
+    };
+    if d.salt().is_none() {
+        return Err(WorkflowError::tampered(format!(
+            "{label}: the recorded dataset has no salt (RULES.md section 6: every recorded \
+                 dataset carries one, so that its hash reveals nothing)"
+        )));
+    }
+    Ok(d)
+}
+
 fn staff_index(published: &PublishedResults, seq: u64, staff: &str) -> Result<usize> {
     published
         .doc

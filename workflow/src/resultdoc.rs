@@ -194,16 +194,12 @@ impl ResultDoc {
     pub fn from_spans(bytes: Vec<u8>, spans: Vec<Range<usize>>) -> Result<ResultDoc, String> {
         let bad = || "the result document's record spans do not fit its bytes".to_owned();
         const KEY: &[u8] = b"\"results\":[";
-        let open = match spans.first() {
-            Some(first) => first.start,
-            None => {
-                let at = bytes
-                    .windows(KEY.len() + 1)
-                    .position(|w| w.starts_with(KEY) && w[KEY.len()] == b']')
-                    .ok_or_else(bad)?;
-                at + KEY.len()
-            }
+        let Some(first) = spans.first() else {
+            // No records: the document is its header.
+            let doc = ResultDoc::parse(bytes)?;
+            return if doc.is_empty() { Ok(doc) } else { Err(bad()) };
         };
+        let open = first.start;
         if open < KEY.len() || bytes.get(open - KEY.len()..open) != Some(KEY) {
             return Err(bad());
         }

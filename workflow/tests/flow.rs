@@ -894,6 +894,7 @@ fn a_document_read_from_the_engines_spans_equals_the_parsed_document() {
     let mut short = spans.clone();
     short.pop();
     assert!(rankproof_workflow::ResultDoc::from_spans(bytes.clone(), short).is_err());
+    assert!(rankproof_workflow::ResultDoc::from_spans(bytes.clone(), Vec::new()).is_err());
     let mut long = spans;
     let last = long.last().unwrap().clone();
     long.push(last.end + 1..last.end + 2);

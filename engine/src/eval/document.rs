@@ -406,42 +406,25 @@ impl Ranking {
     /// in it, in position order: what a reader of the document would find
     /// by parsing it, without parsing it.
     pub fn canonical_bytes_and_spans(&self) -> (Vec<u8>, Vec<std::ops::Range<usize>>) {
-        struct Shared<'a>(&'a std::cell::RefCell<Vec<u8>>);
-        impl std::io::Write for Shared<'_> {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.borrow_mut().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let out = std::cell::RefCell::new(Vec::with_capacity(1024 + self.n() * 1600));
+        let mut out = Vec::with_capacity(1024 + self.n() * 1600);
         let mut spans = Vec::with_capacity(self.n());
-        // Records follow the `[` one after another, separated by commas;
-        // the first one is handed over before any of them is written.
-        let mut cursor: Option<usize> = None;
         // INVARIANT: writing to a Vec cannot fail.
-        let _ = self.write_canonical_records(&mut Shared(&out), &mut |position, record| {
-            let c = cursor.get_or_insert_with(|| out.borrow().len());
-            if position > 1 {
-                *c += 1;
-            }
-            spans.push(*c..*c + record.len());
-            *c += record.len();
+        let _ = self.write_canonical_records(&mut out, &mut |_, at, record| {
+            spans.push(at..at + record.len())
         });
-        (out.into_inner(), spans)
+        (out, spans)
     }
 
     /// Stream the canonical result document to `w`, one batch of records
     /// at a time (the whole document never has to be in memory).
     pub fn write_canonical(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        self.write_canonical_records(w, &mut |_, _| {})
+        self.write_canonical_records(w, &mut |_, _, _| {})
     }
 
     /// Stream the canonical result document to `w` and hand `on_record`
     /// each record's canonical (JCS) bytes, in position order, with its
-    /// position (1-based): the bytes are the ones written into the
+    /// position (1-based) and its byte offset in the document: the bytes
+    /// are the ones written into the
     /// document's `results` array, so a caller can hash them (e.g. for the
     /// results-tree leaves) without serializing the records again. Records
     /// are written in parallel batches and passed on in order, so the bytes
@@ -449,7 +432,7 @@ impl Ranking {
     pub fn write_canonical_records(
         &self,
         w: &mut dyn std::io::Write,
-        on_record: &mut dyn FnMut(usize, &[u8]),
+        on_record: &mut dyn FnMut(usize, usize, &[u8]),
     ) -> std::io::Result<()> {
         let header = self.header();
         let mut m: Vec<(&str, Piece<'_>)> =
@@ -466,9 +449,11 @@ impl Ranking {
             buf.push(b':');
             if *k == "results" {
                 buf.push(b'[');
+                // Nothing is written before the results: they start here.
+                let at = buf.len();
                 w.write_all(&buf)?;
                 buf.clear();
-                self.write_results(w, on_record)?;
+                self.write_results(w, at, on_record)?;
                 buf.push(b']');
             } else {
                 write_piece(v, &mut buf);
@@ -478,12 +463,14 @@ impl Ranking {
         w.write_all(&buf)
     }
 
-    /// The records of the `results` array, comma-separated.
+    /// The records of the `results` array, comma-separated, written from
+    /// byte offset `at` of the document; returns the offset after them.
     fn write_results(
         &self,
         w: &mut dyn std::io::Write,
-        on_record: &mut dyn FnMut(usize, &[u8]),
-    ) -> std::io::Result<()> {
+        mut at: usize,
+        on_record: &mut dyn FnMut(usize, usize, &[u8]),
+    ) -> std::io::Result<usize> {
         let records = &*self.records;
         let n = records.n();
         let tasks = 4 * rayon::current_num_threads().max(1);
@@ -516,13 +503,14 @@ impl Ranking {
             for (k, (buf, spans)) in bufs[..used].iter().enumerate() {
                 let first = start + k * CHUNK;
                 for (j, &(a, b)) in spans.iter().enumerate() {
-                    on_record(first + j + 1, &buf[a..b]);
+                    on_record(first + j + 1, at + a, &buf[a..b]);
                 }
                 w.write_all(buf)?;
+                at += buf.len();
             }
             start = end;
         }
-        Ok(())
+        Ok(at)
     }
 
     /// The result document as a `serde_json::Value`.

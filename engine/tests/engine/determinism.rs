@@ -77,9 +77,11 @@ fn records_handed_out_while_writing_are_the_documents_records() {
         pool.install(|| {
             let r = rank(&pkg, &inputs, &q1()).unwrap();
             let mut doc = Vec::new();
-            let mut seen: Vec<(usize, Vec<u8>)> = Vec::new();
-            r.write_canonical_records(&mut doc, &mut |p, bytes| seen.push((p, bytes.to_vec())))
-                .unwrap();
+            let mut seen: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+            r.write_canonical_records(&mut doc, &mut |p, at, bytes| {
+                seen.push((p, at, bytes.to_vec()))
+            })
+            .unwrap();
             (r, doc, seen)
         })
     };
@@ -87,15 +89,21 @@ fn records_handed_out_while_writing_are_the_documents_records() {
     assert_eq!(doc, r.canonical_bytes());
     assert_eq!(seen.len(), r.n());
     let typed = r.results();
-    for (k, (p, bytes)) in seen.iter().enumerate() {
+    let (all, spans) = r.canonical_bytes_and_spans();
+    assert_eq!(all, doc);
+    assert_eq!(spans.len(), r.n());
+    for (k, (p, at, bytes)) in seen.iter().enumerate() {
         assert_eq!(*p, k + 1);
+        // The offset is where the record lies in the document.
+        assert_eq!(&doc[*at..*at + bytes.len()], &bytes[..]);
+        assert_eq!(spans[k], *at..*at + bytes.len());
         assert_eq!(bytes, &typed[k].canonical_bytes());
         assert_eq!(r.record(*p).unwrap(), typed[k]);
     }
     assert!(r.record(0).is_none() && r.record(r.n() + 1).is_none());
     let joined: Vec<u8> = seen
         .iter()
-        .map(|(_, b)| b.clone())
+        .map(|(_, _, b)| b.clone())
         .collect::<Vec<_>>()
         .join(&b","[..]);
     let needle = [b"\"results\":[".as_slice(), &joined, b"]"].concat();
