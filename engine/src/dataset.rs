@@ -569,7 +569,7 @@ impl Table {
     }
 
     /// The rows `idx`, in that order.
-    fn select(&self, idx: &[usize]) -> Table {
+    pub(crate) fn select(&self, idx: &[usize]) -> Table {
         use rayon::prelude::*;
         Table {
             ids: idx

@@ -42,68 +42,67 @@ const PAIRS: &[u8; 200] = b"\
 /// Write the canonical text of `d` at the end of `buf`; return where it starts.
 /// A 96-bit mantissa has at most 29 digits, a scale at most 28: with the
 /// point, `0.`, the sign and leading zeros it needs at most 32 bytes.
+/// Mantissas that fit 64 bits (nearly all) never take a 128-bit division.
 fn canonical_into(d: &Decimal, buf: &mut [u8; 64]) -> usize {
+    const END: usize = 64;
     let m = d.mantissa();
     if m == 0 {
-        buf[63] = b'0';
-        return 63;
+        buf[END - 1] = b'0';
+        return END - 1;
     }
     let mut u = m.unsigned_abs();
     let mut scale = d.scale() as usize;
-    while scale > 0 && u % 10 == 0 {
-        u /= 10;
-        scale -= 1;
-    }
-    let mut i = buf.len();
-    // Digits right to left; the point goes in after `scale` of them.
-    let mut written = 0usize;
-    let put = |buf: &mut [u8; 64], i: &mut usize, digit: u8, written: &mut usize| {
-        if scale > 0 && *written == scale {
-            *i -= 1;
-            buf[*i] = b'.';
+    // Trailing zeros after the point go (as `normalize` does).
+    if let Ok(mut v) = u64::try_from(u) {
+        while scale > 0 && v % 10 == 0 {
+            v /= 10;
+            scale -= 1;
         }
-        *i -= 1;
-        buf[*i] = digit;
-        *written += 1;
-    };
-    // The high part (beyond 64 bits) by u128 division, rarely taken.
+        u = u128::from(v);
+    } else {
+        while scale > 0 && u % 10 == 0 {
+            u /= 10;
+            scale -= 1;
+        }
+    }
+    // The digits, right to left: beyond 64 bits one at a time (rare), then
+    // two at a time.
+    let mut i = END;
     while u > u128::from(u64::MAX) {
-        let digit = (u % 10) as u8;
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
         u /= 10;
-        put(buf, &mut i, b'0' + digit, &mut written);
     }
     let mut v = u as u64;
-    if scale == 0 {
-        // No point to place: two digits at a time.
-        while v >= 100 {
-            let p = ((v % 100) as usize) * 2;
-            v /= 100;
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
-        }
-        if v >= 10 {
-            let p = (v as usize) * 2;
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    while v >= 100 {
+        let p = ((v % 100) as usize) * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if v >= 10 {
+        let p = (v as usize) * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else if v > 0 {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    if scale > 0 {
+        if END - i > scale {
+            // The point goes before the last `scale` digits.
+            let point = END - scale;
+            buf.copy_within(i..point, i - 1);
+            i -= 1;
+            buf[point - 1] = b'.';
         } else {
-            i -= 1;
-            buf[i] = b'0' + v as u8;
-        }
-    } else {
-        while v > 0 {
-            let digit = (v % 10) as u8;
-            v /= 10;
-            put(buf, &mut i, b'0' + digit, &mut written);
-        }
-        // Fewer digits than the scale: leading zeros, then `0.`.
-        while written < scale {
-            put(buf, &mut i, b'0', &mut written);
-        }
-        if written == scale {
-            i -= 1;
-            buf[i] = b'.';
-            i -= 1;
-            buf[i] = b'0';
+            // Fewer digits than the scale: leading zeros, then `0.`.
+            while END - i < scale {
+                i -= 1;
+                buf[i] = b'0';
+            }
+            buf[i - 2..i].copy_from_slice(b"0.");
+            i -= 2;
         }
     }
     if m < 0 {

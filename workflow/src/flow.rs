@@ -670,8 +670,6 @@ impl<L: LogSource> View<L> {
     }
 }
 
-/// Where `staff` is in a published ranking's results, or why they are not
-/// (excluded as not eligible, or not in it).
 /// A recorded dataset parsed from its stored bytes, which the log source
 /// checked to hash to the entry's dataset hash. They must be exactly the
 /// canonical form (`from_canonical` checks that), so the dataset's hash is
@@ -702,6 +700,8 @@ fn recorded_dataset(
     Ok(d)
 }
 
+/// Where `staff` is in a published ranking's results, or why they are not
+/// (excluded as not eligible, or not in it).
 fn staff_index(published: &PublishedResults, seq: u64, staff: &str) -> Result<usize> {
     published
         .doc

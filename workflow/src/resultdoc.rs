@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use rankproof_engine::StaffSummary;
 /// Record members that are neither scores nor attributes.
 use rankproof_engine::RECORD_KEYS as STANDARD;
 
@@ -284,6 +285,16 @@ impl ResultDoc {
         StaffRecord::from_json(&m, Some(&self.header.score_names))
     }
 
+    /// Every record without its explanation, in position order (each read
+    /// from its JSON, in parallel; a record that does not parse is left out).
+    pub fn records_brief(&self) -> Vec<StaffRecord> {
+        use rayon::prelude::*;
+        (0..self.len())
+            .into_par_iter()
+            .filter_map(|i| self.record_brief(i).ok())
+            .collect()
+    }
+
     /// The staff ID of record `idx`.
     pub fn staff_id(&self, idx: usize) -> Option<String> {
         #[derive(Deserialize)]
@@ -391,6 +402,42 @@ impl StaffRecord {
             attributes,
             explain,
         })
+    }
+
+    /// A record without its explanation from the engine's summary of it:
+    /// the same as [`ResultDoc::record_brief`] of the document the engine
+    /// writes, without writing or reading that document. `score_names` in
+    /// report order, from the document header.
+    pub fn from_summary(s: StaffSummary, score_names: &[String]) -> StaffRecord {
+        let canonical = rankproof_engine::decimal::canonical;
+        StaffRecord {
+            scores: score_names
+                .iter()
+                .filter_map(|k| s.scores.get(k).map(|v| (k.clone(), canonical(v))))
+                .collect(),
+            staff_id: s.staff_id.as_str().to_owned(),
+            position: s.position,
+            rank: s.rank,
+            grade: s.grade,
+            bonus_multiplier: canonical(&s.bonus_multiplier),
+            flags: s.flags,
+            attributes: s.attributes.into_iter().collect(),
+            explain: Value::Null,
+        }
+    }
+
+    /// Every record of a ranking without its explanation, in position
+    /// order, from the engine's columns ([`StaffRecord::from_summary`]).
+    pub fn all_from(
+        ranking: &rankproof_engine::Ranking,
+        score_names: &[String],
+    ) -> Vec<StaffRecord> {
+        use rayon::prelude::*;
+        ranking
+            .summaries()
+            .into_par_iter()
+            .map(|s| StaffRecord::from_summary(s, score_names))
+            .collect()
     }
 
     /// A score's reported value.

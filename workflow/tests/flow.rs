@@ -900,3 +900,23 @@ fn a_document_read_from_the_engines_spans_equals_the_parsed_document() {
     long.push(last.end + 1..last.end + 2);
     assert!(rankproof_workflow::ResultDoc::from_spans(bytes, long).is_err());
 }
+
+#[test]
+fn records_read_from_the_engines_columns_equal_those_read_from_the_document() {
+    let w = recorded();
+    let dry = w.wf.dry_rank(&q1(), "marketing@1.0.0").unwrap();
+    let fresh =
+        rankproof_workflow::StaffRecord::all_from(&dry.ranking, &dry.doc.header().score_names);
+    let stored = dry.doc.records_brief();
+    assert_eq!(stored.len(), dry.doc.len());
+    assert!(stored.len() > 1);
+    assert_eq!(fresh, stored);
+    // The cohort exercises what a summary carries besides the numbers.
+    assert!(
+        stored.iter().any(|r| !r.flags.is_empty()),
+        "no record has a flag"
+    );
+    assert!(stored
+        .iter()
+        .any(|r| r.attributes.iter().any(|(_, v)| !v.is_ascii())));
+}

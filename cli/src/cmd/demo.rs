@@ -200,8 +200,11 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
     else {
         return Err(finding("the demo ranking was not published: this is a bug"));
     };
-    n.out
-        .text(&render_ranking::table(&dry.doc, &Default::default()))?;
+    n.out.text(&render_ranking::table(
+        &dry.doc,
+        Some(&dry.ranking),
+        &Default::default(),
+    ))?;
     n.say(&format!("published as ranking {id}"))?;
     n.say("Publishing again with the same materials writes nothing:")?;
     if let PublishOutcome::Unchanged { seq } =

@@ -126,8 +126,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
         f => {
             let (bytes, spans) = ranking.canonical_bytes_and_spans();
             let doc = ResultDoc::from_spans(bytes, spans).map_err(bad)?;
-            drop(ranking);
-            render::print(&doc, f, None, pkg.labels(), out)?;
+            render::print(&doc, Some(&ranking), f, None, pkg.labels(), out)?;
         }
     }
     Ok(())
@@ -160,7 +159,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
             );
         }
         let labels = v.package(&a.rules)?.1.labels().clone();
-        return render::print(&dry.doc, a.format, None, &labels, out);
+        return render::print(&dry.doc, Some(&dry.ranking), a.format, None, &labels, out);
     };
     let key = read_secret_key(signer)?;
     let mut wf = store::workflow(&a.ledger)?;
@@ -179,7 +178,14 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
             supersedes,
             dry,
         } => {
-            render::print(&dry.doc, a.format, Some(seq), &labels, out)?;
+            render::print(
+                &dry.doc,
+                Some(&dry.ranking),
+                a.format,
+                Some(seq),
+                &labels,
+                out,
+            )?;
             if a.format == Format::Table {
                 out.line(format!("published as ranking {seq}"))?;
                 if let Some(s) = supersedes {
@@ -199,7 +205,7 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                     safe(&r.body.rules.name)
                 ))?;
             } else {
-                render::print(&published.doc, a.format, Some(seq), &labels, out)?;
+                render::print(&published.doc, None, a.format, Some(seq), &labels, out)?;
                 eprintln!(
                     "rankproof: ranking {seq} is the current ranking of {period} with identical \
                      materials; nothing written"

@@ -137,5 +137,5 @@ fn show(a: ShowArgs, out: &mut Out) -> CmdResult {
         }
     }
     let labels = v.package(&r.body.rules.id())?.1.labels().clone();
-    crate::render::ranking::print(&published.doc, a.format, None, &labels, out)
+    crate::render::ranking::print(&published.doc, None, a.format, None, &labels, out)
 }

@@ -1,6 +1,7 @@
 //! A ranking (a stored or freshly computed result document) as a table or
 //! CSV. Columns come from the document: its attributes and score names.
 
+use rankproof_engine::Ranking;
 use rankproof_ledger::Hash;
 use rankproof_workflow::{ResultDoc, StaffRecord};
 
@@ -9,34 +10,34 @@ use super::{csv_out, label, safe, Format, Labels};
 use crate::fail::CmdResult;
 use crate::out::Out;
 
-fn records(doc: &ResultDoc) -> Vec<StaffRecord> {
-    use rayon::prelude::*;
-    // In position order whatever the thread count.
-    (0..doc.len())
-        .into_par_iter()
-        .filter_map(|i| doc.record_brief(i).ok())
-        .collect()
+/// The records to show, in position order: for a ranking just computed
+/// (`fresh`) from the engine's columns, else read from the document.
+fn records(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<StaffRecord> {
+    match fresh {
+        Some(r) => StaffRecord::all_from(r, &doc.header().score_names),
+        None => doc.records_brief(),
+    }
 }
 
 /// The ranking as CSV: staff_id, attributes, scores, position, rank,
 /// grade, bonus_multiplier, flags.
-pub fn csv(doc: &ResultDoc) -> Vec<u8> {
-    csv_out::write(csv_rows(doc))
+pub fn csv(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<u8> {
+    csv_out::write(csv_rows(doc, fresh))
 }
 
 /// The ranking as CSV for Excel (byte-order mark, CRLF).
-pub fn csv_excel(doc: &ResultDoc) -> Vec<u8> {
-    csv_out::write_excel(csv_rows(doc))
+pub fn csv_excel(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<u8> {
+    csv_out::write_excel(csv_rows(doc, fresh))
 }
 
-fn csv_rows(doc: &ResultDoc) -> Vec<Vec<String>> {
+fn csv_rows(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<Vec<String>> {
     let attrs = doc.attribute_names();
     let scores = &doc.header().score_names;
     let mut header = vec!["staff_id".to_owned()];
     header.extend(attrs.iter().cloned());
     header.extend(scores.iter().cloned());
     header.extend(["position", "rank", "grade", "bonus_multiplier", "flags"].map(String::from));
-    let rows = std::iter::once(header).chain(records(doc).into_iter().map(|r| {
+    let rows = std::iter::once(header).chain(records(doc, fresh).into_iter().map(|r| {
         let mut cells = vec![r.staff_id.clone()];
         cells.extend(
             attrs
@@ -71,7 +72,8 @@ fn padded(v: &str, decimals: u32) -> String {
 
 /// The ranking as an aligned terminal table with the grade distribution.
 /// Column headers show the package's display labels where it declares them.
-pub fn table(doc: &ResultDoc, labels: &Labels) -> String {
+/// `fresh`: the ranking `doc` was just written from, if there is one.
+pub fn table(doc: &ResultDoc, fresh: Option<&Ranking>, labels: &Labels) -> String {
     let h = doc.header();
     let attrs = doc.attribute_names();
     let scores = &h.score_names;
@@ -91,7 +93,7 @@ pub fn table(doc: &ResultDoc, labels: &Labels) -> String {
     right.extend(first_score..first_score + scores.len());
     right.push(first_score + scores.len() + 1);
     let mut t = Table::new(headers).right(&right);
-    for r in records(doc) {
+    for r in records(doc, fresh) {
         let mut cells = vec![
             r.position.to_string(),
             r.rank.to_string(),
@@ -157,8 +159,11 @@ pub fn table(doc: &ResultDoc, labels: &Labels) -> String {
 
 /// Print a result document; JSON is its canonical bytes, with the
 /// ranking's entry number as a first member when it is published.
+/// `fresh`: the ranking `doc` was just written from, if there is one
+/// (tables and CSV are then read from its columns).
 pub fn print(
     doc: &ResultDoc,
+    fresh: Option<&Ranking>,
     format: Format,
     id: Option<u64>,
     labels: &Labels,
@@ -176,9 +181,9 @@ pub fn print(
             }
             out.bytes(b"\n")?;
         }
-        Format::Csv => out.bytes(&csv(doc))?,
-        Format::CsvExcel => out.bytes(&csv_excel(doc))?,
-        Format::Table => out.text(&table(doc, labels))?,
+        Format::Csv => out.bytes(&csv(doc, fresh))?,
+        Format::CsvExcel => out.bytes(&csv_excel(doc, fresh))?,
+        Format::Table => out.text(&table(doc, fresh, labels))?,
     }
     Ok(())
 }

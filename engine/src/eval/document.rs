@@ -88,6 +88,22 @@ pub struct StaffResult {
     pub explanation: Explanation,
 }
 
+/// One staff member's result without its explanation: what a table or a
+/// CSV of the ranking shows, read from the ranking's columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSummary {
+    pub staff_id: StaffId,
+    /// 1..=N in ranking order.
+    pub position: u64,
+    pub rank: u64,
+    pub attributes: BTreeMap<String, String>,
+    /// Reported scores: `rhu(score, report_decimals)`.
+    pub scores: BTreeMap<String, Decimal>,
+    pub grade: String,
+    pub bonus_multiplier: Decimal,
+    pub flags: Vec<String>,
+}
+
 /// A member value while writing an object.
 enum Piece<'a> {
     Str(&'a str),
@@ -270,6 +286,15 @@ impl Ranking {
     /// tools; the document itself is written without them).
     pub fn results(&self) -> Vec<StaffResult> {
         (0..self.n()).map(|p| self.records.record(p)).collect()
+    }
+
+    /// Every record without its explanation, in position order (computed
+    /// in parallel; the same at any thread count).
+    pub fn summaries(&self) -> Vec<StaffSummary> {
+        (0..self.n())
+            .into_par_iter()
+            .map(|p| self.records.summary(p))
+            .collect()
     }
 
     /// Everything in the document except `results`.
@@ -567,24 +592,43 @@ fn write_operand(o: &Operand, i: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn write_named(members: &[(String, Operand)], i: usize, out: &mut Vec<u8>) {
+/// The JCS bytes of a member name with its colon (`"name":`), written once
+/// for a ranking instead of once a record.
+type Key = Box<[u8]>;
+
+fn key(name: &str) -> Key {
+    let mut k = Vec::with_capacity(name.len() + 3);
+    jcs::write_str(name, &mut k);
+    k.push(b':');
+    k.into_boxed_slice()
+}
+
+/// A term of a score built from terms, as a record writes it: where it is
+/// in `Terms::parts`, its name's key with the array opened (`"name":[`),
+/// and its weight (the same for everybody) between commas (`,"0.4",`).
+struct TermText {
+    part: usize,
+    open: Box<[u8]>,
+    weight: Box<[u8]>,
+}
+
+fn write_named(members: &[(Key, Operand)], i: usize, out: &mut Vec<u8>) {
     out.push(b'{');
     for (k, (name, v)) in members.iter().enumerate() {
         if k > 0 {
             out.push(b',');
         }
-        jcs::write_str(name, out);
-        out.push(b':');
+        out.extend_from_slice(name);
         write_operand(v, i, out);
     }
     out.push(b'}');
 }
 
 /// Append the explanation of one score built from terms for staff member
-/// `i`: `{"terms": {NAME: [value, weight, contribution], ...}}` (names in
-/// JCS order, `sorted` the term indices in that order), plus
-/// `"rounded_to": d` when the script rounded the sum.
-fn write_terms(terms: &Terms, sorted: &[usize], i: usize, out: &mut Vec<u8>) {
+/// `i`: `{"terms": {NAME: [value, weight, contribution], ...}}` (`sorted`
+/// the terms in JCS order of their names), plus `"rounded_to": d` when the
+/// script rounded the sum.
+fn write_terms(terms: &Terms, sorted: &[TermText], i: usize, out: &mut Vec<u8>) {
     if let Some(d) = terms.rounded {
         out.extend_from_slice(b"{\"rounded_to\":");
         jcs::write_int(i64::from(d), out);
@@ -592,18 +636,14 @@ fn write_terms(terms: &Terms, sorted: &[usize], i: usize, out: &mut Vec<u8>) {
     } else {
         out.extend_from_slice(b"{\"terms\":{");
     }
-    for (j, &t) in sorted.iter().enumerate() {
+    for (j, t) in sorted.iter().enumerate() {
         if j > 0 {
             out.push(b',');
         }
-        let (tn, v, w) = &terms.parts[t];
-        jcs::write_str(tn, out);
-        out.extend_from_slice(b":[");
-        write_operand(v, i, out);
-        out.push(b',');
-        write_canonical_json(w, out);
-        out.push(b',');
-        write_operand(&terms.contributions[t], i, out);
+        out.extend_from_slice(&t.open);
+        write_operand(&terms.parts[t.part].1, i, out);
+        out.extend_from_slice(&t.weight);
+        write_operand(&terms.contributions[t.part], i, out);
         out.push(b']');
     }
     out.extend_from_slice(b"}}");
@@ -620,31 +660,33 @@ pub(crate) struct Records {
     position_of: Vec<usize>,
     /// Competition rank at each position.
     ranks: Vec<u64>,
-    // Everything below that is per staff member, except `sources`, is in
-    // position order: a record reads its columns at its position, so
-    // writing the records in order reads every column front to back.
-    /// The joined inputs' columns, in source-name order (row `i` is staff `i`).
-    sources: Vec<Arc<Table>>,
-    /// Members of `explain.inputs` in JCS order: (dataset, column, name).
-    input_order: Vec<(usize, usize, String)>,
+    // Everything below that is per staff member is in position order: a
+    // record reads its columns at its position, so writing the records in
+    // order reads every column front to back (reading the inputs in row
+    // order instead cost a cache miss a cell).
+    /// The joined inputs' columns, in source-name order (row `p` is the
+    /// staff member at position `p`).
+    sources: Vec<Table>,
+    /// Members of `explain.inputs` in JCS order: (dataset, column, key).
+    input_order: Vec<(usize, usize, Key)>,
     /// Attributes in name order, with where each lives: (dataset, column).
     attributes: Vec<(String, Option<(usize, usize)>)>,
     /// Every declared score (unrounded), in name order.
     scores: Vec<(String, Vec<Decimal>)>,
-    /// Indices into `scores` in JCS order of their names.
-    unrounded_order: Vec<usize>,
+    /// Indices into `scores` in JCS order of their names, with their keys.
+    unrounded_order: Vec<(usize, Key)>,
     report_decimals: u32,
     grade_names: Vec<String>,
     grade: Vec<u16>,
     bonus: Vec<Decimal>,
     flags: Vec<(String, Vec<bool>)>,
-    classification: Vec<(String, Operand)>,
-    details: Vec<(String, Operand)>,
+    classification: Vec<(Key, Operand)>,
+    details: Vec<(Key, Operand)>,
     /// Scores built from terms, in JCS order of their names, each with its
-    /// term indices in JCS order of the term names.
-    scoring: Vec<(String, Terms, Vec<usize>)>,
+    /// terms in JCS order of the term names.
+    scoring: Vec<(Key, Terms, Vec<TermText>)>,
     /// The record's members in JCS order.
-    members: Vec<(String, Member)>,
+    members: Vec<(Key, Member)>,
 }
 
 /// A member of a staff record.
@@ -686,6 +728,10 @@ impl Records {
             })
             .collect();
         input_order.sort_by(|a, b| jcs::utf16_cmp(&a.2, &b.2));
+        let input_order: Vec<(usize, usize, Key)> = input_order
+            .into_iter()
+            .map(|(di, ci, name)| (di, ci, key(&name)))
+            .collect();
         // Where each attribute lives: (dataset, column); one per name.
         let attributes: BTreeMap<String, Option<(usize, usize)>> = spec
             .attributes
@@ -714,15 +760,36 @@ impl Records {
             .collect();
         let mut unrounded_order: Vec<usize> = (0..scores.len()).collect();
         unrounded_order.sort_by(|a, b| jcs::utf16_cmp(&scores[*a].0, &scores[*b].0));
-        let mut scoring: Vec<(String, Terms, Vec<usize>)> = terms
+        let unrounded_order = unrounded_order
+            .into_iter()
+            .map(|s| (s, key(&scores[s].0)))
+            .collect();
+        let mut scoring: Vec<(String, Terms)> = terms.into_iter().collect();
+        scoring.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
+        let scoring = scoring
             .into_iter()
             .map(|(k, t)| {
                 let mut sorted: Vec<usize> = (0..t.parts.len()).collect();
                 sorted.sort_by(|a, b| jcs::utf16_cmp(&t.parts[*a].0, &t.parts[*b].0));
-                (k, in_position_order_terms(t, &positions), sorted)
+                let sorted = sorted
+                    .into_iter()
+                    .map(|part| {
+                        let (name, _, w) = &t.parts[part];
+                        let mut open = key(name).into_vec();
+                        open.push(b'[');
+                        let mut weight = vec![b','];
+                        write_canonical_json(w, &mut weight);
+                        weight.push(b',');
+                        TermText {
+                            part,
+                            open: open.into_boxed_slice(),
+                            weight: weight.into_boxed_slice(),
+                        }
+                    })
+                    .collect();
+                (key(&k), in_position_order_terms(t, &positions), sorted)
             })
             .collect();
-        scoring.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
         // The members in the order a record writes them, then (stably) in
         // JCS order, as `StaffResult::write_jcs` does.
         let mut members: Vec<(String, Member)> = Vec::with_capacity(16);
@@ -740,6 +807,7 @@ impl Records {
         members.push(("flags".to_owned(), Member::Flags));
         members.push(("explain".to_owned(), Member::Explain));
         members.sort_by(|a, b| jcs::utf16_cmp(&a.0, &b.0));
+        let members = members.into_iter().map(|(n, m)| (key(&n), m)).collect();
         let mut position_of = vec![0usize; positions.len()];
         for (p, &i) in positions.iter().enumerate() {
             position_of[i] = p;
@@ -751,10 +819,10 @@ impl Records {
             explain_columns,
             ..
         } = classified;
-        let in_order = |named: Vec<(String, Operand)>| -> Vec<(String, Operand)> {
+        let in_order = |named: Vec<(String, Operand)>| -> Vec<(Key, Operand)> {
             named
                 .into_par_iter()
-                .map(|(k, o)| (k, in_position_order(&o, &positions)))
+                .map(|(k, o)| (key(&k), in_position_order(&o, &positions)))
                 .collect()
         };
         let classification = in_order(explain_columns);
@@ -766,7 +834,11 @@ impl Records {
         Records {
             grade: gather(&grade, &positions),
             bonus: gather(&bonus, &positions),
-            sources: joined.sources.iter().map(|d| d.shared_table()).collect(),
+            sources: joined
+                .sources
+                .iter()
+                .map(|d| d.shared_table().select(&positions))
+                .collect(),
             staff_ids: joined.staff_ids,
             positions,
             position_of,
@@ -796,12 +868,13 @@ impl Records {
             .map(|g| self.grade_names[usize::from(*g)].as_str())
     }
 
-    fn attribute(&self, i: usize, a: usize) -> &str {
+    /// Attribute `a` of the staff member at position `p`.
+    fn attribute(&self, p: usize, a: usize) -> &str {
         match self.attributes[a].1 {
             Some((di, ci)) => self
                 .sources
                 .get(di)
-                .and_then(|t| t.text(i, ci))
+                .and_then(|t| t.text(p, ci))
                 .unwrap_or(""),
             None => "",
         }
@@ -816,11 +889,10 @@ impl Records {
             if k > 0 {
                 out.push(b',');
             }
-            jcs::write_str(name, out);
-            out.push(b':');
+            out.extend_from_slice(name);
             match *m {
                 Member::StaffId => jcs::write_str(self.staff_ids[i].as_str(), out),
-                Member::Attribute(a) => jcs::write_str(self.attribute(i, a), out),
+                Member::Attribute(a) => jcs::write_str(self.attribute(p, a), out),
                 Member::Score(s) => {
                     write_canonical_json(&rhu(self.scores[s].1[p], self.report_decimals), out)
                 }
@@ -842,15 +914,15 @@ impl Records {
                     }
                     out.push(b']');
                 }
-                Member::Explain => self.write_explain(i, p, out),
+                Member::Explain => self.write_explain(p, out),
             }
         }
         out.push(b'}');
     }
 
-    /// Append the JCS bytes of the `explain` object of staff member `i`, at
+    /// Append the JCS bytes of the `explain` object of the staff member at
     /// position `p`.
-    fn write_explain(&self, i: usize, p: usize, e: &mut Vec<u8>) {
+    fn write_explain(&self, p: usize, e: &mut Vec<u8>) {
         e.extend_from_slice(b"{\"classification\":");
         write_named(&self.classification, p, e);
         e.extend_from_slice(b",\"details\":");
@@ -858,15 +930,14 @@ impl Records {
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
         for (di, ci, name) in &self.input_order {
-            let Some(v) = self.sources.get(*di).and_then(|t| t.value(i, *ci)) else {
+            let Some(v) = self.sources.get(*di).and_then(|t| t.value(p, *ci)) else {
                 continue;
             };
             if !first {
                 e.push(b',');
             }
             first = false;
-            jcs::write_str(name, e);
-            e.push(b':');
+            e.extend_from_slice(name);
             v.write_jcs(e);
         }
         e.extend_from_slice(b"},\"scoring\":{");
@@ -874,37 +945,24 @@ impl Records {
             if k > 0 {
                 e.push(b',');
             }
-            jcs::write_str(name, e);
-            e.push(b':');
+            e.extend_from_slice(name);
             write_terms(terms, sorted, p, e);
         }
         e.extend_from_slice(b"},\"unrounded\":{");
-        for (k, &s) in self.unrounded_order.iter().enumerate() {
+        for (k, (s, name)) in self.unrounded_order.iter().enumerate() {
             if k > 0 {
                 e.push(b',');
             }
-            let (name, v) = &self.scores[s];
-            jcs::write_str(name, e);
-            e.push(b':');
-            write_canonical_json(&v[p], e);
+            e.extend_from_slice(name);
+            write_canonical_json(&self.scores[*s].1[p], e);
         }
         e.extend_from_slice(b"}}");
     }
 
-    /// The typed record at position `p` (0-based).
-    fn record(&self, p: usize) -> StaffResult {
+    /// The record at position `p` (0-based) without its explanation.
+    fn summary(&self, p: usize) -> StaffSummary {
         let i = self.positions[p];
-        let mut e = Vec::with_capacity(2048);
-        self.write_explain(i, p, &mut e);
-        // INVARIANT: every piece written is UTF-8 (strings come from &str).
-        let jcs_text = String::from_utf8(e).unwrap_or_default();
-        let unrounded: BTreeMap<String, Decimal> =
-            self.scores.iter().map(|(k, v)| (k.clone(), v[p])).collect();
-        let scores = unrounded
-            .iter()
-            .map(|(k, v)| (k.clone(), rhu(*v, self.report_decimals)))
-            .collect();
-        StaffResult {
+        StaffSummary {
             staff_id: self.staff_ids[i].clone(),
             position: p as u64 + 1,
             rank: self.ranks[p],
@@ -912,11 +970,15 @@ impl Records {
                 .map(|a| {
                     (
                         self.attributes[a].0.clone(),
-                        self.attribute(i, a).to_owned(),
+                        self.attribute(p, a).to_owned(),
                     )
                 })
                 .collect(),
-            scores,
+            scores: self
+                .scores
+                .iter()
+                .map(|(k, v)| (k.clone(), rhu(v[p], self.report_decimals)))
+                .collect(),
             grade: self.grade_names[usize::from(self.grade[p])].clone(),
             bonus_multiplier: self.bonus[p],
             flags: self
@@ -925,6 +987,27 @@ impl Records {
                 .filter(|(_, raised)| raised[p])
                 .map(|(f, _)| f.clone())
                 .collect(),
+        }
+    }
+
+    /// The typed record at position `p` (0-based).
+    fn record(&self, p: usize) -> StaffResult {
+        let mut e = Vec::with_capacity(2048);
+        self.write_explain(p, &mut e);
+        // INVARIANT: every piece written is UTF-8 (strings come from &str).
+        let jcs_text = String::from_utf8(e).unwrap_or_default();
+        let unrounded: BTreeMap<String, Decimal> =
+            self.scores.iter().map(|(k, v)| (k.clone(), v[p])).collect();
+        let s = self.summary(p);
+        StaffResult {
+            staff_id: s.staff_id,
+            position: s.position,
+            rank: s.rank,
+            attributes: s.attributes,
+            scores: s.scores,
+            grade: s.grade,
+            bonus_multiplier: s.bonus_multiplier,
+            flags: s.flags,
             explanation: Explanation {
                 jcs: jcs_text,
                 unrounded,
