@@ -1709,36 +1709,45 @@ impl<'s> Builder<'s> {
             i = j;
         }
         // Look-alike IDs: an ID whose folded key is another ID, or two IDs
-        // with the same folded key.
-        let mut keys: BTreeMap<String, usize> = BTreeMap::new();
-        for (k, id) in ids.iter().enumerate() {
-            let key = id.fold_key();
-            if key == id.as_str() {
-                continue;
+        // with the same folded key. The folded keys that differ from their
+        // IDs are sorted (in ID order within a key), so that IDs sharing a
+        // key sit side by side; each look-alike is then reported in ID
+        // order against the ID its key is, or else the first ID with it.
+        let folded: Vec<(String, usize)> = {
+            use rayon::prelude::*;
+            let mut f: Vec<(String, usize)> = ids
+                .par_iter()
+                .enumerate()
+                .filter_map(|(k, id)| {
+                    let key = id.fold_key();
+                    (key != id.as_str()).then_some((key, k))
+                })
+                .collect();
+            f.par_sort_unstable();
+            f
+        };
+        let mut lookalikes: Vec<(usize, usize)> = Vec::new();
+        for group in folded.chunk_by(|a, b| a.0 == b.0) {
+            let key = group[0].0.as_str();
+            match ids.binary_search_by(|x| x.as_str().cmp(key)) {
+                Ok(o) => lookalikes.extend(group.iter().map(|&(_, k)| (k, o))),
+                Err(_) => lookalikes.extend(group[1..].iter().map(|&(_, k)| (k, group[0].1))),
             }
-            let other = ids
-                .binary_search_by(|x| x.as_str().cmp(key.as_str()))
-                .ok()
-                .or_else(|| keys.get(&key).copied());
-            match other {
-                Some(o) => {
-                    let (a, b) = if loc(o).key() <= loc(k).key() {
-                        (o, k)
-                    } else {
-                        (k, o)
-                    };
-                    dups.push(DatasetError::LookalikeId {
-                        file: self.file.clone(),
-                        at: loc(b),
-                        staff_id: ids[b].to_string(),
-                        other: ids[a].to_string(),
-                        other_at: loc(a),
-                    });
-                }
-                None => {
-                    keys.insert(key, k);
-                }
-            }
+        }
+        lookalikes.sort_unstable();
+        for (k, o) in lookalikes {
+            let (a, b) = if loc(o).key() <= loc(k).key() {
+                (o, k)
+            } else {
+                (k, o)
+            };
+            dups.push(DatasetError::LookalikeId {
+                file: self.file.clone(),
+                at: loc(b),
+                staff_id: ids[b].to_string(),
+                other: ids[a].to_string(),
+                other_at: loc(a),
+            });
         }
         for d in dups {
             self.problem(d);

@@ -577,14 +577,15 @@ fn input_limits_are_clear_errors() {
 
 #[test]
 fn lookalike_ids_within_a_file() {
-    let text = format!("{CRM_ZH}\nE001,李娜,华南,一组,1,100,0,0,0,0,1\ne001,王伟,华东,一组,1,100,0,0,0,0,1\nＥ００２,张三,华东,一组,1,100,0,0,0,0,1\nE002,赵六,华东,一组,1,100,0,0,0,0,1\n");
+    let text = format!("{CRM_ZH}\nE001,李娜,华南,一组,1,100,0,0,0,0,1\ne001,王伟,华东,一组,1,100,0,0,0,0,1\nＥ００２,张三,华东,一组,1,100,0,0,0,0,1\nE002,赵六,华东,一组,1,100,0,0,0,0,1\nＥ００３,孙七,华东,一组,1,100,0,0,0,0,1\nE003,周八,华东,一组,1,100,0,0,0,0,1\n");
     let e = read(&plain_crm(), "crm.csv", text.as_bytes())
         .unwrap_err()
         .to_string();
     assert_eq!(
         e,
         "crm.csv: line 3: staff_id `e001` differs from `E001` (line 2) only by letter case or full-/half-width characters; write one person's ID one way\n\
-         crm.csv: line 5: staff_id `E002` differs from `Ｅ００２` (line 4) only by letter case or full-/half-width characters; write one person's ID one way"
+         crm.csv: line 5: staff_id `E002` differs from `Ｅ００２` (line 4) only by letter case or full-/half-width characters; write one person's ID one way\n\
+         crm.csv: line 7: staff_id `E003` differs from `Ｅ００３` (line 6) only by letter case or full-/half-width characters; write one person's ID one way"
     );
 }
 
