@@ -41,8 +41,11 @@ fn write_with(rows: impl IntoIterator<Item = Vec<String>>, excel: bool) -> Vec<u
         .from_writer(out);
     for r in rows {
         // INVARIANT: writing records into a Vec cannot fail (no I/O), and
-        // every record is UTF-8 text.
-        let _ = w.write_record(r.iter().map(|c| cell(c).into_owned()));
+        // every record is UTF-8 text. An empty record ends the row.
+        for c in &r {
+            let _ = w.write_field(cell(c).as_bytes());
+        }
+        let _ = w.write_record(None::<&[u8]>);
     }
     w.into_inner().unwrap_or_default()
 }
