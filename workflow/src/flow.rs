@@ -336,22 +336,40 @@ impl<L: LogSource> View<L> {
                     .join(", ")
             ))
         })?;
-        let (d, read_report) = Dataset::read(&req.bytes, &req.file_name, &req.options, schema)?;
         let p = period.to_string();
         // The other sources already recorded for the period (under the
         // package's schemas): staff missing from one of them, or IDs that
         // differ only by case or width, are named all at once.
         let mut recs = Vec::new();
-        let mut others = Vec::new();
         for (src, other_schema) in pkg.sources() {
             if src.as_str() == req.source {
                 continue;
             }
             if let Some(rec) = self.catalog.dataset_in_force(&p, src.as_str()) {
-                others.push(self.dataset(rec, other_schema)?);
                 recs.push((rec, other_schema));
             }
         }
+        // Their stored bytes are read in turn (a log source is not shared
+        // between threads); the new file and the recorded datasets are then
+        // parsed side by side. The new file's problems come first, then the
+        // first recorded dataset's in source order.
+        use rayon::prelude::*;
+        let blobs = recs
+            .iter()
+            .map(|(rec, _)| self.src.blob(&rec.body.dataset.0))
+            .collect::<Result<Vec<_>>>()?;
+        let (read, others) = rayon::join(
+            || Dataset::read(&req.bytes, &req.file_name, &req.options, schema),
+            || {
+                recs.par_iter()
+                    .zip(&blobs)
+                    .map(|((rec, schema), bytes)| recorded_dataset(rec, schema, bytes))
+                    .collect::<Vec<Result<Dataset>>>()
+            },
+        );
+        drop(blobs);
+        let (d, read_report) = read?;
+        let others = others.into_iter().collect::<Result<Vec<Dataset>>>()?;
         let checked_against = recs
             .iter()
             .map(|(r, _)| (r.body.source.clone(), r.seq))
