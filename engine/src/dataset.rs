@@ -409,6 +409,14 @@ impl TextColumn {
     }
 }
 
+/// FNV-1a of a folded staff-ID key: a fixed function, so grouping look-alike
+/// IDs behaves the same on every build.
+fn fold_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The values of one schema column, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Values {
@@ -569,7 +577,7 @@ impl Table {
     }
 
     /// The rows `idx`, in that order.
-    pub(crate) fn select(&self, idx: &[usize]) -> Table {
+    fn select(&self, idx: &[usize]) -> Table {
         use rayon::prelude::*;
         Table {
             ids: idx
@@ -1709,29 +1717,37 @@ impl<'s> Builder<'s> {
             i = j;
         }
         // Look-alike IDs: an ID whose folded key is another ID, or two IDs
-        // with the same folded key. The folded keys that differ from their
-        // IDs are sorted (in ID order within a key), so that IDs sharing a
-        // key sit side by side; each look-alike is then reported in ID
-        // order against the ID its key is, or else the first ID with it.
-        let folded: Vec<(String, usize)> = {
+        // with the same folded key. The IDs whose folded key differs from
+        // them are sorted by a hash of that key (16 bytes an ID, not the
+        // key itself), so that IDs sharing a key sit side by side; within a
+        // run of equal hashes the keys themselves decide. Each look-alike is
+        // then reported in ID order against the ID its key is, or else the
+        // first ID with that key. The hash only groups: what is reported
+        // does not depend on it.
+        let folded: Vec<(u64, usize)> = {
             use rayon::prelude::*;
-            let mut f: Vec<(String, usize)> = ids
+            let mut f: Vec<(u64, usize)> = ids
                 .par_iter()
                 .enumerate()
                 .filter_map(|(k, id)| {
                     let key = id.fold_key();
-                    (key != id.as_str()).then_some((key, k))
+                    (key != id.as_str()).then(|| (fold_hash(&key), k))
                 })
                 .collect();
             f.par_sort_unstable();
             f
         };
         let mut lookalikes: Vec<(usize, usize)> = Vec::new();
-        for group in folded.chunk_by(|a, b| a.0 == b.0) {
-            let key = group[0].0.as_str();
-            match ids.binary_search_by(|x| x.as_str().cmp(key)) {
-                Ok(o) => lookalikes.extend(group.iter().map(|&(_, k)| (k, o))),
-                Err(_) => lookalikes.extend(group[1..].iter().map(|&(_, k)| (k, group[0].1))),
+        for run in folded.chunk_by(|a, b| a.0 == b.0) {
+            let mut keyed: Vec<(String, usize)> =
+                run.iter().map(|&(_, k)| (ids[k].fold_key(), k)).collect();
+            keyed.sort_unstable();
+            for group in keyed.chunk_by(|a, b| a.0 == b.0) {
+                let key = group[0].0.as_str();
+                match ids.binary_search_by(|x| x.as_str().cmp(key)) {
+                    Ok(o) => lookalikes.extend(group.iter().map(|&(_, k)| (k, o))),
+                    Err(_) => lookalikes.extend(group[1..].iter().map(|&(_, k)| (k, group[0].1))),
+                }
             }
         }
         lookalikes.sort_unstable();

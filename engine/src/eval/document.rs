@@ -660,13 +660,13 @@ pub(crate) struct Records {
     position_of: Vec<usize>,
     /// Competition rank at each position.
     ranks: Vec<u64>,
-    // Everything below that is per staff member is in position order: a
-    // record reads its columns at its position, so writing the records in
-    // order reads every column front to back (reading the inputs in row
-    // order instead cost a cache miss a cell).
-    /// The joined inputs' columns, in source-name order (row `p` is the
-    /// staff member at position `p`).
-    sources: Vec<Table>,
+    // Everything below that is per staff member, except `sources`, is in
+    // position order: a record reads its columns at its position, so
+    // writing the records in order reads every column front to back. The
+    // inputs stay shared in row order: a copy in position order saved
+    // about 4 % of CPU and cost 200 MiB at 1M staff.
+    /// The joined inputs' columns, in source-name order (row `i` is staff `i`).
+    sources: Vec<Arc<Table>>,
     /// Members of `explain.inputs` in JCS order: (dataset, column, key).
     input_order: Vec<(usize, usize, Key)>,
     /// Attributes in name order, with where each lives: (dataset, column).
@@ -834,11 +834,7 @@ impl Records {
         Records {
             grade: gather(&grade, &positions),
             bonus: gather(&bonus, &positions),
-            sources: joined
-                .sources
-                .iter()
-                .map(|d| d.shared_table().select(&positions))
-                .collect(),
+            sources: joined.sources.iter().map(|d| d.shared_table()).collect(),
             staff_ids: joined.staff_ids,
             positions,
             position_of,
@@ -870,11 +866,12 @@ impl Records {
 
     /// Attribute `a` of the staff member at position `p`.
     fn attribute(&self, p: usize, a: usize) -> &str {
+        let i = self.positions[p];
         match self.attributes[a].1 {
             Some((di, ci)) => self
                 .sources
                 .get(di)
-                .and_then(|t| t.text(p, ci))
+                .and_then(|t| t.text(i, ci))
                 .unwrap_or(""),
             None => "",
         }
@@ -923,6 +920,7 @@ impl Records {
     /// Append the JCS bytes of the `explain` object of the staff member at
     /// position `p`.
     fn write_explain(&self, p: usize, e: &mut Vec<u8>) {
+        let i = self.positions[p];
         e.extend_from_slice(b"{\"classification\":");
         write_named(&self.classification, p, e);
         e.extend_from_slice(b",\"details\":");
@@ -930,7 +928,7 @@ impl Records {
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
         for (di, ci, name) in &self.input_order {
-            let Some(v) = self.sources.get(*di).and_then(|t| t.value(p, *ci)) else {
+            let Some(v) = self.sources.get(*di).and_then(|t| t.value(i, *ci)) else {
                 continue;
             };
             if !first {
