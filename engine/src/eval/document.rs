@@ -70,22 +70,19 @@ impl Explanation {
     }
 }
 
-/// One staff member's result.
+/// One staff member's result: what a table shows (its fields are the
+/// summary's, through `Deref`) and the explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffResult {
-    pub staff_id: StaffId,
-    /// 1..=N in ranking order.
-    pub position: u64,
-    /// Competition rank on the package's `rank_by` score.
-    pub rank: u64,
-    /// Text attributes copied from the inputs (e.g. name, region, team).
-    pub attributes: BTreeMap<String, String>,
-    /// Reported scores: `rhu(score, report_decimals)`.
-    pub scores: BTreeMap<String, Decimal>,
-    pub grade: String,
-    pub bonus_multiplier: Decimal,
-    pub flags: Vec<String>,
+    pub summary: StaffSummary,
     pub explanation: Explanation,
+}
+
+impl std::ops::Deref for StaffResult {
+    type Target = StaffSummary;
+    fn deref(&self) -> &StaffSummary {
+        &self.summary
+    }
 }
 
 /// One staff member's result without its explanation: what a table or a
@@ -95,7 +92,9 @@ pub struct StaffSummary {
     pub staff_id: StaffId,
     /// 1..=N in ranking order.
     pub position: u64,
+    /// Competition rank on the package's `rank_by` score.
     pub rank: u64,
+    /// Text attributes copied from the inputs (e.g. name, region, team).
     pub attributes: BTreeMap<String, String>,
     /// Reported scores: `rhu(score, report_decimals)`.
     pub scores: BTreeMap<String, Decimal>,
@@ -996,16 +995,8 @@ impl Records {
         let jcs_text = String::from_utf8(e).unwrap_or_default();
         let unrounded: BTreeMap<String, Decimal> =
             self.scores.iter().map(|(k, v)| (k.clone(), v[p])).collect();
-        let s = self.summary(p);
         StaffResult {
-            staff_id: s.staff_id,
-            position: s.position,
-            rank: s.rank,
-            attributes: s.attributes,
-            scores: s.scores,
-            grade: s.grade,
-            bonus_multiplier: s.bonus_multiplier,
-            flags: s.flags,
+            summary: self.summary(p),
             explanation: Explanation {
                 jcs: jcs_text,
                 unrounded,
