@@ -103,7 +103,10 @@ pub fn cross_check(
     // The usual case: every source lists the same staff. Nobody is then
     // missing, and no two different IDs share a folded key (the reader
     // refuses look-alikes within a file), so there is nothing to find.
-    if sets.windows(2).all(|w| w[0].staff_ids() == w[1].staff_ids()) {
+    if sets
+        .windows(2)
+        .all(|w| w[0].staff_ids() == w[1].staff_ids())
+    {
         return Ok(CrossReport {
             excluded: Vec::new(),
         });

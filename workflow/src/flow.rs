@@ -1066,6 +1066,8 @@ impl<S: Storage> Workflow<S> {
         // A fresh secret salt: the dataset hash, which a ranking entry and
         // so every receipt reveals, commits to it.
         d.set_salt(Some(crate::results::random32()));
+        // Its canonical bytes, written once: the blob and its hash.
+        let canonical = d.canonical_bytes();
         let file_name = std::path::Path::new(&req.file_name)
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -1075,7 +1077,7 @@ impl<S: Storage> Workflow<S> {
             source: req.source.clone(),
             rules: pkg.id(),
             package_hash: HexHash(Hash(pkg.hash())),
-            dataset: HexHash(Hash(d.sha256())),
+            dataset: HexHash(Hash::of(&canonical)),
             rows: d.n_rows() as u64,
             schema: schema.to_json(),
             file: FileInfo {
@@ -1090,7 +1092,7 @@ impl<S: Storage> Workflow<S> {
             .catalog
             .check_input(&body)
             .map_err(|p| WorkflowError::refused(p.claim))?;
-        let e = self.append(&body, vec![d.canonical_bytes(), req.bytes], key)?;
+        let e = self.append(&body, vec![canonical, req.bytes], key)?;
         Ok(RecordOutcome::Recorded {
             seq: e.seq(),
             package: pkg.id(),
