@@ -352,24 +352,33 @@ impl<L: LogSource> View<L> {
         // Their stored bytes are read in turn (a log source is not shared
         // between threads); the new file and the recorded datasets are then
         // parsed side by side. The new file's problems come first, then the
-        // first recorded dataset's in source order.
+        // first recorded dataset's (or its blob's) in source order.
         use rayon::prelude::*;
-        let blobs = recs
+        let blobs: Vec<Result<Vec<u8>>> = recs
             .iter()
             .map(|(rec, _)| self.src.blob(&rec.body.dataset.0))
-            .collect::<Result<Vec<_>>>()?;
-        let (read, others) = rayon::join(
+            .collect();
+        let (read, parsed) = rayon::join(
             || Dataset::read(&req.bytes, &req.file_name, &req.options, schema),
             || {
                 recs.par_iter()
                     .zip(&blobs)
-                    .map(|((rec, schema), bytes)| recorded_dataset(rec, schema, bytes))
-                    .collect::<Vec<Result<Dataset>>>()
+                    .map(|((rec, schema), blob)| {
+                        let bytes = blob.as_ref().ok()?;
+                        Some(recorded_dataset(rec, schema, bytes))
+                    })
+                    .collect::<Vec<Option<Result<Dataset>>>>()
             },
         );
-        drop(blobs);
         let (d, read_report) = read?;
-        let others = others.into_iter().collect::<Result<Vec<Dataset>>>()?;
+        let mut others = Vec::with_capacity(recs.len());
+        for (blob, dataset) in blobs.into_iter().zip(parsed) {
+            blob?;
+            // A blob that was read was parsed.
+            if let Some(dataset) = dataset {
+                others.push(dataset?);
+            }
+        }
         let checked_against = recs
             .iter()
             .map(|(r, _)| (r.body.source.clone(), r.seq))
