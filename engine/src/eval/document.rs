@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::column::{Column, Data, Operand, Terms};
 use crate::crosscheck::Excluded;
-use crate::dataset::{Dataset, Table};
+use crate::dataset::{Dataset, Table, ValueRef};
 use crate::decimal::{canonical, is_safe_integer, rhu, write_canonical_json};
 use crate::jcs::{self, Json};
 use crate::package::{OrderKey, RulePackage};
@@ -515,12 +515,13 @@ impl Ranking {
                     let stop = (c + CHUNK).min(end);
                     buf.clear();
                     spans.clear();
+                    let cells = records.cells(c, stop);
                     for p in c..stop {
                         if p > 0 {
                             buf.push(b',');
                         }
                         let from = buf.len();
-                        records.write_record(p, buf);
+                        records.write_record(p, &cells, buf);
                         spans.push((from, buf.len()));
                     }
                 });
@@ -670,6 +671,8 @@ pub(crate) struct Records {
     input_order: Vec<(usize, usize, Key)>,
     /// Attributes in name order, with where each lives: (dataset, column).
     attributes: Vec<(String, Option<(usize, usize)>)>,
+    /// For each attribute, the member of `input_order` that holds it.
+    attribute_cells: Vec<Option<usize>>,
     /// Every declared score (unrounded), in name order.
     scores: Vec<(String, Vec<Decimal>)>,
     /// Indices into `scores` in JCS order of their names, with their keys.
@@ -686,6 +689,23 @@ pub(crate) struct Records {
     scoring: Vec<(Key, Terms, Vec<TermText>)>,
     /// The record's members in JCS order.
     members: Vec<(Key, Member)>,
+}
+
+/// The input cells of the records at positions `from..from + len`, read
+/// column by column (the inputs are in file order, the records in rank
+/// order): member `k` of `input_order` at position `p` is
+/// `v[k * len + p - from]`.
+struct Cells<'a> {
+    from: usize,
+    len: usize,
+    v: Vec<Option<ValueRef<'a>>>,
+}
+
+impl<'a> Cells<'a> {
+    fn get(&self, k: usize, p: usize) -> Option<ValueRef<'a>> {
+        let j = p.checked_sub(self.from).filter(|j| *j < self.len)?;
+        self.v.get(k * self.len + j).copied().flatten()
+    }
 }
 
 /// A member of a staff record.
@@ -747,6 +767,15 @@ impl Records {
             })
             .collect();
         let attributes: Vec<(String, Option<(usize, usize)>)> = attributes.into_iter().collect();
+        let attribute_cells = attributes
+            .iter()
+            .map(|(_, at)| {
+                let (di, ci) = (*at)?;
+                input_order
+                    .iter()
+                    .position(|(d, c, _)| (*d, *c) == (di, ci))
+            })
+            .collect();
         let Scored {
             values,
             terms,
@@ -840,6 +869,7 @@ impl Records {
             ranks,
             input_order,
             attributes,
+            attribute_cells,
             scores,
             unrounded_order,
             report_decimals: spec.report_decimals,
@@ -876,9 +906,39 @@ impl Records {
         }
     }
 
+    /// The input cells of the records at positions `from..to`.
+    fn cells(&self, from: usize, to: usize) -> Cells<'_> {
+        let rows = &self.positions[from..to];
+        let mut v = Vec::with_capacity(rows.len() * self.input_order.len());
+        for (di, ci, _) in &self.input_order {
+            match self.sources.get(*di) {
+                Some(t) => t.gather(rows, *ci, &mut v),
+                None => v.extend(rows.iter().map(|_| None)),
+            }
+        }
+        Cells {
+            from,
+            len: rows.len(),
+            v,
+        }
+    }
+
+    /// Attribute `a` of the staff member at position `p`, from `cells`
+    /// when they hold it.
+    fn attribute_in<'a>(&'a self, cells: &Cells<'a>, p: usize, a: usize) -> &'a str {
+        match self.attribute_cells[a] {
+            Some(k) => match cells.get(k, p) {
+                Some(ValueRef::Text(t)) => t,
+                _ => "",
+            },
+            None => self.attribute(p, a),
+        }
+    }
+
     /// Append the JCS bytes of the record at position `p` (0-based): the
-    /// same bytes as `StaffResult::write_jcs` of that record.
-    fn write_record(&self, p: usize, out: &mut Vec<u8>) {
+    /// same bytes as `StaffResult::write_jcs` of that record. `cells` holds
+    /// the inputs of a run of positions that includes `p`.
+    fn write_record(&self, p: usize, cells: &Cells<'_>, out: &mut Vec<u8>) {
         let i = self.positions[p];
         out.push(b'{');
         for (k, (name, m)) in self.members.iter().enumerate() {
@@ -888,7 +948,7 @@ impl Records {
             out.extend_from_slice(name);
             match *m {
                 Member::StaffId => jcs::write_str(self.staff_ids[i].as_str(), out),
-                Member::Attribute(a) => jcs::write_str(self.attribute(p, a), out),
+                Member::Attribute(a) => jcs::write_str(self.attribute_in(cells, p, a), out),
                 Member::Score(s) => {
                     write_canonical_json(&rhu(self.scores[s].1[p], self.report_decimals), out)
                 }
@@ -910,24 +970,23 @@ impl Records {
                     }
                     out.push(b']');
                 }
-                Member::Explain => self.write_explain(p, out),
+                Member::Explain => self.write_explain(p, cells, out),
             }
         }
         out.push(b'}');
     }
 
     /// Append the JCS bytes of the `explain` object of the staff member at
-    /// position `p`.
-    fn write_explain(&self, p: usize, e: &mut Vec<u8>) {
-        let i = self.positions[p];
+    /// position `p` (its inputs from `cells`).
+    fn write_explain(&self, p: usize, cells: &Cells<'_>, e: &mut Vec<u8>) {
         e.extend_from_slice(b"{\"classification\":");
         write_named(&self.classification, p, e);
         e.extend_from_slice(b",\"details\":");
         write_named(&self.details, p, e);
         e.extend_from_slice(b",\"inputs\":{");
         let mut first = true;
-        for (di, ci, name) in &self.input_order {
-            let Some(v) = self.sources.get(*di).and_then(|t| t.value(i, *ci)) else {
+        for (k, (_, _, name)) in self.input_order.iter().enumerate() {
+            let Some(v) = cells.get(k, p) else {
                 continue;
             };
             if !first {
@@ -990,7 +1049,7 @@ impl Records {
     /// The typed record at position `p` (0-based).
     fn record(&self, p: usize) -> StaffResult {
         let mut e = Vec::with_capacity(2048);
-        self.write_explain(p, &mut e);
+        self.write_explain(p, &self.cells(p, p + 1), &mut e);
         // INVARIANT: every piece written is UTF-8 (strings come from &str).
         let jcs_text = String::from_utf8(e).unwrap_or_default();
         let unrounded: BTreeMap<String, Decimal> =
