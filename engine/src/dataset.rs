@@ -412,9 +412,28 @@ impl TextColumn {
 /// FNV-1a of a folded staff-ID key: a fixed function, so grouping look-alike
 /// IDs behaves the same on every build.
 fn fold_hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+    fnv(key.bytes())
+}
+
+fn fnv(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// [`fold_hash`] of an ID's folded key, and whether that key differs from
+/// the ID; an ASCII ID (whose key is its lower case) without building the key.
+fn fold_hash_of(id: &StaffId) -> (u64, bool) {
+    let s = id.as_str();
+    if s.is_ascii() {
+        (
+            fnv(s.bytes().map(|b| b.to_ascii_lowercase())),
+            s.bytes().any(|b| b.is_ascii_uppercase()),
+        )
+    } else {
+        let key = id.fold_key();
+        (fold_hash(&key), key != s)
+    }
 }
 
 /// The values of one schema column, typed.
@@ -1789,21 +1808,23 @@ impl<'s> Builder<'s> {
             i = j;
         }
         // Look-alike IDs: an ID whose folded key is another ID, or two IDs
-        // with the same folded key. The IDs whose folded key differs from
-        // them are sorted by a hash of that key (16 bytes an ID, not the
-        // key itself), so that IDs sharing a key sit side by side; within a
-        // run of equal hashes the keys themselves decide. Each look-alike is
-        // then reported in ID order against the ID its key is, or else the
-        // first ID with that key. The hash only groups: what is reported
-        // does not depend on it.
-        let folded: Vec<(u64, usize)> = {
+        // with the same folded key. Every ID is sorted by a hash of its
+        // folded key (16 bytes an ID, not the key itself), so that IDs
+        // sharing a key sit side by side, an ID that is its own key beside
+        // the IDs that fold to it; a run of equal hashes with one ID, or
+        // with none that differs from its key, holds no look-alike. Within
+        // a longer run the keys themselves decide. Each look-alike is then
+        // reported in ID order against the ID its key is, or else the first
+        // ID with that key. The hash only groups: what is reported does not
+        // depend on it.
+        let folded: Vec<(u64, bool, usize)> = {
             use rayon::prelude::*;
-            let mut f: Vec<(u64, usize)> = ids
+            let mut f: Vec<(u64, bool, usize)> = ids
                 .par_iter()
                 .enumerate()
-                .filter_map(|(k, id)| {
-                    let key = id.fold_key();
-                    (key != id.as_str()).then(|| (fold_hash(&key), k))
+                .map(|(k, id)| {
+                    let (hash, folds) = fold_hash_of(id);
+                    (hash, folds, k)
                 })
                 .collect();
             f.par_sort_unstable();
@@ -1811,8 +1832,14 @@ impl<'s> Builder<'s> {
         };
         let mut lookalikes: Vec<(usize, usize)> = Vec::new();
         for run in folded.chunk_by(|a, b| a.0 == b.0) {
-            let mut keyed: Vec<(String, usize)> =
-                run.iter().map(|&(_, k)| (ids[k].fold_key(), k)).collect();
+            if run.len() == 1 || run.iter().all(|&(_, folds, _)| !folds) {
+                continue;
+            }
+            let mut keyed: Vec<(String, usize)> = run
+                .iter()
+                .filter(|&&(_, folds, _)| folds)
+                .map(|&(_, _, k)| (ids[k].fold_key(), k))
+                .collect();
             keyed.sort_unstable();
             for group in keyed.chunk_by(|a, b| a.0 == b.0) {
                 let key = group[0].0.as_str();
@@ -2035,6 +2062,34 @@ fn read_json(b: &mut Builder<'_>, text: &str) {
         b.row(at, cells);
         if b.stopped() {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_hashes_the_folded_key() {
+        for id in [
+            "E001",
+            "e001",
+            "abc",
+            "ABC-9_x",
+            "Ｅ００１",
+            "张三",
+            "Straße",
+            "ǅ1",
+            "K",
+        ] {
+            let id = StaffId::new(id).unwrap();
+            let key = id.fold_key();
+            assert_eq!(
+                fold_hash_of(&id),
+                (fold_hash(&key), key != id.as_str()),
+                "{id:?}"
+            );
         }
     }
 }
