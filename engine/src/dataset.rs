@@ -633,7 +633,7 @@ impl Table {
             out.extend(rows.iter().map(|_| None));
             return;
         };
-        let present = |i: usize| c.present.is_empty() || c.present.get(i).copied().unwrap_or(false);
+        let present = |i: usize| c.has(i);
         match &c.values {
             Values::Id => out.extend(rows.iter().map(|&i| {
                 self.ids
