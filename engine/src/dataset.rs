@@ -1223,7 +1223,13 @@ pub(crate) struct Builder<'s> {
     stopped: bool,
     /// Reading a canonical dataset: names are canonical column names only.
     pub(crate) canonical: bool,
+    /// Scratch space of `row`, kept between rows.
+    pick: Vec<usize>,
+    locs: Vec<Loc>,
 }
+
+/// In `Builder::row`: a schema column no cell of the row fills.
+const NO_CELL: usize = usize::MAX;
 
 impl<'s> Builder<'s> {
     pub(crate) fn new(schema: &'s SourceSchema, file: &str, limits: InputLimits) -> Self {
@@ -1246,6 +1252,8 @@ impl<'s> Builder<'s> {
             },
             stopped: false,
             canonical: false,
+            pick: Vec::new(),
+            locs: Vec::new(),
         }
     }
 
@@ -1427,7 +1435,7 @@ impl<'s> Builder<'s> {
 
     /// One data row: its location and its cells (index = file column), each
     /// with its location.
-    pub(crate) fn row(&mut self, at: Loc, cells: Vec<(Cell<'_>, Loc)>) {
+    pub(crate) fn row(&mut self, at: Loc, cells: &[(Cell<'_>, Loc)]) {
         if self.stopped {
             return;
         }
@@ -1478,19 +1486,22 @@ impl<'s> Builder<'s> {
         }
         let schema = self.schema;
         let n = schema.columns.len();
-        let mut vals: Vec<Option<(Cell<'_>, Loc)>> = (0..n).map(|_| None).collect();
+        // Which cell holds each schema column's value (`NO_CELL`: none).
+        let mut pick = std::mem::take(&mut self.pick);
+        pick.clear();
+        pick.resize(n, NO_CELL);
         let mut bad = false;
-        for (i, (cell, loc)) in cells.into_iter().enumerate() {
+        for (i, (cell, loc)) in cells.iter().enumerate() {
             if cell.is_empty() {
                 continue;
             }
             match self.slots.get(i).copied().unwrap_or(Slot::Blank) {
-                Slot::Column(ci) => vals[ci] = Some((cell, loc)),
+                Slot::Column(ci) => pick[ci] = i,
                 Slot::Ignored | Slot::Refused => {}
                 Slot::Blank => {
                     bad = true;
                     self.malformed(
-                        loc,
+                        *loc,
                         format!(
                             "a value in column {} which has no header; give the column a header or delete the value",
                             i + 1
@@ -1502,12 +1513,13 @@ impl<'s> Builder<'s> {
         // The row's cells go straight into the columns; a row with a
         // problem is taken out again at the end.
         let row = self.table.ids.len();
-        let mut locs: Vec<Loc> = Vec::with_capacity(n);
+        let mut locs = std::mem::take(&mut self.locs);
+        locs.clear();
         // The staff ID, or the text that is not one.
         let mut staff_id: Option<Result<StaffId, String>> = None;
-        for (ci, (c, v)) in schema.columns.iter().zip(vals).enumerate() {
-            let (cell, loc) = match v {
-                Some(x) => x,
+        for (ci, (c, &k)) in schema.columns.iter().zip(&pick).enumerate() {
+            let (cell, loc) = match cells.get(k) {
+                Some((cell, loc)) => (cell, *loc),
                 None => {
                     if c.required && !self.absent[ci] {
                         bad = true;
@@ -1518,7 +1530,7 @@ impl<'s> Builder<'s> {
                     continue;
                 }
             };
-            match self.convert(ci, &cell) {
+            match self.convert(ci, cell) {
                 Ok(v) => {
                     if let Some(d) = v.as_decimal() {
                         if !c.in_range(d) {
@@ -1598,6 +1610,8 @@ impl<'s> Builder<'s> {
                 }
             }
         }
+        self.pick = pick;
+        self.locs = locs;
     }
 
     fn bad_value(&mut self, at: Loc, ci: usize, message: String) {
@@ -1619,6 +1633,10 @@ impl<'s> Builder<'s> {
                 s.len(),
                 self.limits.max_cell_bytes
             ));
+        }
+        // Printable ASCII holds none of the characters refused below.
+        if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Ok(());
         }
         for (i, c) in s.chars().enumerate() {
             let code = u32::from(c);
@@ -1903,6 +1921,32 @@ fn problem_key(p: &DatasetError) -> u64 {
 fn read_csv(b: &mut Builder<'_>, text: &str, delim: u8) {
     let mut t = crate::read::csv::Tokenizer::new(text, delim);
     let mut fields = Vec::new();
+    match t.next_record(&mut fields) {
+        Ok(None) => return,
+        Ok(Some(line)) => {
+            let labels: Vec<(String, Loc)> = fields
+                .iter()
+                .map(|f| (f.text.trim().to_owned(), Loc::Line(f.line)))
+                .collect();
+            if labels.iter().all(|(l, _)| l.is_empty()) {
+                let file = b.file().to_owned();
+                b.problem(DatasetError::Empty { file });
+                return;
+            }
+            b.header(&labels, Loc::Line(line));
+        }
+        Err(e) => {
+            b.fatal(Loc::Line(e.line), e.message);
+            return;
+        }
+    }
+    read_rows(b, &mut t, delim);
+}
+
+/// The data rows of a CSV text, one after the other.
+fn read_rows<'a>(b: &mut Builder<'_>, t: &mut crate::read::csv::Tokenizer<'a>, delim: u8) {
+    let mut fields = Vec::new();
+    let mut cells: Vec<(Cell<'a>, Loc)> = Vec::new();
     loop {
         if b.stopped() {
             return;
@@ -1910,19 +1954,6 @@ fn read_csv(b: &mut Builder<'_>, text: &str, delim: u8) {
         match t.next_record(&mut fields) {
             Ok(None) => break,
             Ok(Some(line)) => {
-                if !b.has_header() {
-                    let labels: Vec<(String, Loc)> = fields
-                        .iter()
-                        .map(|f| (f.text.trim().to_owned(), Loc::Line(f.line)))
-                        .collect();
-                    if labels.iter().all(|(l, _)| l.is_empty()) {
-                        let file = b.file().to_owned();
-                        b.problem(DatasetError::Empty { file });
-                        return;
-                    }
-                    b.header(&labels, Loc::Line(line));
-                    continue;
-                }
                 if fields.len() != b.n_header() {
                     let d = if delim == b'\t' { "tab" } else { "comma" };
                     b.malformed(
@@ -1935,11 +1966,13 @@ fn read_csv(b: &mut Builder<'_>, text: &str, delim: u8) {
                     );
                     continue;
                 }
-                let cells: Vec<(Cell<'_>, Loc)> = fields
-                    .drain(..)
-                    .map(|f| (Cell::Text(f.text), Loc::Line(f.line)))
-                    .collect();
-                b.row(Loc::Line(line), cells);
+                cells.clear();
+                cells.extend(
+                    fields
+                        .drain(..)
+                        .map(|f| (Cell::Text(f.text), Loc::Line(f.line))),
+                );
+                b.row(Loc::Line(line), &cells);
             }
             Err(e) => {
                 b.fatal(Loc::Line(e.line), e.message);
@@ -2059,7 +2092,7 @@ fn read_json(b: &mut Builder<'_>, text: &str) {
                 _ => Cell::Invalid("expected a string or a number".into()),
             };
         }
-        b.row(at, cells);
+        b.row(at, &cells);
         if b.stopped() {
             return;
         }

@@ -39,11 +39,14 @@ pub struct StaffId(String);
 impl StaffId {
     /// Validate a staff ID.
     pub fn new(s: &str) -> Option<StaffId> {
+        // Printable ASCII other than the space is neither whitespace, nor a
+        // control, nor invisible: only other text needs the per-character test.
         let ok = !s.is_empty()
             && s.len() <= 64
-            && !s
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c));
+            && (s.bytes().all(|b| (0x21..0x7f).contains(&b))
+                || !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c)));
         ok.then(|| StaffId(s.to_owned()))
     }
     pub fn as_str(&self) -> &str {
@@ -474,6 +477,16 @@ impl SourceSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_accepts_exactly_what_the_character_test_accepts() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            let by_chars = !(c.is_whitespace() || c.is_control() || is_invisible(c));
+            let s = format!("E{c}1");
+            assert_eq!(StaffId::new(&s).is_some(), by_chars, "byte {b:#04x}");
+        }
+    }
 
     #[test]
     fn identifiers_and_ids() {

@@ -152,6 +152,7 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<Option<[u8; 32]>
     b.header(&labels, Loc::Row(0));
     let n = schema.columns.len();
     let mut row = 0usize;
+    let mut cells: Vec<(Cell<'_>, Loc)> = Vec::with_capacity(n);
     if !p.eat(b"]") {
         loop {
             row += 1;
@@ -159,7 +160,8 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<Option<[u8; 32]>
             if !p.eat(b"{") {
                 return Err(err(&p, row, "expected a row object".into()));
             }
-            let mut cells: Vec<(Cell<'_>, Loc)> = (0..n).map(|_| (Cell::Empty, at)).collect();
+            cells.clear();
+            cells.resize_with(n, || (Cell::Empty, at));
             if !p.eat(b"}") {
                 loop {
                     let key = p.string().map_err(|m| err(&p, row, m))?;
@@ -188,7 +190,7 @@ pub(crate) fn read(b: &mut Builder<'_>, bytes: &[u8]) -> Result<Option<[u8; 32]>
                     return Err(err(&p, row, "expected `,` or `}`".into()));
                 }
             }
-            b.row(at, cells);
+            b.row(at, &cells);
             if b.has_problems() {
                 return Ok(None);
             }

@@ -7,6 +7,10 @@ use std::borrow::Cow;
 
 /// Lines ended in `bytes`: each `\n`, each `\r` not followed by `\n`.
 pub(crate) fn count_lines(bytes: &[u8]) -> u64 {
+    // Without a `\r` every line ends in `\n`: a count the compiler vectorises.
+    if !bytes.contains(&b'\r') {
+        return bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
     let mut n = 0u64;
     let mut i = 0;
     while i < bytes.len() {

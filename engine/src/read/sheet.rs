@@ -108,7 +108,7 @@ fn emit<'a>(b: &mut Builder<'_>, row: u32, cells: Vec<(u32, Cell<'a>)>) {
     for (c, cell) in cells {
         row_cells[c as usize].0 = cell;
     }
-    b.row(Loc::SheetRow(r), row_cells);
+    b.row(Loc::SheetRow(r), &row_cells);
 }
 
 fn choose_sheet(b: &mut Builder<'_>, names: &[String], want: Option<&str>) -> Option<String> {
