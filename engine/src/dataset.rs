@@ -718,7 +718,23 @@ pub struct Dataset {
     /// to a secret (RULES.md section 6). `None` for a file read for a dry
     /// run or a test case, which is never recorded.
     salt: Option<[u8; 32]>,
+    /// SHA-256 of the canonical bytes, once known.
+    hash: HashOnce,
 }
+
+/// A dataset's hash, computed at most once: the first time it is asked
+/// for, or while a recorded dataset's bytes are checked. It is derived from
+/// the rows and the salt, so it takes no part in comparing datasets.
+#[derive(Debug, Clone, Default)]
+struct HashOnce(std::sync::OnceLock<[u8; 32]>);
+
+impl PartialEq for HashOnce {
+    fn eq(&self, _: &HashOnce) -> bool {
+        true
+    }
+}
+
+impl Eq for HashOnce {}
 
 impl Dataset {
     /// Parse CSV or JSON (chosen by the first non-blank byte: `[` or `{`
@@ -857,6 +873,7 @@ impl Dataset {
             expected: bytes,
             pos: 0,
             ok: true,
+            hash: Sha256::new(),
         };
         // INVARIANT: Compare never returns an I/O error.
         let _ = d.write_canonical(&mut cmp);
@@ -870,6 +887,7 @@ impl Dataset {
                 ),
             });
         }
+        let _ = d.hash.0.set(cmp.hash.finalize().into());
         Ok(d)
     }
 
@@ -884,6 +902,7 @@ impl Dataset {
     /// change, its rows do not.
     pub fn set_salt(&mut self, salt: Option<[u8; 32]>) {
         self.salt = salt;
+        self.hash = HashOnce::default();
     }
     pub fn file_label(&self) -> &str {
         &self.file
@@ -947,6 +966,7 @@ impl Dataset {
             file: self.file.clone(),
             table: Arc::new(self.table.select(&keep)),
             salt: self.salt,
+            hash: HashOnce::default(),
         }
     }
 
@@ -1067,12 +1087,14 @@ impl Dataset {
         w.write_all(&out)
     }
 
-    /// SHA-256 of the canonical bytes.
+    /// SHA-256 of the canonical bytes (computed once).
     pub fn sha256(&self) -> [u8; 32] {
-        let mut h = HashWriter(Sha256::new());
-        // INVARIANT: hashing cannot fail.
-        let _ = self.write_canonical(&mut h);
-        h.0.finalize().into()
+        *self.hash.0.get_or_init(|| {
+            let mut h = HashWriter(Sha256::new());
+            // INVARIANT: hashing cannot fail.
+            let _ = self.write_canonical(&mut h);
+            h.0.finalize().into()
+        })
     }
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())
@@ -1099,6 +1121,8 @@ struct Compare<'a> {
     expected: &'a [u8],
     pos: usize,
     ok: bool,
+    /// The bytes that matched: all of them, when `ok` at the end.
+    hash: Sha256,
 }
 
 impl std::io::Write for Compare<'_> {
@@ -1106,7 +1130,10 @@ impl std::io::Write for Compare<'_> {
         if self.ok {
             let end = self.pos + buf.len();
             match self.expected.get(self.pos..end) {
-                Some(e) if e == buf => self.pos = end,
+                Some(e) if e == buf => {
+                    self.hash.update(buf);
+                    self.pos = end;
+                }
                 _ => {
                     let avail = &self.expected[self.pos.min(self.expected.len())..];
                     let same = avail.iter().zip(buf).take_while(|(a, b)| a == b).count();
@@ -1900,6 +1927,7 @@ impl<'s> Builder<'s> {
                 file: self.file,
                 table: Arc::new(table),
                 salt: None,
+                hash: HashOnce::default(),
             },
             self.stats,
         ))
