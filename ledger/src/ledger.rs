@@ -132,6 +132,43 @@ pub struct AppendedEntry {
     pub checkpoint: SignedCheckpoint,
 }
 
+/// A blob's contents with their hash, computed once, when it is made: a
+/// writer that needs the hash for the entry body (a ranking's `result`)
+/// reads it here, and the ledger stores the blob under the same hash
+/// without hashing its bytes again. The bytes cannot change afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    bytes: Vec<u8>,
+    hash: Hash,
+}
+
+impl Blob {
+    /// Hash `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Blob {
+        let hash = Hash::of(&bytes);
+        Blob { bytes, hash }
+    }
+    /// `SHA-256(bytes)`.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(bytes: Vec<u8>) -> Blob {
+        Blob::new(bytes)
+    }
+}
+
 /// One entry to append: kind, body, blob contents, signer.
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
@@ -140,7 +177,7 @@ pub struct NewEntry<'a> {
     /// The body object.
     pub body: Map<String, Value>,
     /// Blob contents this entry references (stored by hash).
-    pub blobs: Vec<Vec<u8>>,
+    pub blobs: Vec<Blob>,
     /// The signing key.
     pub signer: &'a SecretKey,
 }
@@ -441,7 +478,7 @@ impl<S: Storage> Ledger<S> {
         &mut self,
         kind: Kind,
         body: Map<String, Value>,
-        blobs: Vec<Vec<u8>>,
+        blobs: Vec<Blob>,
         signer: &SecretKey,
     ) -> Result<AppendedEntry, LedgerError> {
         let mut out = self.append_batch(vec![NewEntry {
@@ -894,9 +931,8 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
             max: MAX_BLOB_BYTES,
         });
     }
-    // Each blob is hashed once, here.
-    let hashed: Vec<(Hash, Vec<u8>)> = n.blobs.into_iter().map(|b| (Hash::of(&b), b)).collect();
-    let mut hashes: Vec<Hash> = hashed.iter().map(|(h, _)| *h).collect();
+    // Each blob was hashed once, when it was made.
+    let mut hashes: Vec<Hash> = n.blobs.iter().map(Blob::hash).collect();
     hashes.sort();
     hashes.dedup();
     let unsigned = UnsignedEntry {
@@ -914,8 +950,8 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
     let entry = unsigned.clone().sign(n.signer)?;
     p.registry.admit(&unsigned)?;
     p.writes.push((entry_key(seq), entry.bytes().to_vec()));
-    for (h, b) in hashed {
-        p.writes.push((blob_key(&h), encode_blob(&b)));
+    for b in &n.blobs {
+        p.writes.push((blob_key(&b.hash), encode_blob(&b.bytes)));
     }
     for (level, index, h) in p.range.append(entry.leaf_hash()) {
         p.writes.push((node_key(level, index), h.0.to_vec()));

@@ -16,7 +16,7 @@
 //! The byte-level formats are specified in `FORMAT.md`.
 //!
 //! ```
-//! use rankproof_ledger::{Kind, Ledger, MemStorage, Role, SecretKey};
+//! use rankproof_ledger::{Blob, Kind, Ledger, MemStorage, Role, SecretKey};
 //!
 //! let log = SecretKey::generate("example.org/ledger").unwrap();
 //! let admin = SecretKey::generate("admin").unwrap();
@@ -28,7 +28,7 @@
 //! let mut body = serde_json::Map::new();
 //! body.insert("name".into(), "marketing".into());
 //! let added = ledger
-//!     .append(Kind::RulesPublish, body, vec![b"package bytes".to_vec()], &hr)
+//!     .append(Kind::RulesPublish, body, vec![Blob::new(b"package bytes".to_vec())], &hr)
 //!     .unwrap();
 //! assert_eq!(added.entry.seq(), 2);
 //! let proof = ledger.tlog_proof(2, None).unwrap();
@@ -57,7 +57,7 @@ pub use entry::{Entry, EntryError, Kind, Role, UnsignedEntry, ENTRY_SIG_PREFIX, 
 pub use files::{read_regular_file, FileError};
 pub use hash::{leaf_hash, node_hash, Hash};
 pub use keys::{KeyArgError, KeyError, KeyFile, KeyId, SecretKey, VerifierKey};
-pub use ledger::{AppendedEntry, Ledger, LedgerError, NewEntry};
+pub use ledger::{AppendedEntry, Blob, Ledger, LedgerError, NewEntry};
 pub use note::{Checkpoint, Note, NoteError, SignedCheckpoint, TlogProof};
 pub use registry::{AuthError, KeyRecord, Registry};
 pub use storage::{MemStorage, SledStorage, Storage, StorageError};

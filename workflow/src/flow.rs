@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use rankproof_engine::{CaseOutcome, Dataset, Period, Ranking, RulePackage, SourceName};
-use rankproof_ledger::{receipt, Entry, Hash, Kind, Ledger, SecretKey, Storage};
+use rankproof_ledger::{receipt, Blob, Entry, Hash, Kind, Ledger, SecretKey, Storage};
 
 use crate::body::{
     Body, EngineInfo, FileInfo, HexHash, InputRecord, InputRef, RankingPublish, RulesPublish,
@@ -996,7 +996,7 @@ impl<S: Storage> Workflow<S> {
         Ok(())
     }
 
-    fn append<B: Body>(&mut self, body: &B, blobs: Vec<Vec<u8>>, key: &SecretKey) -> Result<Entry> {
+    fn append<B: Body>(&mut self, body: &B, blobs: Vec<Blob>, key: &SecretKey) -> Result<Entry> {
         let added = self.view.src.append(B::KIND, body.to_map(), blobs, key)?;
         self.view.catalog.admit(&added.entry);
         self.view.entries.push(added.entry.clone());
@@ -1040,7 +1040,7 @@ impl<S: Storage> Workflow<S> {
         {
             return Ok(RulesOutcome::AlreadyPublished { seq, id: pkg.id() });
         }
-        let blobs: Vec<Vec<u8>> = pkg.files().values().cloned().collect();
+        let blobs: Vec<Blob> = pkg.files().values().cloned().map(Blob::new).collect();
         let e = self.append(&body, blobs, key)?;
         Ok(RulesOutcome::Published {
             seq: e.seq(),
@@ -1076,7 +1076,8 @@ impl<S: Storage> Workflow<S> {
         // so every receipt reveals, commits to it.
         d.set_salt(Some(crate::results::random32()));
         // Its canonical bytes, written once: the blob and its hash.
-        let canonical = d.canonical_bytes();
+        let canonical = Blob::new(d.canonical_bytes());
+        let file = Blob::new(req.bytes);
         let file_name = std::path::Path::new(&req.file_name)
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
@@ -1086,13 +1087,13 @@ impl<S: Storage> Workflow<S> {
             source: req.source.clone(),
             rules: pkg.id(),
             package_hash: HexHash(Hash(pkg.hash())),
-            dataset: HexHash(Hash::of(&canonical)),
+            dataset: HexHash(canonical.hash()),
             rows: d.n_rows() as u64,
             schema: schema.to_json(),
             file: FileInfo {
                 name: file_name,
-                sha256: HexHash(Hash::of(&req.bytes)),
-                bytes: req.bytes.len() as u64,
+                sha256: HexHash(file.hash()),
+                bytes: file.len() as u64,
             },
             supersedes: previous.as_ref().map(|r| r.seq),
             time: Some(self.clock.now()),
@@ -1101,7 +1102,7 @@ impl<S: Storage> Workflow<S> {
             .catalog
             .check_input(&body)
             .map_err(|p| WorkflowError::refused(p.claim))?;
-        let e = self.append(&body, vec![canonical, req.bytes], key)?;
+        let e = self.append(&body, vec![canonical, file], key)?;
         Ok(RecordOutcome::Recorded {
             seq: e.seq(),
             package: pkg.id(),
@@ -1182,9 +1183,17 @@ impl<S: Storage> Workflow<S> {
                 .map(|_| crate::results::random32())
                 .collect(),
         };
-        let salts_blob = salts.to_blob();
-        let root = root_of(&dry.doc, &salts)?;
-        let result = dry.doc.bytes().to_vec();
+        // The leaves and the two blobs' hashes side by side.
+        let (root, (result, salts_blob)) = rayon::join(
+            || root_of(&dry.doc, &salts),
+            || {
+                rayon::join(
+                    || Blob::new(dry.doc.bytes().to_vec()),
+                    || Blob::new(salts.to_blob()),
+                )
+            },
+        );
+        let root = root?;
         let body = RankingPublish {
             period: p,
             rules: dry.rules.clone(),
@@ -1194,8 +1203,8 @@ impl<S: Storage> Workflow<S> {
                 version: dry.ranking.engine_version.clone(),
                 limits: dry.ranking.limits.to_json(),
             },
-            result: HexHash(Hash::of(&result)),
-            salts: HexHash(Hash::of(&salts_blob)),
+            result: HexHash(result.hash()),
+            salts: HexHash(salts_blob.hash()),
             results_root: HexHash(root),
             n: dry.doc.len() as u64,
             supersedes: supersede.as_ref().map(|s| s.ranking),

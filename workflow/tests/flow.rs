@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rankproof_engine::synth::{generate, CrmHeaders};
 use rankproof_engine::Period;
-use rankproof_ledger::{Hash, Kind, Ledger, MemStorage, Role, SecretKey};
+use rankproof_ledger::{Blob, Hash, Kind, Ledger, MemStorage, Role, SecretKey};
 use rankproof_workflow::{
     Body, ErrorClass, FixedClock, HexHash, Mismatch, PublishOutcome, RankingPublish, RecordOutcome,
     RecordRequest, RulesOutcome, RulesPublish, Salts, Supersede, Timestamp, Workflow,
@@ -328,7 +328,7 @@ fn forged_claim_in_catalog(w: &mut World, edit: impl FnOnce(&mut RankingPublish)
         .append(
             Kind::RankingPublish,
             body.to_map(),
-            vec![result, salts.to_blob()],
+            vec![result.into(), salts.to_blob().into()],
             &op,
         )
         .unwrap();
@@ -441,7 +441,12 @@ fn verify_rejects_an_input_record_whose_schema_is_not_its_packages() {
     amount["type"] = "text".into();
     let steward = w.steward.clone();
     w.wf.ledger_mut()
-        .append(Kind::InputRecord, body.to_map(), blobs, &steward)
+        .append(
+            Kind::InputRecord,
+            body.to_map(),
+            blobs.into_iter().map(Blob::new).collect(),
+            &steward,
+        )
         .unwrap();
     w.wf.refresh().unwrap();
     w.wf.ledger().verify(None).unwrap();
@@ -550,7 +555,7 @@ fn verify_holds_published_packages_to_the_writers_rules() {
             .append(
                 Kind::RulesPublish,
                 body.to_map(),
-                pkg.files().values().cloned().collect(),
+                pkg.files().values().cloned().map(Blob::new).collect(),
                 &hr,
             )
             .unwrap();
@@ -757,7 +762,7 @@ fn replay_names_staff_and_fields_of_a_doctored_ranking() {
         .append(
             Kind::RankingPublish,
             body.to_map(),
-            vec![doc.bytes().to_vec(), salts.to_blob()],
+            vec![doc.bytes().to_vec().into(), salts.to_blob().into()],
             &op,
         )
         .unwrap();

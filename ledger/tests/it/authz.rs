@@ -29,7 +29,7 @@ fn wrong_role_is_refused_and_nothing_written() {
     let e = refused(f.ledger.append(
         Kind::RankingPublish,
         body(json!({"period": "2025-03"})),
-        vec![b"blob that must not be stored".to_vec()],
+        vec![b"blob that must not be stored".to_vec().into()],
         &f.hr,
     ));
     assert!(
@@ -132,7 +132,7 @@ fn grant_is_effective_from_the_next_entry_in_a_batch() {
             rankproof_ledger::NewEntry {
                 kind: Kind::InputRecord,
                 body: body(json!({"period": "2025-04"})),
-                blobs: vec![b"csv".to_vec()],
+                blobs: vec![b"csv".to_vec().into()],
                 signer: &newbie,
             },
         ])

@@ -76,21 +76,27 @@ impl<S: Storage> Fixture<S> {
         l.append(
             Kind::RulesPublish,
             body(json!({"name": "marketing", "version": "1.0.0"})),
-            vec![b"rules package".to_vec(), b"weights.rhai".to_vec()],
+            vec![
+                b"rules package".to_vec().into(),
+                b"weights.rhai".to_vec().into(),
+            ],
             &self.hr,
         )
         .unwrap();
         l.append(
             Kind::InputRecord,
             body(json!({"period": "2025-03", "source": "crm", "rows": 3})),
-            vec!["staff_id,sales\nS1,100\n销售,200\n".as_bytes().to_vec()],
+            vec!["staff_id,sales\nS1,100\n销售,200\n"
+                .as_bytes()
+                .to_vec()
+                .into()],
             &self.steward,
         )
         .unwrap();
         l.append(
             Kind::RankingPublish,
             body(json!({"period": "2025-03", "n": 3})),
-            vec![b"results".to_vec()],
+            vec![b"results".to_vec().into()],
             &self.operator,
         )
         .unwrap();
@@ -104,7 +110,7 @@ impl<S: Storage> Fixture<S> {
         l.append(
             Kind::CalibrationAdjust,
             body(json!({"ranking": 7, "staff": "S1", "before": "B", "after": "A"})),
-            vec![b"rules package".to_vec()],
+            vec![b"rules package".to_vec().into()],
             &self.reviewer,
         )
         .unwrap();

@@ -121,7 +121,7 @@ proptest! {
                     let kind = KINDS[kind];
                     let blobs: Vec<Vec<u8>> = (0..n_blobs).map(|i| format!("blob {tag} {i}").into_bytes()).collect();
                     let s = signer(&f, kind).clone();
-                    let out = f.ledger.append(kind, body(json!({"tag": tag})), blobs.clone(), &s).unwrap();
+                    let out = f.ledger.append(kind, body(json!({"tag": tag})), blobs.iter().cloned().map(rankproof_ledger::Blob::new).collect(), &s).unwrap();
                     m.entries.push(out.entry.bytes().to_vec());
                     for b in blobs {
                         m.blobs.insert(Hash::of(&b), b);
@@ -130,7 +130,7 @@ proptest! {
                 Op::Refused { kind } => {
                     let kind = KINDS[kind];
                     let s = wrong_signer(&f, kind).clone();
-                    let r = f.ledger.append(kind, body(json!({})), vec![b"never".to_vec()], &s);
+                    let r = f.ledger.append(kind, body(json!({})), vec![b"never".to_vec().into()], &s);
                     prop_assert!(matches!(r, Err(LedgerError::Unauthorized(_))));
                     prop_assert_eq!(f.ledger.blob(&Hash::of(b"never")).unwrap(), None);
                 }
@@ -139,7 +139,7 @@ proptest! {
                     let new = (0..n).map(|i| rankproof_ledger::NewEntry {
                         kind: Kind::RulesPublish,
                         body: body(json!({"batch": i})),
-                        blobs: vec![vec![i]],
+                        blobs: vec![vec![i].into()],
                         signer: &hr,
                     }).collect();
                     for out in f.ledger.append_batch(new).unwrap() {

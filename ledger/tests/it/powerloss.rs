@@ -84,7 +84,10 @@ fn journal() -> (Journal, Vec<u64>) {
             .append(
                 kind,
                 body(json!({"i": i})),
-                vec![format!("blob {i}").into_bytes(), vec![i as u8; 3000]],
+                vec![
+                    format!("blob {i}").into_bytes().into(),
+                    vec![i as u8; 3000].into(),
+                ],
                 signer,
             )
             .unwrap();

@@ -24,7 +24,7 @@ pub fn example() -> (Ledger<MemStorage>, SecretKey, SecretKey, SecretKey) {
     l.append(
         Kind::RulesPublish,
         body(json!({"name": "marketing", "version": "1.0.0"})),
-        vec![b"hello\n".to_vec()],
+        vec![b"hello\n".to_vec().into()],
         &hr,
     )
     .unwrap();
