@@ -169,6 +169,25 @@ impl From<Vec<u8>> for Blob {
     }
 }
 
+/// A blob's stored bytes (possibly compressed), read but not yet opened.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    hash: Hash,
+    stored: Vec<u8>,
+}
+
+impl StoredBlob {
+    /// The blob's name.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+    /// The blob's bytes, decompressed (bounded by the blob limit). They are
+    /// not checked against the name here.
+    pub fn open(&self) -> Result<Vec<u8>, LedgerError> {
+        decode_blob(&self.hash, &self.stored)
+    }
+}
+
 /// One entry to append: kind, body, blob contents, signer.
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
@@ -622,10 +641,17 @@ impl<S: Storage> Ledger<S> {
     /// compressed, FORMAT.md §9; whether they hash to `hash` is the
     /// caller's check, as `verify` does).
     pub fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.storage
-            .get(&blob_key(hash))?
-            .map(|stored| decode_blob(hash, &stored))
-            .transpose()
+        self.stored_blob(hash)?.map(|s| s.open()).transpose()
+    }
+
+    /// A blob as stored, to be opened later (on any thread): what
+    /// [`Ledger::blob`] does in two steps, so that several blobs can be
+    /// decompressed side by side.
+    pub fn stored_blob(&self, hash: &Hash) -> Result<Option<StoredBlob>, LedgerError> {
+        Ok(self.storage.get(&blob_key(hash))?.map(|stored| StoredBlob {
+            hash: *hash,
+            stored,
+        }))
     }
 
     /// The leaf hash of entry `seq`.

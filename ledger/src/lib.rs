@@ -57,7 +57,7 @@ pub use entry::{Entry, EntryError, Kind, Role, UnsignedEntry, ENTRY_SIG_PREFIX, 
 pub use files::{read_regular_file, FileError};
 pub use hash::{leaf_hash, node_hash, Hash};
 pub use keys::{KeyArgError, KeyError, KeyFile, KeyId, SecretKey, VerifierKey};
-pub use ledger::{AppendedEntry, Blob, Ledger, LedgerError, NewEntry};
+pub use ledger::{AppendedEntry, Blob, Ledger, LedgerError, NewEntry, StoredBlob};
 pub use note::{Checkpoint, Note, NoteError, SignedCheckpoint, TlogProof};
 pub use registry::{AuthError, KeyRecord, Registry};
 pub use storage::{MemStorage, SledStorage, Storage, StorageError};

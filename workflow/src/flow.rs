@@ -231,17 +231,17 @@ impl<L: LogSource> View<L> {
             chosen_inputs.push((source, schema, input));
         }
         // The blobs are read in turn (a log source is not shared between
-        // threads), then parsed in parallel; the first error in source
-        // order is reported.
+        // threads), then opened (decompressed, checked) and parsed in
+        // parallel; the first error in source order is reported.
         use rayon::prelude::*;
-        let blobs = chosen_inputs
+        let fetched = chosen_inputs
             .iter()
-            .map(|(_, _, input)| self.src.blob(&input.body.dataset.0))
+            .map(|(_, _, input)| self.src.fetch(&input.body.dataset.0))
             .collect::<Result<Vec<_>>>()?;
         let read: Vec<Result<Dataset>> = chosen_inputs
             .par_iter()
-            .zip(&blobs)
-            .map(|((_, schema, input), bytes)| recorded_dataset(input, schema, bytes))
+            .zip(fetched)
+            .map(|((_, schema, input), blob)| recorded_dataset(input, schema, &blob.open()?))
             .collect();
         let mut datasets = BTreeMap::new();
         let mut inputs = BTreeMap::new();

@@ -4,7 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rankproof_ledger::{bundle, Entry, Hash, Ledger, Storage, VerifierKey, VerifyReport};
+use rankproof_ledger::{
+    bundle, Entry, Hash, Ledger, Storage, StoredBlob, VerifierKey, VerifyReport,
+};
 
 use crate::error::{Result, WorkflowError};
 
@@ -15,8 +17,52 @@ pub trait LogSource {
     /// A blob by hash; a missing blob or one that does not hash to its name
     /// is a finding.
     fn blob(&self, h: &Hash) -> Result<Vec<u8>>;
+    /// A blob by hash, read now and opened (decompressed and checked) by
+    /// [`Fetched::open`], which may run on another thread: several blobs
+    /// are then opened side by side. The same findings as [`LogSource::blob`].
+    fn fetch(&self, h: &Hash) -> Result<Fetched> {
+        self.blob(h).map(|b| Fetched(Pending::Ready(b)))
+    }
     /// The log key.
     fn log_key(&self) -> &VerifierKey;
+}
+
+/// A blob read from a log, to be opened.
+#[derive(Debug)]
+pub struct Fetched(Pending);
+
+#[derive(Debug)]
+enum Pending {
+    /// Read and checked already.
+    Ready(Vec<u8>),
+    /// As the ledger stores it.
+    Stored(StoredBlob),
+}
+
+impl Fetched {
+    /// The blob's bytes, checked against its name.
+    pub fn open(self) -> Result<Vec<u8>> {
+        match self.0 {
+            Pending::Ready(b) => Ok(b),
+            Pending::Stored(s) => checked(&s.hash(), s.open()?),
+        }
+    }
+}
+
+/// `b` if it hashes to `h`.
+fn checked(h: &Hash, b: Vec<u8>) -> Result<Vec<u8>> {
+    if Hash::of(&b) == *h {
+        Ok(b)
+    } else {
+        Err(WorkflowError::tampered(format!(
+            "blob {} in the ledger does not hash to its name",
+            h.to_hex()
+        )))
+    }
+}
+
+fn missing(h: &Hash) -> WorkflowError {
+    WorkflowError::tampered(format!("blob {} is missing from the ledger", h.to_hex()))
 }
 
 impl<S: Storage> LogSource for Ledger<S> {
@@ -28,15 +74,15 @@ impl<S: Storage> LogSource for Ledger<S> {
 
     fn blob(&self, h: &Hash) -> Result<Vec<u8>> {
         match Ledger::blob(self, h)? {
-            Some(b) if Hash::of(&b) == *h => Ok(b),
-            Some(_) => Err(WorkflowError::tampered(format!(
-                "blob {} in the ledger does not hash to its name",
-                h.to_hex()
-            ))),
-            None => Err(WorkflowError::tampered(format!(
-                "blob {} is missing from the ledger",
-                h.to_hex()
-            ))),
+            Some(b) => checked(h, b),
+            None => Err(missing(h)),
+        }
+    }
+
+    fn fetch(&self, h: &Hash) -> Result<Fetched> {
+        match self.stored_blob(h)? {
+            Some(s) => Ok(Fetched(Pending::Stored(s))),
+            None => Err(missing(h)),
         }
     }
 
@@ -124,6 +170,10 @@ impl<T: LogSource + ?Sized> LogSource for Box<T> {
 
     fn blob(&self, h: &Hash) -> Result<Vec<u8>> {
         (**self).blob(h)
+    }
+
+    fn fetch(&self, h: &Hash) -> Result<Fetched> {
+        (**self).fetch(h)
     }
 
     fn log_key(&self) -> &VerifierKey {
