@@ -206,6 +206,9 @@ pub fn mul_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
 /// Parse a decimal written as `-?DIGITS(.DIGITS)?` (no exponent, no `+`, no
 /// grouping separators). Returns a description of the problem on failure.
 pub fn parse_strict(s: &str) -> Result<Decimal, String> {
+    if let Some(d) = parse_short(s) {
+        return Ok(d);
+    }
     let body = s.strip_prefix('-').unwrap_or(s);
     let (int, frac) = match body.split_once('.') {
         Some((i, f)) => (i, Some(f)),
@@ -219,6 +222,46 @@ pub fn parse_strict(s: &str) -> Result<Decimal, String> {
     }
     Decimal::from_str_exact(s)
         .map_err(|_| format!("`{s}` has too many digits for a 96-bit decimal"))
+}
+
+/// The common case of [`parse_strict`], read in one pass: `-?DIGITS` or
+/// `-?DIGITS.DIGITS` with at most 18 digits, which fit an `i64` mantissa.
+/// The result is the one `from_str_exact` gives, scale included (`2.50`
+/// has mantissa 250 and scale 2). Anything else, and `-0`, which keeps a
+/// sign in rust_decimal, is left to the general path (`None`).
+fn parse_short(s: &str) -> Option<Decimal> {
+    let b = s.as_bytes();
+    let (neg, body) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if body.is_empty() || body.len() > 19 {
+        return None;
+    }
+    let mut m: i64 = 0;
+    let mut digits = 0u32;
+    let mut scale = 0u32;
+    let mut point = false;
+    for (i, &c) in body.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + i64::from(c - b'0');
+                digits += 1;
+                if point {
+                    scale += 1;
+                }
+            }
+            b'.' if !point && i > 0 && i + 1 < body.len() => point = true,
+            _ => return None,
+        }
+        if digits > 18 {
+            return None;
+        }
+    }
+    if neg && m == 0 {
+        return None;
+    }
+    Some(Decimal::new(if neg { -m } else { m }, scale))
 }
 
 /// Parse an integer written as `-?DIGITS`, within the JSON-safe range
@@ -254,6 +297,50 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    /// What `parse_strict` did before its short path: the check, then
+    /// `from_str_exact`.
+    fn parse_general(s: &str) -> Option<Decimal> {
+        let body = s.strip_prefix('-').unwrap_or(s);
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (body, None),
+        };
+        let ok = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !ok(int) || frac.is_some_and(|f| !ok(f)) {
+            return None;
+        }
+        Decimal::from_str_exact(s).ok()
+    }
+
+    fn same(s: &str) {
+        let fast = parse_strict(s).ok();
+        let slow = parse_general(s);
+        assert_eq!(
+            fast.map(|d| d.serialize()),
+            slow.map(|d| d.serialize()),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn the_short_path_gives_exactly_what_from_str_exact_gives() {
+        for s in [
+            "0", "-0", "0.0", "-0.00", "00", "007", "1.", ".5", "-", "", "1.2.3", "-.5", "+1",
+            "1e5", "244900.00", "0.8966", "-12.340", "999999999999999999", "9999999999999999999",
+            "-999999999999999999", "123456789.123456789", "1234567890.123456789",
+            "0.000000000000000001", "1 ", " 1", "１", "1,5",
+        ] {
+            same(s);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_short_path_agrees_on_any_short_text(s in "-?[0-9.]{0,21}") {
+            same(&s);
+        }
     }
 
     /// The former definition of `canonical`, through `Display`.
