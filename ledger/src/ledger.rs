@@ -930,6 +930,17 @@ fn decode_blob(hash: &Hash, stored: &[u8]) -> Result<Vec<u8>, LedgerError> {
     match stored.split_first() {
         Some((&BLOB_RAW, rest)) => Ok(rest.to_vec()),
         Some((&BLOB_ZSTD, rest)) => {
+            // A frame that states its size (every frame this ledger writes)
+            // is decompressed in one call into a buffer of that size; zstd
+            // checks that the size is true.
+            if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(rest) {
+                if size > MAX_BLOB_BYTES {
+                    return Err(corrupt("decompresses beyond the blob limit"));
+                }
+                let size = usize::try_from(size).map_err(|_| corrupt("does not decompress"))?;
+                return zstd::bulk::decompress(rest, size)
+                    .map_err(|_| corrupt("does not decompress"));
+            }
             use std::io::Read;
             let dec = zstd::stream::read::Decoder::new(rest)
                 .map_err(|_| corrupt("does not decompress"))?;
@@ -1018,12 +1029,70 @@ mod blob_tests {
             assert!(e.is_finding(), "{e}");
         }
         // A high-ratio frame (64 MiB of zeros in a few KiB) decodes in full
-        // below the limit; past MAX_BLOB_BYTES (1 GiB, too large for a unit
-        // test) the reader stops at the limit + 1 byte and refuses.
+        // below the limit. Past MAX_BLOB_BYTES (1 GiB, too large for a unit
+        // test) a frame that states its size is refused before decoding,
+        // and one that does not is read to the limit + 1 byte and refused.
         let zeros = vec![0u8; 64 << 20];
         let mut stored = vec![BLOB_ZSTD];
         stored.extend_from_slice(&zstd::bulk::compress(&zeros, 3).unwrap());
         assert!(stored.len() < 64 << 10);
         assert_eq!(decode_blob(&h, &stored).unwrap().len(), zeros.len());
+    }
+
+    fn sample() -> Vec<u8> {
+        (0..200_000u32)
+            .flat_map(|i| {
+                format!("{{\"staff_id\":\"E{i:06}\",\"x\":\"{}\"}},", i % 97).into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stored_blobs_open_to_their_bytes_whichever_way_the_frame_was_made() {
+        let b = sample();
+        let h = Hash::of(&b);
+        // As the ledger writes it: a frame that states its size.
+        let stored = encode_blob(&b);
+        assert_eq!(stored[0], BLOB_ZSTD);
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&stored[1..]),
+            Ok(Some(n)) if n == b.len() as u64
+        ));
+        assert_eq!(decode_blob(&h, &stored).unwrap(), b);
+        // A streamed frame that does not state its size.
+        let mut streamed = vec![BLOB_ZSTD];
+        let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        std::io::Write::write_all(&mut e, &b).unwrap();
+        streamed.extend(e.finish().unwrap());
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&streamed[1..]),
+            Ok(None)
+        ));
+        assert_eq!(decode_blob(&h, &streamed).unwrap(), b);
+        // Raw.
+        let mut raw = vec![BLOB_RAW];
+        raw.extend_from_slice(&b);
+        assert_eq!(decode_blob(&h, &raw).unwrap(), b);
+    }
+
+    #[test]
+    fn a_damaged_frame_is_a_finding_not_a_panic() {
+        let b = sample();
+        let h = Hash::of(&b);
+        let stored = encode_blob(&b);
+        for cut in [2, 10, stored.len() / 2, stored.len() - 1] {
+            let e = decode_blob(&h, &stored[..cut]).unwrap_err().to_string();
+            assert!(e.contains("does not decompress"), "{cut}: {e}");
+        }
+        let mut flipped = stored.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x55;
+        // Either zstd notices (its checksum or a bad block), or the bytes
+        // differ and the caller's hash check does.
+        if let Ok(out) = decode_blob(&h, &flipped) {
+            assert_ne!(Hash::of(&out), h);
+        }
+        assert!(decode_blob(&h, b"x").is_err());
+        assert!(decode_blob(&h, b"").is_err());
     }
 }

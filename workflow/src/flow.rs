@@ -445,7 +445,6 @@ impl<L: LogSource> View<L> {
             rules: pkg,
             package: rec,
             rows: d.n_rows() as u64,
-            dataset_hash: d.sha256_hex(),
             already,
             dataset: d,
             report,
@@ -852,9 +851,6 @@ pub struct Checked {
     pub dataset: Dataset,
     /// Its rows.
     pub rows: u64,
-    /// The hash (hex) of its rows without a salt; recording adds a fresh
-    /// secret salt, so the recorded dataset's hash differs (RULES.md §6).
-    pub dataset_hash: String,
     /// The entry of the dataset in force for the period and source when it
     /// has exactly these rows (recording would write nothing).
     pub already: Option<u64>,
@@ -866,6 +862,17 @@ pub struct Checked {
     /// The other sources recorded for the period it was checked against:
     /// (source, entry).
     pub checked_against: Vec<(String, u64)>,
+}
+
+impl Checked {
+    /// The hash (hex) of its rows without a salt; recording adds a fresh
+    /// secret salt, so the recorded dataset's hash differs (RULES.md §6).
+    /// Computed when asked for: recording never needs it.
+    pub fn dataset_hash(&self) -> String {
+        let mut d = self.dataset.clone();
+        d.set_salt(None);
+        d.sha256_hex()
+    }
 }
 
 /// What `input record` did.

@@ -200,7 +200,7 @@ fn check(a: CheckArgs, out: &mut Out) -> CmdResult {
         safe(&a.input.file.display().to_string()),
         safe(source),
         c.rows,
-        c.dataset_hash
+        c.dataset_hash()
     ))?;
     out.line(format!("validated against {}", safe(&c.package_id)))?;
     if c.checked_against.is_empty() {
