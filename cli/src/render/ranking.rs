@@ -22,22 +22,26 @@ fn records(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<StaffRecord> {
 /// The ranking as CSV: staff_id, attributes, scores, position, rank,
 /// grade, bonus_multiplier, flags.
 pub fn csv(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<u8> {
-    csv_out::write(csv_rows(doc, fresh))
+    csv_bytes(doc, fresh, false)
 }
 
 /// The ranking as CSV for Excel (byte-order mark, CRLF).
 pub fn csv_excel(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<u8> {
-    csv_out::write_excel(csv_rows(doc, fresh))
+    csv_bytes(doc, fresh, true)
 }
 
-fn csv_rows(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<Vec<String>> {
+fn csv_bytes(doc: &ResultDoc, fresh: Option<&Ranking>, excel: bool) -> Vec<u8> {
     let attrs = doc.attribute_names();
     let scores = &doc.header().score_names;
     let mut header = vec!["staff_id".to_owned()];
     header.extend(attrs.iter().cloned());
     header.extend(scores.iter().cloned());
     header.extend(["position", "rank", "grade", "bonus_multiplier", "flags"].map(String::from));
-    let rows = std::iter::once(header).chain(records(doc, fresh).into_iter().map(|r| {
+    let records = records(doc, fresh);
+    let row = |i: usize| {
+        let Some(r) = records.get(i) else {
+            return Vec::new();
+        };
         let mut cells = vec![r.staff_id.clone()];
         cells.extend(
             attrs
@@ -55,8 +59,8 @@ fn csv_rows(doc: &ResultDoc, fresh: Option<&Ranking>) -> Vec<Vec<String>> {
         cells.push(r.bonus_multiplier.clone());
         cells.push(r.flags.join(";"));
         cells
-    }));
-    rows.collect()
+    };
+    csv_out::write_rows(header, records.len(), row, excel)
 }
 
 /// A reported score padded to the report decimals so points align.
