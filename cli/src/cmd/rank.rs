@@ -197,6 +197,9 @@ fn from_ledger(a: RankArgs, out: &mut Out) -> CmdResult {
                     ))?;
                 }
             }
+            // As in the dry run: the process ends next (the ledger, which
+            // is committed already, is still closed normally).
+            std::mem::forget(dry);
         }
         PublishOutcome::Unchanged { seq } => {
             let r = wf.ranking(&seq.to_string())?;
