@@ -250,17 +250,18 @@ fn parse_short(s: &str) -> Option<Decimal> {
     for (i, &c) in body.iter().enumerate() {
         match c {
             b'0'..=b'9' => {
-                m = m * 10 + i64::from(c - b'0');
+                // 18 digits fit an i64; the 19th might not.
                 digits += 1;
+                if digits > 18 {
+                    return None;
+                }
+                m = m * 10 + i64::from(c - b'0');
                 if point {
                     scale += 1;
                 }
             }
             b'.' if !point && i > 0 && i + 1 < body.len() => point = true,
             _ => return None,
-        }
-        if digits > 18 {
-            return None;
         }
     }
     if neg && m == 0 {
