@@ -20,15 +20,95 @@ pub fn canonical(d: &Decimal) -> String {
 
 /// Append the canonical decimal string of `d` (what [`canonical`] returns)
 /// without going through `Display`, `normalize` or a temporary string.
-/// The text is built right to left in one stack buffer and appended with
-/// one copy: the mantissa loses its trailing fractional zeros (what
-/// `normalize` does, by integer division), then its digits are written with
-/// the point `scale` digits from the right, `0.` and leading zeros when the
-/// mantissa is shorter, and the sign.
+/// The mantissa loses its trailing fractional zeros (what `normalize` does,
+/// by integer division), then is split at the point.
+///
+/// Nearly every decimal a ranking writes has a mantissa that fits 64 bits
+/// and at most 19 places: those are written in place, at the end of `out`,
+/// with no call into the C library (a byte copy of a few bytes costs as
+/// much as the digits). The rest are built in a stack buffer.
 pub fn write_canonical(d: &Decimal, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 64];
-    let start = canonical_into(d, &mut buf);
-    out.extend_from_slice(&buf[start..]);
+    let m = d.mantissa();
+    let scale = d.scale();
+    match u64::try_from(m.unsigned_abs()) {
+        Ok(v) if scale <= 19 => write_u64_scaled(m < 0, v, scale, out),
+        _ => {
+            let mut buf = [0u8; 64];
+            let start = canonical_into(d, &mut buf);
+            out.extend_from_slice(&buf[start..]);
+        }
+    }
+}
+
+/// Powers of ten that fit a `u64`: `POW10[k] = 10^k` for `k <= 19`.
+const POW10: [u64; 20] = {
+    let mut p = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        p[k] = p[k - 1] * 10;
+        k += 1;
+    }
+    p
+};
+
+/// Append the canonical text of `±v / 10^scale` (`scale <= 19`).
+fn write_u64_scaled(negative: bool, mut v: u64, mut scale: u32, out: &mut Vec<u8>) {
+    if v == 0 {
+        out.push(b'0');
+        return;
+    }
+    while scale > 0 && v % 10 == 0 {
+        v /= 10;
+        scale -= 1;
+    }
+    let places = scale as usize;
+    let (int, frac) = match POW10.get(places) {
+        Some(&p) if places > 0 => (v / p, v % p),
+        _ => (v, 0),
+    };
+    let int_digits = int.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let len = usize::from(negative) + int_digits + if places > 0 { places + 1 } else { 0 };
+    // At most 1 + 20 + 1 + 19 = 41 bytes: reserve them with a copy of a
+    // constant size (no call), write the text, drop what is left over.
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 48]);
+    let buf = &mut out[start..start + len];
+    let mut i = len;
+    if places > 0 {
+        // Exactly `places` digits, leading zeros included.
+        let mut f = frac;
+        for _ in 0..places / 2 {
+            let p = ((f % 100) as usize) * 2;
+            f /= 100;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+        }
+        if places % 2 == 1 {
+            i -= 1;
+            buf[i] = b'0' + (f % 10) as u8;
+        }
+        i -= 1;
+        buf[i] = b'.';
+    }
+    let mut x = int;
+    while x >= 100 {
+        let p = ((x % 100) as usize) * 2;
+        x /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    }
+    if x >= 10 {
+        let p = (x as usize) * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[p..p + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + x as u8;
+    }
+    if negative {
+        buf[0] = b'-';
+    }
+    out.truncate(start + len);
 }
 
 /// Two decimal digits per entry: `00`, `01`, ... `99`.
