@@ -201,11 +201,29 @@ pub fn write_canonical_json(d: &Decimal, out: &mut Vec<u8>) {
 }
 
 /// Round half up (away from zero at exactly .5) to `places` decimal places.
+///
+/// A mantissa that fits 64 bits losing at most 19 places (nearly every
+/// value a ranking rounds) is rounded with one integer division; the result is
+/// the one `round_dp_with_strategy` gives, part for part (mantissa, scale
+/// and sign), which `rhu_agrees_with_round_dp` checks.
 pub fn rhu(x: Decimal, places: u32) -> Decimal {
-    x.round_dp_with_strategy(
-        places.min(MAX_SCALE),
-        RoundingStrategy::MidpointAwayFromZero,
-    )
+    let places = places.min(MAX_SCALE);
+    let scale = x.scale();
+    if scale <= places {
+        return x;
+    }
+    let m = x.mantissa();
+    match (
+        u64::try_from(m.unsigned_abs()),
+        POW10.get((scale - places) as usize),
+    ) {
+        (Ok(v), Some(&p)) => {
+            // p = 10^(scale - places) >= 10, so p / 2 is exactly half a unit.
+            let q = v / p + u64::from(v % p >= p / 2);
+            Decimal::from_parts(q as u32, (q >> 32) as u32, 0, x.is_sign_negative(), places)
+        }
+        _ => x.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero),
+    }
 }
 
 /// `ratio(a, b) = rhu(a / b, 8)`; `None` when `b` is zero or the quotient
@@ -489,6 +507,48 @@ mod tests {
             let mut k = Vec::new();
             crate::jcs::write_str(&canonical_by_display(c), &mut k);
             assert_eq!(j, k);
+        }
+    }
+
+    #[test]
+    fn rhu_agrees_with_round_dp() {
+        let mut cases = vec![
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::ZERO,
+            d("-0.000"),
+            d("0.005"),
+            d("-0.005"),
+            d("0.0049999"),
+            d("9.995"),
+            d("-9.995"),
+            d("18446744073709551.615"),
+            d("1844674407370955161.5"),
+            d("0.0000000000000000000000000005"),
+        ];
+        let mut x: u128 = 0x2545_F491_4F6C_DD1D;
+        for k in 0..20_000u32 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let bits = 1 + (k % 96);
+            let mant = (x >> 32) & ((1u128 << bits) - 1);
+            let (lo, mid, hi) = (mant as u32, (mant >> 32) as u32, (mant >> 64) as u32);
+            cases.push(Decimal::from_parts(lo, mid, hi, k % 3 == 0, (k / 7) % 29));
+        }
+        for c in &cases {
+            for places in [0, 1, 2, 4, 8, 18, 19, 20, 28, 40] {
+                let want = c.round_dp_with_strategy(
+                    places.min(MAX_SCALE),
+                    RoundingStrategy::MidpointAwayFromZero,
+                );
+                let got = rhu(*c, places);
+                assert_eq!(
+                    (got.mantissa(), got.scale(), got.is_sign_negative()),
+                    (want.mantissa(), want.scale(), want.is_sign_negative()),
+                    "rhu({c:?}, {places})"
+                );
+            }
         }
     }
 
