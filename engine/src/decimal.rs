@@ -540,6 +540,23 @@ mod tests {
         }
     }
 
+    /// A deterministic spread of 20,000 decimals from `seed`: mantissas of
+    /// 1 to 96 bits, scales 0 to 28, a third negative.
+    fn spread(seed: u128) -> Vec<Decimal> {
+        let mut x = seed;
+        (0..20_000u32)
+            .map(|k| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let bits = 1 + (k % 96);
+                let mant = (x >> 32) & ((1u128 << bits) - 1);
+                let (lo, mid, hi) = (mant as u32, (mant >> 32) as u32, (mant >> 64) as u32);
+                Decimal::from_parts(lo, mid, hi, k % 3 == 0, (k / 7) % 29)
+            })
+            .collect()
+    }
+
     #[test]
     fn canonical_writer_agrees_with_display() {
         let mut cases = vec![
@@ -557,17 +574,7 @@ mod tests {
             d("0.5"),
             d("-12.340"),
         ];
-        // A deterministic spread of mantissas (small to 96 bits) and scales.
-        let mut x: u128 = 0x9E37_79B9_7F4A_7C15;
-        for k in 0..20_000u32 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let bits = 1 + (k % 96);
-            let mant = (x >> 32) & ((1u128 << bits) - 1);
-            let (lo, mid, hi) = (mant as u32, (mant >> 32) as u32, (mant >> 64) as u32);
-            cases.push(Decimal::from_parts(lo, mid, hi, k % 3 == 0, (k / 7) % 29));
-        }
+        cases.extend(spread(0x9E37_79B9_7F4A_7C15));
         for c in &cases {
             let mut out = Vec::new();
             write_canonical(c, &mut out);
@@ -601,16 +608,7 @@ mod tests {
             d("1844674407370955161.5"),
             d("0.0000000000000000000000000005"),
         ];
-        let mut x: u128 = 0x2545_F491_4F6C_DD1D;
-        for k in 0..20_000u32 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let bits = 1 + (k % 96);
-            let mant = (x >> 32) & ((1u128 << bits) - 1);
-            let (lo, mid, hi) = (mant as u32, (mant >> 32) as u32, (mant >> 64) as u32);
-            cases.push(Decimal::from_parts(lo, mid, hi, k % 3 == 0, (k / 7) % 29));
-        }
+        cases.extend(spread(0x2545_F491_4F6C_DD1D));
         for c in &cases {
             for places in [0, 1, 2, 4, 8, 18, 19, 20, 28, 40] {
                 let want = c.round_dp_with_strategy(
