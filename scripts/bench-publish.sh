@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Pair two builds on `rank --publish` of N staff (default 100000) from
 # recorded datasets: prepares a ledger with the three sources recorded
-# (with binary A), then farm-bench runs A and B in turn, each on a fresh
-# copy of that ledger. Usage: scripts/bench-publish.sh BIN_A BIN_B [N]
+# (with binary B, the older build: a newer build reads older ledgers, not
+# always the other way round), then farm-bench runs A and B in turn, each
+# on a fresh copy of that ledger. Usage: scripts/bench-publish.sh BIN_A BIN_B [N]
 set -euo pipefail
 A=$(realpath "$1"); B=$(realpath "$2"); N=${3:-100000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d "${TMPDIR:-/tmp}/rankproof-bench-publish.XXXX")
 cd "$W"
-$A gen --n "$N" --seed 1 --out c >/dev/null
+$B gen --n "$N" --seed 1 --out c >/dev/null
 . "$ROOT/scripts/lib/ledger.sh"
-new_ledger "$A" bench.example/log "$ROOT/rules/marketing-v1"
+new_ledger "$B" bench.example/log "$ROOT/rules/marketing-v1"
 for s in crm survey oa; do
-  $A input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
+  $B input record --signer st.key --period 2025-Q1 --source $s c/$s.csv >/dev/null
 done
 cat > run.sh <<RUN
 #!/bin/sh

@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -135,16 +135,22 @@ pub struct AppendedEntry {
 /// A blob's contents with their hash, computed once, when it is made: a
 /// writer that needs the hash for the entry body (a ranking's `result`)
 /// reads it here, and the ledger stores the blob under the same hash
-/// without hashing its bytes again. The bytes cannot change afterwards.
+/// without hashing its bytes again. The bytes cannot change afterwards;
+/// they may be shared with their writer (a result document of 100,000
+/// staff is about 150 MB, and is not copied to be stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
     hash: Hash,
 }
 
 impl Blob {
     /// Hash `bytes`.
     pub fn new(bytes: Vec<u8>) -> Blob {
+        Blob::shared(Arc::new(bytes))
+    }
+    /// Hash `bytes`, which stay shared with whoever else holds them.
+    pub fn shared(bytes: Arc<Vec<u8>>) -> Blob {
         let hash = Hash::of(&bytes);
         Blob { bytes, hash }
     }
@@ -889,20 +895,20 @@ const BLOB_ZSTD: u8 = b'z';
 /// compress 10-20x at this level at hundreds of MB/s.
 const BLOB_ZSTD_LEVEL: i32 = 3;
 
-/// Blobs of at least this size are compressed by several threads (a
-/// result document of 100,000 staff is about 150 MB).
-const BLOB_ZSTD_MT_BYTES: usize = 4 << 20;
+/// A blob is compressed in frames of this many bytes (the last one may be
+/// shorter), each on its own and side by side on the pool's threads: a
+/// result document of 100,000 staff is about 150 MB. Frames of a fixed
+/// size make the stored bytes the same on any number of threads.
+const BLOB_ZSTD_FRAME_BYTES: usize = 8 << 20;
 
-/// `b` as one zstd frame, compressed on up to as many threads as the
-/// pool has (at most 4) when it is large. The stored bytes may differ with
-/// the thread count; the blob (what is hashed) does not.
+/// `b` as zstd frames, concatenated; each states its content size.
 fn compress(b: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::new(BLOB_ZSTD_LEVEL)?;
-    let workers = rayon::current_num_threads().clamp(1, 4) as u32;
-    if b.len() >= BLOB_ZSTD_MT_BYTES && workers > 1 {
-        c.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(workers))?;
-    }
-    c.compress(b)
+    use rayon::prelude::*;
+    let frames = b
+        .par_chunks(BLOB_ZSTD_FRAME_BYTES)
+        .map(|c| zstd::bulk::compress(c, BLOB_ZSTD_LEVEL))
+        .collect::<std::io::Result<Vec<Vec<u8>>>>()?;
+    Ok(frames.concat())
 }
 
 /// A blob as stored: compressed when that is smaller.
@@ -930,16 +936,14 @@ fn decode_blob(hash: &Hash, stored: &[u8]) -> Result<Vec<u8>, LedgerError> {
     match stored.split_first() {
         Some((&BLOB_RAW, rest)) => Ok(rest.to_vec()),
         Some((&BLOB_ZSTD, rest)) => {
-            // A frame that states its size (every frame this ledger writes)
-            // is decompressed in one call into a buffer of that size; zstd
-            // checks that the size is true.
-            if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(rest) {
-                if size > MAX_BLOB_BYTES {
+            // Frames that state their sizes (every frame this ledger
+            // writes) are decompressed side by side, each in one call into
+            // its part of the output; zstd checks that each size is true.
+            if let Some((frames, total)) = sized_frames(rest) {
+                if total > MAX_BLOB_BYTES {
                     return Err(corrupt("decompresses beyond the blob limit"));
                 }
-                let size = usize::try_from(size).map_err(|_| corrupt("does not decompress"))?;
-                return zstd::bulk::decompress(rest, size)
-                    .map_err(|_| corrupt("does not decompress"));
+                return decompress_frames(&frames).ok_or_else(|| corrupt("does not decompress"));
             }
             use std::io::Read;
             let dec = zstd::stream::read::Decoder::new(rest)
@@ -955,6 +959,43 @@ fn decode_blob(hash: &Hash, stored: &[u8]) -> Result<Vec<u8>, LedgerError> {
         }
         _ => Err(corrupt("unknown storage tag")),
     }
+}
+
+/// The zstd frames of `z` with their stated content sizes, and the sum of
+/// the sizes (the frames stop once it passes the blob limit); `None` when
+/// a frame does not state its size or `z` does not split into frames (then
+/// the streaming decoder decides, within the blob limit).
+fn sized_frames(mut z: &[u8]) -> Option<(Vec<(&[u8], usize)>, u64)> {
+    let mut frames = Vec::new();
+    let mut total = 0u64;
+    while !z.is_empty() && total <= MAX_BLOB_BYTES {
+        let len = zstd::zstd_safe::find_frame_compressed_size(z).ok()?;
+        let size = zstd::zstd_safe::get_frame_content_size(z).ok()??;
+        total = total.saturating_add(size);
+        let (frame, rest) = z.split_at_checked(len)?;
+        frames.push((frame, usize::try_from(size).ok()?));
+        z = rest;
+    }
+    Some((frames, total))
+}
+
+/// Decompress frames of stated sizes into one buffer, side by side; `None`
+/// if a frame does not decompress to exactly its stated size.
+fn decompress_frames(frames: &[(&[u8], usize)]) -> Option<Vec<u8>> {
+    use rayon::prelude::*;
+    let mut out = vec![0u8; frames.iter().map(|f| f.1).sum()];
+    let mut parts = Vec::with_capacity(frames.len());
+    let mut rest = out.as_mut_slice();
+    for &(frame, size) in frames {
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        parts.push((frame, part));
+        rest = tail;
+    }
+    let ok = parts.into_par_iter().all(|(frame, part)| {
+        let want = part.len();
+        zstd::zstd_safe::decompress(part, frame).is_ok_and(|n| n == want)
+    });
+    ok.then_some(out)
 }
 
 fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
@@ -1073,6 +1114,63 @@ mod blob_tests {
         let mut raw = vec![BLOB_RAW];
         raw.extend_from_slice(&b);
         assert_eq!(decode_blob(&h, &raw).unwrap(), b);
+    }
+
+    /// The frames of a stored zstd blob.
+    fn frames(stored: &[u8]) -> Vec<&[u8]> {
+        sized_frames(&stored[1..])
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|f| f.0)
+            .collect()
+    }
+
+    #[test]
+    fn large_blobs_are_stored_in_fixed_frames_the_same_on_any_thread_count() {
+        let b: Vec<u8> = sample().repeat(4);
+        assert!(b.len() > 2 * BLOB_ZSTD_FRAME_BYTES);
+        let h = Hash::of(&b);
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| encode_blob(&b))
+        };
+        let stored = on(1);
+        assert_eq!(stored, on(3));
+        assert_eq!(stored[0], BLOB_ZSTD);
+        let fs = frames(&stored);
+        assert_eq!(fs.len(), b.len().div_ceil(BLOB_ZSTD_FRAME_BYTES));
+        for (f, part) in fs.iter().zip(b.chunks(BLOB_ZSTD_FRAME_BYTES)) {
+            assert_eq!(zstd::bulk::decompress(f, part.len()).unwrap(), part);
+        }
+        assert_eq!(decode_blob(&h, &stored).unwrap(), b);
+        // A store where the frames come in another order decodes to other
+        // bytes (which then do not hash to the key): no frame is found by
+        // its position alone.
+        let mut swapped = vec![BLOB_ZSTD];
+        swapped.extend_from_slice(fs[1]);
+        swapped.extend_from_slice(fs[0]);
+        for f in &fs[2..] {
+            swapped.extend_from_slice(f);
+        }
+        assert_ne!(decode_blob(&h, &swapped).unwrap(), b);
+        // A frame cut short, or a later frame that lies about its size, is
+        // a finding.
+        let cut = &stored[..1 + fs[0].len() + fs[1].len() / 2];
+        assert!(decode_blob(&h, cut).unwrap_err().is_finding());
+        let mut lying = vec![BLOB_ZSTD];
+        lying.extend_from_slice(fs[0]);
+        lying.extend_from_slice(&zstd::bulk::compress(b"short", 3).unwrap());
+        let mut stated = zstd::bulk::compress(b"longer frame", 3).unwrap();
+        // A small single-segment frame states its size in the byte after
+        // the 4-byte magic and the frame header descriptor.
+        assert_eq!(stated[5], 12);
+        stated[5] = 13;
+        lying.extend_from_slice(&stated);
+        assert!(decode_blob(&h, &lying).unwrap_err().is_finding());
     }
 
     #[test]

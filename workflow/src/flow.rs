@@ -1195,7 +1195,7 @@ impl<S: Storage> Workflow<S> {
             || root_of(&dry.doc, &salts),
             || {
                 rayon::join(
-                    || Blob::new(dry.doc.bytes().to_vec()),
+                    || Blob::shared(dry.doc.shared_bytes()),
                     || Blob::new(salts.to_blob()),
                 )
             },

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -81,7 +82,8 @@ impl Header {
 /// A stored result document with byte spans of its records.
 #[derive(Debug, Clone)]
 pub struct ResultDoc {
-    bytes: Vec<u8>,
+    /// Shared with the blob that stores them (not copied).
+    bytes: Arc<Vec<u8>>,
     header: Header,
     spans: Vec<Range<usize>>,
 }
@@ -179,7 +181,7 @@ impl ResultDoc {
             (header, spans)
         };
         Ok(ResultDoc {
-            bytes,
+            bytes: Arc::new(bytes),
             header,
             spans,
         })
@@ -224,7 +226,7 @@ impl ResultDoc {
         head.extend_from_slice(&bytes[end..]);
         let header = ResultDoc::parse(head)?.header;
         Ok(ResultDoc {
-            bytes,
+            bytes: Arc::new(bytes),
             header,
             spans,
         })
@@ -238,6 +240,12 @@ impl ResultDoc {
     /// The document's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The document's bytes, shared (to be stored as a blob without a
+    /// copy).
+    pub fn shared_bytes(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.bytes)
     }
 
     /// Number of records.
