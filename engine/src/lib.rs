@@ -37,7 +37,7 @@ pub use dataset::{
 };
 pub use eval::{
     rank, EvalError, Explanation, GradeCount, InputRef, Ranking, ScriptFailure, StaffResult,
-    StaffSummary, COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,
+    StaffSummary, SummaryRow, COHORT, ENGINE_VERSION, RANKING_FORMAT, SCRIPT_API,
 };
 pub use package::{
     package_contents, package_hash, Direction, LeftOut, OrderKey, PackageContents, RankingSpec,

@@ -188,6 +188,24 @@ fn callcentre_ranks_explains_and_issues_receipts_with_its_own_fields() {
         "callcentre-ranking-csv",
         &["ranking", "show", "6", "--format", "csv"],
     );
+    // A ranking just computed is shown from the engine's columns, a stored
+    // one from its document: the same CSV either way.
+    for format in ["csv", "csv-excel"] {
+        let fresh = ok(
+            dir,
+            &[
+                "rank",
+                "--period",
+                "2025-01",
+                "--rules",
+                "callcentre@0.1.0",
+                "--format",
+                format,
+            ],
+        );
+        let stored = ok(dir, &["ranking", "show", "6", "--format", format]);
+        assert_eq!(fresh, stored, "{format}");
+    }
     snap("callcentre-ranking-list", &["ranking", "list"]);
     snap("callcentre-input-list", &["input", "list"]);
     snap(

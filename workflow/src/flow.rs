@@ -1186,9 +1186,7 @@ impl<S: Storage> Workflow<S> {
         }
         let salts = Salts {
             nonce,
-            staff: (0..dry.doc.len())
-                .map(|_| crate::results::random32())
-                .collect(),
+            staff: crate::results::random32s(dry.doc.len()),
         };
         // The leaves and the two blobs' hashes side by side.
         let (root, (result, salts_blob)) = rayon::join(

@@ -49,16 +49,30 @@ fn put(w: &mut csv::Writer<Vec<u8>>, r: &[String]) {
     let _ = w.write_record(None::<&[u8]>);
 }
 
-/// The same bytes as [`write_with`] of `header` followed by
-/// `row(0) .. row(n - 1)`, the rows formatted in parallel runs, each by
-/// a writer of its own with the same settings. A CSV writer carries
-/// nothing from one record to the next but the field count, which is the
-/// header's in every row here, so the runs join into the bytes of one
-/// writer, on any number of threads.
+/// One CSV row being written: its cells, in order, each made safe
+/// ([`cell`]).
+pub struct Row<'w> {
+    w: &'w mut csv::Writer<Vec<u8>>,
+}
+
+impl Row<'_> {
+    /// Append a cell.
+    pub fn cell(&mut self, s: &str) {
+        // INVARIANT: writing into a Vec cannot fail (no I/O).
+        let _ = self.w.write_field(cell(s).as_bytes());
+    }
+}
+
+/// The same bytes as [`write_with`] of `header` followed by rows
+/// `0 .. n - 1`, each written by `row(i, ..)` cell by cell, in parallel
+/// runs, each by a writer of its own with the same settings. A CSV writer
+/// carries nothing from one record to the next but the field count, which
+/// is the header's in every row here, so the runs join into the bytes of
+/// one writer, on any number of threads.
 pub fn write_rows(
     header: Vec<String>,
     n: usize,
-    row: impl Fn(usize) -> Vec<String> + Sync,
+    row: impl Fn(usize, &mut Row<'_>) + Sync,
     excel: bool,
 ) -> Vec<u8> {
     use rayon::prelude::*;
@@ -69,7 +83,9 @@ pub fn write_rows(
         .map(|k| {
             let mut w = writer(Vec::new(), excel);
             for i in k * RUN..((k + 1) * RUN).min(n) {
-                put(&mut w, &row(i));
+                row(i, &mut Row { w: &mut w });
+                // INVARIANT: as in `put`; an empty record ends the row.
+                let _ = w.write_record(None::<&[u8]>);
             }
             w.into_inner().unwrap_or_default()
         })
@@ -128,8 +144,13 @@ mod tests {
                     std::iter::once(header.clone()).chain((0..n).map(row)),
                     excel,
                 );
+                let cells = |i: usize, r: &mut Row<'_>| {
+                    for c in row(i) {
+                        r.cell(&c);
+                    }
+                };
                 assert_eq!(
-                    write_rows(header.clone(), n, row, excel),
+                    write_rows(header.clone(), n, cells, excel),
                     one,
                     "{n} {excel}"
                 );

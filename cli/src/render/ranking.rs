@@ -37,30 +37,80 @@ fn csv_bytes(doc: &ResultDoc, fresh: Option<&Ranking>, excel: bool) -> Vec<u8> {
     header.extend(attrs.iter().cloned());
     header.extend(scores.iter().cloned());
     header.extend(["position", "rank", "grade", "bonus_multiplier", "flags"].map(String::from));
-    let records = records(doc, fresh);
-    let row = |i: usize| {
-        let Some(r) = records.get(i) else {
-            return Vec::new();
-        };
-        let mut cells = vec![r.staff_id.clone()];
-        cells.extend(
-            attrs
-                .iter()
-                .map(|a| r.attribute(a).unwrap_or_default().to_owned()),
-        );
-        cells.extend(
-            scores
-                .iter()
-                .map(|k| r.score(k).unwrap_or_default().to_owned()),
-        );
-        cells.push(r.position.to_string());
-        cells.push(r.rank.to_string());
-        cells.push(r.grade.clone());
-        cells.push(r.bonus_multiplier.clone());
-        cells.push(r.flags.join(";"));
-        cells
+    match fresh {
+        Some(r) => csv_out::write_rows(header, r.n(), fresh_row(r, &attrs, scores), excel),
+        None => {
+            let records = doc.records_brief();
+            let row = |i: usize, out: &mut csv_out::Row<'_>| {
+                if let Some(r) = records.get(i) {
+                    out.cell(&r.staff_id);
+                    for a in &attrs {
+                        out.cell(r.attribute(a).unwrap_or_default());
+                    }
+                    for k in scores {
+                        out.cell(r.score(k).unwrap_or_default());
+                    }
+                    out.cell(&r.position.to_string());
+                    out.cell(&r.rank.to_string());
+                    out.cell(&r.grade);
+                    out.cell(&r.bonus_multiplier);
+                    out.cell(&r.flags.join(";"));
+                }
+            };
+            csv_out::write_rows(header, records.len(), row, excel)
+        }
+    }
+}
+
+/// The CSV row of position `i` of a ranking just computed, read in place
+/// from the engine's columns: the same cells as the row read from its
+/// document (`attrs` and `scores` are the document's columns).
+fn fresh_row<'r>(
+    r: &'r Ranking,
+    attrs: &[String],
+    scores: &[String],
+) -> impl Fn(usize, &mut csv_out::Row<'_>) + Sync + 'r {
+    let index = |names: Vec<&str>, want: &[String]| -> Vec<Option<usize>> {
+        want.iter()
+            .map(|w| names.iter().position(|n| n == w))
+            .collect()
     };
-    csv_out::write_rows(header, records.len(), row, excel)
+    let attrs = index(r.row_attributes().collect(), attrs);
+    let scores = index(r.row_scores().collect(), scores);
+    move |i, out| {
+        let Some(row) = r.summary_row(i) else {
+            return;
+        };
+        let mut text = Vec::with_capacity(32);
+        let mut decimal = |d: rust_decimal::Decimal, out: &mut csv_out::Row<'_>| {
+            text.clear();
+            rankproof_engine::decimal::write_canonical(&d, &mut text);
+            // INVARIANT: a canonical decimal is ASCII.
+            out.cell(std::str::from_utf8(&text).unwrap_or_default());
+        };
+        out.cell(row.staff_id());
+        for a in &attrs {
+            out.cell(a.map_or("", |a| row.attribute(a)));
+        }
+        for k in &scores {
+            match k {
+                Some(k) => decimal(row.score(*k), out),
+                None => out.cell(""),
+            }
+        }
+        out.cell(&row.position().to_string());
+        out.cell(&row.rank().to_string());
+        out.cell(row.grade());
+        decimal(row.bonus_multiplier(), out);
+        let mut flags = String::new();
+        for (n, f) in row.flags().enumerate() {
+            if n > 0 {
+                flags.push(';');
+            }
+            flags.push_str(f);
+        }
+        out.cell(&flags);
+    }
 }
 
 /// A reported score padded to the report decimals so points align.

@@ -103,6 +103,57 @@ pub struct StaffSummary {
     pub flags: Vec<String>,
 }
 
+/// One record's summary read in place from a ranking's columns
+/// ([`Ranking::summary_row`]); [`StaffSummary`] is the same, owned.
+#[derive(Clone, Copy)]
+pub struct SummaryRow<'a> {
+    records: &'a Records,
+    /// 0-based position.
+    p: usize,
+}
+
+impl<'a> SummaryRow<'a> {
+    pub fn staff_id(&self) -> &'a str {
+        self.records.staff_ids[self.records.positions[self.p]].as_str()
+    }
+    /// 1..=N in ranking order.
+    pub fn position(&self) -> u64 {
+        self.p as u64 + 1
+    }
+    /// Competition rank.
+    pub fn rank(&self) -> u64 {
+        self.records.ranks[self.p]
+    }
+    /// Attribute `a` of [`Ranking::row_attributes`] ("" if the input has
+    /// no such text).
+    pub fn attribute(&self, a: usize) -> &'a str {
+        self.records.attribute(self.p, a)
+    }
+    /// Score `k` of [`Ranking::row_scores`], reported:
+    /// `rhu(score, report_decimals)`.
+    pub fn score(&self, k: usize) -> Decimal {
+        rhu(
+            self.records.scores[k].1[self.p],
+            self.records.report_decimals,
+        )
+    }
+    pub fn grade(&self) -> &'a str {
+        &self.records.grade_names[usize::from(self.records.grade[self.p])]
+    }
+    pub fn bonus_multiplier(&self) -> Decimal {
+        self.records.bonus[self.p]
+    }
+    /// The flags raised, in name order.
+    pub fn flags(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let p = self.p;
+        self.records
+            .flags
+            .iter()
+            .filter(move |(_, raised)| raised[p])
+            .map(|(f, _)| f.as_str())
+    }
+}
+
 /// A member value while writing an object.
 enum Piece<'a> {
     Str(&'a str),
@@ -285,6 +336,28 @@ impl Ranking {
     /// tools; the document itself is written without them).
     pub fn results(&self) -> Vec<StaffResult> {
         (0..self.n()).map(|p| self.records.record(p)).collect()
+    }
+
+    /// The summary of the record at position `p` (0-based), read in place
+    /// from the columns: what a CSV row shows, without building a
+    /// [`StaffSummary`].
+    pub fn summary_row(&self, p: usize) -> Option<SummaryRow<'_>> {
+        (p < self.n()).then(|| SummaryRow {
+            records: &self.records,
+            p,
+        })
+    }
+
+    /// The attribute names in the order [`SummaryRow::attribute`] numbers
+    /// them (name order).
+    pub fn row_attributes(&self) -> impl Iterator<Item = &str> {
+        self.records.attributes.iter().map(|a| a.0.as_str())
+    }
+
+    /// The score names in the order [`SummaryRow::score`] numbers them
+    /// (name order).
+    pub fn row_scores(&self) -> impl Iterator<Item = &str> {
+        self.records.scores.iter().map(|s| s.0.as_str())
     }
 
     /// Every record without its explanation, in position order (computed
@@ -1017,32 +1090,20 @@ impl Records {
 
     /// The record at position `p` (0-based) without its explanation.
     fn summary(&self, p: usize) -> StaffSummary {
-        let i = self.positions[p];
+        let row = SummaryRow { records: self, p };
         StaffSummary {
-            staff_id: self.staff_ids[i].clone(),
-            position: p as u64 + 1,
-            rank: self.ranks[p],
+            staff_id: self.staff_ids[self.positions[p]].clone(),
+            position: row.position(),
+            rank: row.rank(),
             attributes: (0..self.attributes.len())
-                .map(|a| {
-                    (
-                        self.attributes[a].0.clone(),
-                        self.attribute(p, a).to_owned(),
-                    )
-                })
+                .map(|a| (self.attributes[a].0.clone(), row.attribute(a).to_owned()))
                 .collect(),
-            scores: self
-                .scores
-                .iter()
-                .map(|(k, v)| (k.clone(), rhu(v[p], self.report_decimals)))
+            scores: (0..self.scores.len())
+                .map(|k| (self.scores[k].0.clone(), row.score(k)))
                 .collect(),
-            grade: self.grade_names[usize::from(self.grade[p])].clone(),
-            bonus_multiplier: self.bonus[p],
-            flags: self
-                .flags
-                .iter()
-                .filter(|(_, raised)| raised[p])
-                .map(|(f, _)| f.clone())
-                .collect(),
+            grade: row.grade().to_owned(),
+            bonus_multiplier: row.bonus_multiplier(),
+            flags: row.flags().map(str::to_owned).collect(),
         }
     }
 

@@ -29,7 +29,9 @@ use crate::package::RulePackage;
 use crate::period::Period;
 use crate::schema::SourceName;
 
-pub use document::{Explanation, GradeCount, InputRef, Ranking, StaffResult, StaffSummary};
+pub use document::{
+    Explanation, GradeCount, InputRef, Ranking, StaffResult, StaffSummary, SummaryRow,
+};
 
 /// The engine version recorded in every result. Part of the replay
 /// contract: a result is reproducible by the same engine version. 0.2.0 is
