@@ -961,11 +961,14 @@ fn decode_blob(hash: &Hash, stored: &[u8]) -> Result<Vec<u8>, LedgerError> {
     }
 }
 
+/// A zstd frame and the content size it states.
+type Frame<'a> = (&'a [u8], usize);
+
 /// The zstd frames of `z` with their stated content sizes, and the sum of
 /// the sizes (the frames stop once it passes the blob limit); `None` when
 /// a frame does not state its size or `z` does not split into frames (then
 /// the streaming decoder decides, within the blob limit).
-fn sized_frames(mut z: &[u8]) -> Option<(Vec<(&[u8], usize)>, u64)> {
+fn sized_frames(mut z: &[u8]) -> Option<(Vec<Frame<'_>>, u64)> {
     let mut frames = Vec::new();
     let mut total = 0u64;
     while !z.is_empty() && total <= MAX_BLOB_BYTES {
@@ -981,7 +984,7 @@ fn sized_frames(mut z: &[u8]) -> Option<(Vec<(&[u8], usize)>, u64)> {
 
 /// Decompress frames of stated sizes into one buffer, side by side; `None`
 /// if a frame does not decompress to exactly its stated size.
-fn decompress_frames(frames: &[(&[u8], usize)]) -> Option<Vec<u8>> {
+fn decompress_frames(frames: &[Frame<'_>]) -> Option<Vec<u8>> {
     use rayon::prelude::*;
     let mut out = vec![0u8; frames.iter().map(|f| f.1).sum()];
     let mut parts = Vec::with_capacity(frames.len());
