@@ -138,11 +138,22 @@ pub struct AppendedEntry {
 /// without hashing its bytes again. The bytes cannot change afterwards;
 /// they may be shared with their writer (a result document of 100,000
 /// staff is about 150 MB, and is not copied to be stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Blob {
     bytes: Arc<Vec<u8>>,
     hash: Hash,
+    /// The form the store keeps (FORMAT.md §9), when it was made in
+    /// advance ([`Blob::shared_encoded`]).
+    stored: Option<Vec<u8>>,
 }
+
+impl PartialEq for Blob {
+    fn eq(&self, other: &Blob) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Blob {}
 
 impl Blob {
     /// Hash `bytes`.
@@ -152,7 +163,23 @@ impl Blob {
     /// Hash `bytes`, which stay shared with whoever else holds them.
     pub fn shared(bytes: Arc<Vec<u8>>) -> Blob {
         let hash = Hash::of(&bytes);
-        Blob { bytes, hash }
+        Blob {
+            bytes,
+            hash,
+            stored: None,
+        }
+    }
+    /// As [`Blob::shared`], and make the stored (compressed) form at the
+    /// same time, on the pool's threads, so that appending it does not
+    /// wait for it: hashing is one pass that cannot be split, compressing
+    /// is many that can, and together they keep every thread busy.
+    pub fn shared_encoded(bytes: Arc<Vec<u8>>) -> Blob {
+        let (hash, stored) = rayon::join(|| Hash::of(&bytes), || encode_blob(&bytes));
+        Blob {
+            bytes,
+            hash,
+            stored: Some(stored),
+        }
     }
     /// `SHA-256(bytes)`.
     pub fn hash(&self) -> Hash {
@@ -166,6 +193,13 @@ impl Blob {
     }
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
+    }
+    /// The form the store keeps.
+    fn into_stored(self) -> Vec<u8> {
+        match self.stored {
+            Some(s) => s,
+            None => encode_blob(&self.bytes),
+        }
     }
 }
 
@@ -1031,8 +1065,8 @@ fn stage(p: &mut Pending, n: NewEntry<'_>) -> Result<(), LedgerError> {
     let entry = unsigned.clone().sign(n.signer)?;
     p.registry.admit(&unsigned)?;
     p.writes.push((entry_key(seq), entry.bytes().to_vec()));
-    for b in &n.blobs {
-        p.writes.push((blob_key(&b.hash), encode_blob(&b.bytes)));
+    for b in n.blobs {
+        p.writes.push((blob_key(&b.hash), b.into_stored()));
     }
     for (level, index, h) in p.range.append(entry.leaf_hash()) {
         p.writes.push((node_key(level, index), h.0.to_vec()));
@@ -1174,6 +1208,19 @@ mod blob_tests {
         stated[5] = 13;
         lying.extend_from_slice(&stated);
         assert!(decode_blob(&h, &lying).unwrap_err().is_finding());
+    }
+
+    #[test]
+    fn a_blob_encoded_in_advance_is_stored_as_one_encoded_at_append() {
+        for b in [Vec::new(), b"small".to_vec(), sample(), sample().repeat(3)] {
+            let plain = Blob::new(b.clone());
+            let early = Blob::shared_encoded(Arc::new(b.clone()));
+            assert_eq!(early.hash(), plain.hash());
+            assert_eq!(early, plain);
+            let stored = early.into_stored();
+            assert_eq!(stored, plain.into_stored());
+            assert_eq!(decode_blob(&Hash::of(&b), &stored).unwrap(), b);
+        }
     }
 
     #[test]

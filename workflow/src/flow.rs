@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use rankproof_engine::{CaseOutcome, Dataset, Period, Ranking, RulePackage, SourceName};
 use rankproof_ledger::{receipt, Blob, Entry, Hash, Kind, Ledger, SecretKey, Storage};
@@ -1193,8 +1194,8 @@ impl<S: Storage> Workflow<S> {
             || root_of(&dry.doc, &salts),
             || {
                 rayon::join(
-                    || Blob::shared(dry.doc.shared_bytes()),
-                    || Blob::new(salts.to_blob()),
+                    || Blob::shared_encoded(dry.doc.shared_bytes()),
+                    || Blob::shared_encoded(Arc::new(salts.to_blob())),
                 )
             },
         );
