@@ -20,5 +20,5 @@ cat > run.sh <<RUN
 cd "$W" && rm -rf "L\$2" && cp -a ledger "L\$2" && exec "\$1" rank --ledger "L\$2" --period 2025-Q1 --rules marketing@1.0.0 --publish --signer op.key --format csv >/dev/null
 RUN
 chmod +x run.sh
-farm-bench -n 3 --timeout 300 --vs "$W/run.sh $B b" -- "$W/run.sh" "$A" a
+farm-bench -n ${RUNS:-3} --timeout 300 --vs "$W/run.sh $B b" -- "$W/run.sh" "$A" a
 echo "work directory $W"
