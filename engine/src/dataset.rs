@@ -1707,14 +1707,14 @@ impl<'s> Builder<'s> {
         let c = &self.schema.columns[ci];
         let is_id = ci == 0;
         if let Cell::Text(t) = cell {
-            self.check_text(t.trim(), is_id)?;
+            self.check_text(trim_cell(t), is_id)?;
         }
         let not_number = |what: &str| {
             format!("{what}, not a number; write a number (or declare the column as text)")
         };
         let v = match c.ty {
             ColumnType::Text => Conv::Text(match cell {
-                Cell::Text(t) => Cow::Borrowed(t.trim()),
+                Cell::Text(t) => Cow::Borrowed(trim_cell(t)),
                 Cell::Int(i) => Cow::Owned(i.to_string()),
                 Cell::Float(f) => Cow::Owned(canonical(&decimal_from_f64(*f)?)),
                 Cell::Bool(b) => Cow::Borrowed(if *b { "TRUE" } else { "FALSE" }),
@@ -1725,7 +1725,7 @@ impl<'s> Builder<'s> {
             ColumnType::Decimal => {
                 let d = match cell {
                     Cell::Text(t) => {
-                        let t = t.trim();
+                        let t = trim_cell(t);
                         match t.strip_suffix(['%', '％']) {
                             Some(num) => {
                                 if !c.units.iter().any(|u| u == "%") {
@@ -1767,7 +1767,7 @@ impl<'s> Builder<'s> {
                 Conv::Decimal(d)
             }
             ColumnType::Integer => Conv::Integer(match cell {
-                Cell::Text(t) => parse_integer(t.trim())?,
+                Cell::Text(t) => parse_integer(trim_cell(t))?,
                 Cell::Int(i) if is_safe_integer(*i) => *i,
                 Cell::Int(i) => return Err(format!("`{i}` is outside the integer range ±{}", crate::decimal::MAX_SAFE_INTEGER)),
                 Cell::Float(f) => {
@@ -2127,9 +2127,40 @@ fn read_json(b: &mut Builder<'_>, text: &str) {
     }
 }
 
+/// `s.trim()` without decoding characters when `s` begins and ends with a
+/// printable ASCII byte other than a space (nearly every cell): no Unicode
+/// white space can then stand at either end, and a UTF-8 continuation byte
+/// is never ASCII, so the result is `s` itself.
+#[inline]
+fn trim_cell(s: &str) -> &str {
+    let printable = |b: &u8| (0x21..0x7f).contains(b);
+    let b = s.as_bytes();
+    if b.first().is_some_and(printable) && b.last().is_some_and(printable) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_cell_is_trim() {
+        let ends = [
+            "", " ", "\t", "\u{a0}", "\u{3000}", "\u{2028}", "\u{85}", "\u{feff}", "a", "~", "!",
+            "张", "\u{7f}", "é",
+        ];
+        for a in ends {
+            for mid in ["", "x", " 1.5 ", "王 五", "\u{3000}"] {
+                for b in ends {
+                    let s = format!("{a}{mid}{b}");
+                    assert_eq!(trim_cell(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_ascii_fast_path_hashes_the_folded_key() {
