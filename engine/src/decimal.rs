@@ -334,19 +334,28 @@ impl Inexact {
 /// `a + b`, exactly: the result keeps the larger of the operands' scales
 /// (rust_decimal would otherwise round silently when the mantissa
 /// overflows).
+///
+/// When one operand is zero, rust_decimal returns the other as it is, with
+/// its own scale, which may be the smaller one (`0.0 - 8` is `-8`): the sum
+/// is then exact whatever its scale, and is accepted when it equals the
+/// other operand. The result is rust_decimal's in every case (only the
+/// verdict changes), so no ranking that was computed before changes.
 pub fn add_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
     let r = a.checked_add(b).ok_or(Inexact::Overflow)?;
-    if r.scale() >= a.scale().max(b.scale()) {
-        Ok(r)
-    } else {
-        Err(Inexact::Rounded)
-    }
+    exact_sum(a, b, r, b)
 }
 
 /// `a - b`, exactly (as [`add_exact`]).
 pub fn sub_exact(a: Decimal, b: Decimal) -> Result<Decimal, Inexact> {
     let r = a.checked_sub(b).ok_or(Inexact::Overflow)?;
-    if r.scale() >= a.scale().max(b.scale()) {
+    exact_sum(a, b, r, -b)
+}
+
+/// The verdict on `r = a + b'` (`b'` being `b` or `-b`): exact when it
+/// keeps the larger scale, or when an operand is zero and `r` is the other.
+fn exact_sum(a: Decimal, b: Decimal, r: Decimal, b_signed: Decimal) -> Result<Decimal, Inexact> {
+    let kept = r.scale() >= a.scale().max(b.scale());
+    if kept || (a.is_zero() && r == b_signed) || (b.is_zero() && r == a) {
         Ok(r)
     } else {
         Err(Inexact::Rounded)
@@ -778,6 +787,24 @@ mod tests {
         );
         assert_eq!(add_exact(d("0.1"), d("0.2")), Ok(d("0.3")));
         assert_eq!(sub_exact(d("1.50"), d("0.5")), Ok(d("1.00")));
+        // A zero operand of a larger scale than the other (a sales amount
+        // of `0.0` less a previous one of `8`) is exact, not rounded.
+        for (a, b, sum, diff) in [
+            ("0.0", "8", "8", "-8"),
+            ("8", "0.00", "8", "8"),
+            ("0.000", "-2.5", "-2.5", "2.5"),
+            (
+                "-0.0",
+                "7922816251426433759354395033.5",
+                "7922816251426433759354395033.5",
+                "-7922816251426433759354395033.5",
+            ),
+            ("0", "0.0", "0", "0"),
+        ] {
+            assert_eq!(add_exact(d(a), d(b)), Ok(d(sum)), "{a} + {b}");
+            assert_eq!(sub_exact(d(a), d(b)), Ok(d(diff)), "{a} - {b}");
+            assert_eq!(add_exact(d(b), d(a)), Ok(d(sum)), "{b} + {a}");
+        }
         // 28 places times 1 place would need 29 places.
         let tiny = d("0.0000000000000000000000000001");
         assert_eq!(mul_exact(tiny, d("0.1")), Err(Inexact::Rounded));
