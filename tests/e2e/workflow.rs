@@ -464,6 +464,47 @@ fn receipt_worked_example_verifies() {
         shown.contains("E000001") && shown.contains("唐洋"),
         "{shown}"
     );
+    // The record's arithmetic is checked (FORMAT.md §12, check 7), and
+    // every score's terms are shown with their sum and the reported score.
+    for line in [
+        "  arithmetic checked: 15 terms of 4 scores add up exactly; \
+         4 reported scores rounded half up to 2 places",
+        "  sales = 82.037815",
+        "  term                  value  weight  contribution",
+        "  growth_pts        79.411765    0.15   11.91176475",
+        "  total: 55 + 4.4117646 + 11.91176475 + 10.71428565 = 82.037815, reported 82.04",
+        "  innovation_pts    100    0.15            15",
+        "  total = 81.43",
+        "  total: 15.9 + 49.222689 + 16.311 = 81.433689, reported 81.43",
+        "    rounded to places: 2",
+    ] {
+        assert!(
+            shown.lines().any(|l| l == line),
+            "the output has the line {line:?}:\n{shown}"
+        );
+    }
+    // The JSON output carries the explanation and what the check found.
+    let json: Value = serde_json::from_str(&ok(
+        tmp.path(),
+        &[
+            "receipt",
+            "verify",
+            example.to_str().expect("utf-8"),
+            "--log-vkey",
+            key,
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("JSON");
+    assert_eq!(
+        json["explain"]["scoring"]["teamwork"]["terms"]["share_pts"],
+        serde_json::json!([100, "0.15", "15"])
+    );
+    assert_eq!(
+        json["arithmetic"],
+        serde_json::json!({"scores": 4, "terms": 15, "reported": 4, "report_decimals": 2})
+    );
     let text = fs::read_to_string(&example).expect("example");
     for (from, to) in [
         ("\"grade\": \"A\"", "\"grade\": \"S\""),

@@ -1076,5 +1076,44 @@ class ForgedReceiptTest(unittest.TestCase):
         self.assertEqual(self.receipt(specs[:2], B, B, [1, 0]).check, 4)
 
 
+class ReceiptArithmeticTest(unittest.TestCase):
+    """FORMAT.md §12 check 7 on the worked example's result, and on edits of
+    it (check 7 alone: an edited result would fail check 5 first)."""
+
+    def result(self):
+        path = os.path.join(REPO, "tests", "e2e", "data", "receipt-example.json")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["result"]
+
+    def refused(self, res, *words):
+        with self.assertRaises(vr.VerifyError) as cm:
+            vr.check_arithmetic(res)
+        for w in words:
+            self.assertIn(w, str(cm.exception))
+
+    def test_the_worked_example_adds_up(self):
+        vr.check_arithmetic(self.result())
+
+    def test_a_wrong_contribution_is_named(self):
+        res = self.result()
+        res["explain"]["scoring"]["sales"]["terms"]["growth_pts"][2] = "11.91176476"
+        self.refused(res, "sales", "growth_pts")
+
+    def test_terms_that_do_not_add_up_are_refused(self):
+        res = self.result()
+        res["explain"]["unrounded"]["sales"] = "82.037816"
+        self.refused(res, "sales")
+
+    def test_a_reported_score_rounded_otherwise_is_refused(self):
+        res = self.result()
+        res["sales"] = "82.03"
+        self.refused(res, "sales")
+
+    def test_a_float_is_not_a_number(self):
+        res = self.result()
+        res["explain"]["scoring"]["sales"]["terms"]["growth_pts"][1] = 0.15
+        self.refused(res, "growth_pts", "weight")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -3,15 +3,18 @@
 
     python3 verify_receipt.py FILE --log-vkey VKEY
 
-Runs FORMAT.md §12's checks 1-6 in order (check 4: the grant chain from the
-operator back to the genesis entry). Exit 0: prints the person's result
+Runs FORMAT.md §12's checks 1-7 in order (check 4: the grant chain from the
+operator back to the genesis entry; check 7: the result's own arithmetic, in
+exact decimals, with report_decimals left open as a receipt alone does). Exit 0: prints the person's result
 (staff_id, name, total, rank, grade, bonus_multiplier). Exit 1: prints
 "FAILED: check N (...): reason" on stderr. Exit 2: bad invocation (unknown
 option, unparseable --log-vkey, unreadable FILE).
 """
 
 import argparse
+import decimal
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +34,7 @@ CHECKS = {
     4: "grant chain",
     5: "result in the results tree",
     6: "position",
+    7: "arithmetic",
 }
 
 
@@ -220,7 +224,90 @@ def verify_receipt(rec, log_vkey_text):
             fail("result.position %r is not leaf_index + 1 = %d" % (pos, rec["leaf_index"] + 1))
     check(6, c6)
 
+    check(7, lambda: check_arithmetic(rec["result"]))
+
     return e, vk, tp, admins, genesis_entry
+
+
+DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
+MAX_PLACES = 28
+# Exact: no product or sum of 96-bit decimals comes near 200 digits.
+EXACT = decimal.Context(prec=200, traps=[decimal.Inexact, decimal.Overflow])
+ROUND = decimal.Context(prec=200, rounding=decimal.ROUND_HALF_UP)
+
+
+def _number(v, what):
+    """A JSON integer or a decimal string -?DIGITS(.DIGITS)? as a Decimal."""
+    if is_int(v):
+        return decimal.Decimal(v)
+    if isinstance(v, str) and DECIMAL.match(v):
+        return decimal.Decimal(v)
+    fail("%s %s is not a number" % (what, jcs.canonicalize(v).decode("utf-8")))
+
+
+def _rhu(x, places):
+    """Round half up (away from zero at exactly .5) to `places` places."""
+    if x.as_tuple().exponent >= -places:
+        return x
+    return x.quantize(decimal.Decimal(1).scaleb(-places), context=ROUND)
+
+
+def _s(x):
+    """A Decimal as a plain decimal string without trailing zeros."""
+    return format(x.normalize(context=ROUND), "f")
+
+
+def check_arithmetic(res):
+    """§12 check 7: contribution = value × weight, the contributions add up to
+    explain.unrounded.s (after rhu(·, rounded_to)), and one number of places
+    0..=28 rounds every unrounded score to its reported value."""
+    ex = res.get("explain")
+    if ex is None:
+        return
+    if not isinstance(ex, dict):
+        fail("explain is not an object")
+    unrounded = ex.get("unrounded") or {}
+    scoring = ex.get("scoring") or {}
+    if not isinstance(unrounded, dict) or not isinstance(scoring, dict):
+        fail("explain.unrounded or explain.scoring is not an object")
+
+    def unrounded_of(s):
+        if s not in unrounded:
+            fail("score `%s`: explain.unrounded does not give it" % s)
+        return _number(unrounded[s], "score `%s`: its unrounded value" % s)
+
+    for s, sc in scoring.items():
+        terms = sc.get("terms") if isinstance(sc, dict) else None
+        if not isinstance(terms, dict):
+            fail("score `%s`: its scoring has no `terms` object" % s)
+        d = sc.get("rounded_to")
+        if "rounded_to" in sc and not (is_int(d) and 0 <= d <= MAX_PLACES):
+            fail("score `%s`: rounded_to %r is not a number of places 0..=28" % (s, d))
+        total = decimal.Decimal(0)
+        for t, vwc in terms.items():
+            if not isinstance(vwc, list) or len(vwc) != 3:
+                fail("score `%s`, term `%s`: not [value, weight, contribution]" % (s, t))
+            v, w, c = (_number(x, "score `%s`, term `%s`: the %s" % (s, t, what))
+                       for x, what in zip(vwc, ("value", "weight", "contribution")))
+            if EXACT.multiply(v, w) != c:
+                fail("score `%s`, term `%s`: value × weight = %s × %s = %s, not %s"
+                     % (s, t, _s(v), _s(w), _s(EXACT.multiply(v, w)), _s(c)))
+            total = EXACT.add(total, c)
+        want = total if d is None else _rhu(total, d)
+        if want != unrounded_of(s):
+            fail("score `%s`: its terms add up to %s%s, not to its unrounded value %s"
+                 % (s, _s(total), "" if d is None else " (%s to %d places)" % (_s(want), d),
+                    _s(unrounded_of(s))))
+    places = set(range(MAX_PLACES + 1))
+    for s in unrounded:
+        u = unrounded_of(s)
+        if s not in res:
+            fail("score `%s`: the record does not report it" % s)
+        r = _number(res[s], "score `%s`: its reported value" % s)
+        places &= {d for d in range(MAX_PLACES + 1) if _rhu(u, d) == r}
+        if not places:
+            fail("score `%s`: reported %s is not %s rounded half up to the places of "
+                 "every score" % (s, _s(r), _s(u)))
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 //! One staff member's explanation: inputs, every weighted term of every
 //! score with value × weight = contribution, the sum, and the grade rule.
 
-use rankproof_workflow::{Header, StaffRecord};
+use rankproof_workflow::{Dimension, Header, StaffRecord};
 
 use super::table::Table;
 use super::{label, safe, Labels};
@@ -60,40 +60,7 @@ pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord, labels: &Labels)
             out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
         }
     }
-    for d in &ex.dimensions {
-        out.push_str(&format!(
-            "\n{} = {}\n",
-            label(labels, &d.name),
-            d.value.as_deref().unwrap_or("?")
-        ));
-        let mut t = Table::new(["term", "value", "weight", "contribution"]).right(&[1, 2, 3]);
-        for term in &d.terms {
-            t.row([
-                label(labels, &term.name),
-                term.value.clone().unwrap_or_else(|| "?".into()),
-                term.weight.clone(),
-                term.contribution.clone().unwrap_or_else(|| "?".into()),
-            ]);
-        }
-        out.push_str(&t.render());
-        let reported = d
-            .reported
-            .as_deref()
-            .map(|v| format!(", reported {v}"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "total: {} = {}{reported}\n",
-            d.terms
-                .iter()
-                .map(|t| t.contribution.clone().unwrap_or_else(|| "?".into()))
-                .collect::<Vec<_>>()
-                .join(" + "),
-            d.sum.as_deref().unwrap_or("?")
-        ));
-        for (k, v) in &d.details {
-            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
-        }
-    }
+    out.push_str(&dimensions(&ex.dimensions, labels));
     if !ex.notes.is_empty() {
         out.push_str("\nnotes:\n");
         for (k, v) in &ex.notes {
@@ -103,6 +70,49 @@ pub fn text(ranking_seq: u64, header: &Header, r: &StaffRecord, labels: &Labels)
     if !ex.classification.is_empty() {
         out.push_str("\ngrade and bonus:\n");
         for (k, v) in &ex.classification {
+            out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
+        }
+    }
+    out
+}
+
+/// Every score built from terms: a heading `NAME = UNROUNDED`, the table of
+/// its terms (value, weight, contribution), the sum of the contributions
+/// with the reported score, and the score's details (its rounding). Each
+/// block starts with a blank line. Shared by `explain` and `receipt verify`.
+pub fn dimensions(dims: &[Dimension], labels: &Labels) -> String {
+    let mut out = String::new();
+    for d in dims {
+        out.push_str(&format!(
+            "\n{} = {}\n",
+            label(labels, &d.name),
+            safe(d.value.as_deref().unwrap_or("?"))
+        ));
+        let mut t = Table::new(["term", "value", "weight", "contribution"]).right(&[1, 2, 3]);
+        for term in &d.terms {
+            t.row([
+                label(labels, &term.name),
+                safe(term.value.as_deref().unwrap_or("?")).into_owned(),
+                safe(&term.weight).into_owned(),
+                safe(term.contribution.as_deref().unwrap_or("?")).into_owned(),
+            ]);
+        }
+        out.push_str(&t.render());
+        let reported = d
+            .reported
+            .as_deref()
+            .map(|v| format!(", reported {}", safe(v)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "total: {} = {}{reported}\n",
+            d.terms
+                .iter()
+                .map(|t| safe(t.contribution.as_deref().unwrap_or("?")).into_owned())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            safe(d.sum.as_deref().unwrap_or("?"))
+        ));
+        for (k, v) in &d.details {
             out.push_str(&format!("  {}: {}\n", safe(k), safe(v)));
         }
     }

@@ -1,6 +1,6 @@
 //! A verified receipt, for its holder.
 
-use rankproof_workflow::ReceiptView;
+use rankproof_workflow::{ReceiptView, StaffRecord};
 
 use super::{label, safe, Labels};
 
@@ -58,4 +58,47 @@ pub fn text(file: &str, log_name: &str, v: &ReceiptView, labels: &Labels) -> Str
         v.log_size
     ));
     out
+}
+
+/// The line saying what the record's arithmetic check (FORMAT.md §12,
+/// check 7) found to hold.
+pub fn arithmetic(scores: usize, terms: usize, reported: usize, places: Option<u32>) -> String {
+    let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
+    let mut parts = Vec::new();
+    if terms > 0 {
+        parts.push(format!(
+            "{} of {} add up exactly",
+            n(terms, "term"),
+            n(scores, "score")
+        ));
+    }
+    if reported > 0 {
+        parts.push(format!(
+            "{} rounded half up{}",
+            n(reported, "reported score"),
+            places
+                .map(|d| format!(" to {d} places"))
+                .unwrap_or_default()
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("the record has no scores".into());
+    }
+    format!("  arithmetic checked: {}\n", parts.join("; "))
+}
+
+/// Every score built from terms: its terms (value, weight, contribution),
+/// their sum and the reported score, as `rankproof explain` shows them,
+/// indented under the receipt.
+pub fn terms(r: &StaffRecord, labels: &Labels) -> String {
+    super::explain::dimensions(&r.explanation().dimensions, labels)
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("  {l}\n")
+            }
+        })
+        .collect()
 }
