@@ -24,6 +24,7 @@ Arithmetic model (RULESET "Every division ... is a ratio"):
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import decimal
 import io
@@ -279,13 +280,15 @@ def compute(staff: list[dict], weights=RULES_VERSIONS["1.0.0"]) -> list[dict]:
         scored.sort(key=lambda x: x["r"]["staff_id"].encode("utf-8"))
         scored.sort(key=lambda x: (x["total"], x["sales"]), reverse=True)  # stable
 
-        totals = [x["total"] for x in scored]
+        # Competition rank: 1 + how many totals are strictly greater, counted
+        # by bisection in the ascending list (the same count as a scan).
+        ascending = sorted(x["total"] for x in scored)
         c05, c10, c20, c30, c80, c95 = (cut(Decimal(p), n) for p in
                                         ("0.05", "0.10", "0.20", "0.30", "0.80", "0.95"))
         out = []
         for pos, x in enumerate(scored, start=1):
             r, total = x["r"], x["total"]
-            rank = 1 + sum(1 for t in totals if t > total)
+            rank = 1 + len(ascending) - bisect.bisect_right(ascending, total)
             if n >= 10:
                 grade = ("S" if rank <= c05 else "A" if rank <= c20 else
                          "B" if rank <= c80 else "C" if rank <= c95 else "D")
