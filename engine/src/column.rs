@@ -1430,6 +1430,50 @@ mod tests {
     }
 
     #[test]
+    fn whole_column_reductions() {
+        let dec = |s: &str| s.parse::<Decimal>().unwrap();
+        // (column, reduction, expected: a decimal, or an integer for count)
+        let cases: [(&[&str], &'static str, &str); 10] = [
+            (&["1", "2.5", "-3", "0.0"], "sum", "0.5"),
+            (&["1", "2.5", "-3", "0.0"], "min", "-3"),
+            (&["1", "2.5", "-3", "0.0"], "max", "2.5"),
+            (&["1", "2.5", "-3", "0.0"], "mean", "0.125"),
+            (&["1", "2.5", "-3", "0.0"], "count", "4"),
+            (&["0.0", "0.00"], "sum", "0"),
+            (&["2", "2", "3"], "mean", "2.33333333"),
+            (&["-0.5", "-0.25"], "max", "-0.25"),
+            (&["7"], "min", "7"),
+            (&["1", "2"], "mean", "1.5"),
+        ];
+        for (v, name, want) in cases {
+            let run = Arc::new(Run::new(v.len(), 100, 1000));
+            with_run(run, || {
+                let r = reduce(name, &dcol(v), Position::NONE).unwrap();
+                let got = r
+                    .as_decimal()
+                    .or_else(|_| r.as_int().map(Decimal::from))
+                    .unwrap();
+                assert_eq!(got, dec(want), "{name}({v:?})");
+                assert_eq!(r.is_int(), name == "count", "{name}({v:?}) type");
+            });
+        }
+        // count of a bool column counts the true elements
+        let run = Arc::new(Run::new(3, 100, 1000));
+        with_run(run, || {
+            let b = Column::from_data(Data::Bool(vec![true, false, true]), Vec::new());
+            assert_eq!(reduce("count", &b, Position::NONE).unwrap().as_int(), Ok(2));
+        });
+        // an empty cohort has no sum, mean, min or max
+        let run = Arc::new(Run::new(0, 100, 1000));
+        with_run(run, || {
+            for name in ["sum", "mean", "min", "max"] {
+                let e = reduce(name, &dcol(&[]), Position::NONE).unwrap_err();
+                assert!(e.to_string().contains("the cohort is empty"), "{name}: {e}");
+            }
+        });
+    }
+
+    #[test]
     fn group_reductions_broadcast_to_every_member() {
         let run = Arc::new(Run::new(5, 100, 1000));
         with_run(run, || {

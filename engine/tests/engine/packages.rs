@@ -123,6 +123,34 @@ fn semantic_errors_name_field_and_line() {
 }
 
 #[test]
+fn a_script_api_this_engine_does_not_run_is_refused() {
+    // Script API 1 (engine 0.1's per-row scripts) and any future number.
+    for api in ["1", "3"] {
+        let e = with_manifest(|m| m.replace("script_api = 2", &format!("script_api = {api}")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("package.toml: line "), "{e}");
+        assert!(
+            e.contains(&format!(
+                "package.script_api: script API {api} is not run by this engine"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("it runs script API 2"), "{e}");
+    }
+    // and a manifest without it says it is required
+    let e = with_manifest(|m| {
+        m.lines()
+            .filter(|l| !l.starts_with("script_api"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("script_api"), "{e}");
+}
+
+#[test]
 fn missing_files_and_bad_paths() {
     let mut files = v1_files();
     files.remove("policy.rhai");
