@@ -443,6 +443,49 @@ fn dry_run_agrees_with_the_independent_oracle_on_random_cohorts() {
     }
 }
 
+/// The replay promise of RULES.md section 3: the rankings recorded by the
+/// engine that shipped script API 2 (an audit bundle of a real ledger,
+/// written once by `scripts/make-replay-fixture.sh`) replay byte for byte in
+/// this build. The result hashes are pinned here as well as signed in the
+/// bundle, so a regenerated fixture shows in review. If this fails, the
+/// engine changed published results: that needs a new script API, not a
+/// new fixture.
+#[test]
+fn recorded_script_api_2_rankings_replay_byte_for_byte() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = repo().join("tests/e2e/data");
+    let bundle = data.join("replay-api2");
+    let key = fs::read_to_string(data.join("replay-api2.log-vkey")).expect("log key");
+    let bundle = bundle.to_str().expect("utf-8");
+    let args = ["--bundle", bundle, "--log-vkey", key.trim()];
+    let verified = ok(tmp.path(), &[&["verify"][..], &args].concat());
+    assert!(verified.contains("3 packages' own cases run"), "{verified}");
+    let out = ok(tmp.path(), &[&["replay", "--all"][..], &args].concat());
+    for (ranking, hash) in [
+        (
+            "ranking 10 (2025-Q1 marketing@1.0.0, 300 staff)",
+            "9bb6c10b9552f8e5fc06e53eaac029b2d6d40284fce0fcbb6fd8a709b581978e",
+        ),
+        (
+            "ranking 14 (2025-Q2 marketing@2.0.0, 300 staff)",
+            "37e1d3727b780b11fa1e573bb361b17b924f688747098fdad194bedc0d56f0f0",
+        ),
+        (
+            "ranking 16 (2025-01 callcentre@0.1.0, 5 staff)",
+            "3019ba2d303d11f80f3b8b29f4d3a6b2f4682042c0efdb23982e812afc29f07c",
+        ),
+    ] {
+        assert!(
+            out.contains(&format!("{ranking}: replayed, result {hash} matches")),
+            "{ranking}:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("3 of 3 ranking(s) replayed to the published result"),
+        "{out}"
+    );
+}
+
 /// The worked example of FORMAT.md §12.1 verifies with its log key, and any
 /// edit to it fails.
 #[test]
