@@ -36,6 +36,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod arithmetic;
 pub mod body;
 pub mod catalog;
 pub mod error;
@@ -46,6 +47,7 @@ pub mod resultdoc;
 pub mod results;
 pub mod time;
 
+pub use arithmetic::{check_arithmetic, Arithmetic};
 pub use body::{
     Body, EngineInfo, FileInfo, HexHash, InputRecord, InputRef, RankingPublish, RulesPublish,
     RulesRef,

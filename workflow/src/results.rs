@@ -7,6 +7,7 @@ use rand_core::{OsRng, RngCore};
 use rankproof_ledger::{merkle, receipt, Hash, VerifierKey};
 use serde::{Deserialize, Serialize};
 
+use crate::arithmetic::{check_arithmetic, Arithmetic};
 use crate::body::{Body, RankingPublish};
 use crate::error::{Result, WorkflowError};
 use crate::resultdoc::{ResultDoc, StaffRecord};
@@ -225,6 +226,10 @@ pub struct ReceiptView {
     pub log_size: u64,
     /// The staff member's record.
     pub record: StaffRecord,
+    /// What check 7 (the record's own arithmetic) found to hold, with the
+    /// number of places of the reported scores left open (a receipt
+    /// carries no package): see [`check_arithmetic`].
+    pub arithmetic: Arithmetic,
 }
 
 /// Verify a receipt offline under the log key (FORMAT.md §12).
@@ -233,6 +238,9 @@ pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> Result<ReceiptView
     let body = RankingPublish::of(&v.entry)?;
     let record = StaffRecord::from_json(&v.result, None)
         .map_err(|e| WorkflowError::tampered(format!("receipt result: {e}")))?;
+    let arithmetic = check_arithmetic(&v.result, None).map_err(|e| {
+        WorkflowError::tampered(format!("the result's arithmetic does not hold: {e}"))
+    })?;
     Ok(ReceiptView {
         ranking_seq: v.entry.seq(),
         ranking_leaf: v.entry.leaf_hash().to_hex(),
@@ -240,6 +248,7 @@ pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> Result<ReceiptView
         operator: v.operator.handle(),
         log_size: v.log_size,
         record,
+        arithmetic,
     })
 }
 
