@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rankproof_engine::{synth, Dataset, Period, RulePackage, SourceSchema};
-use rankproof_workflow::{PublishOutcome, ResultDoc, Supersede};
+use rankproof_workflow::{PublishOutcome, Supersede};
 
 use crate::fail::{bad, env, refuse, CmdResult};
 use crate::files::{read, read_package};
@@ -117,18 +117,7 @@ pub fn run(a: RankArgs, out: &mut Out) -> CmdResult {
     }
     let ranking = rankproof_engine::rank(&pkg, &inputs, &period).map_err(bad)?;
     drop(inputs);
-    match a.format {
-        // The canonical document, streamed record by record, plus a newline.
-        Format::Json => {
-            ranking.write_canonical(out.writer())?;
-            out.bytes(b"\n")?;
-        }
-        f => {
-            let (bytes, spans) = ranking.canonical_bytes_and_spans();
-            let doc = ResultDoc::from_spans(bytes, spans).map_err(bad)?;
-            render::print(&doc, Some(&ranking), f, None, pkg.labels(), out)?;
-        }
-    }
+    render::print_fresh(&ranking, a.format, pkg.labels(), out)?;
     // The process ends next and returns all its memory at once; freeing
     // the ranking's columns one by one first would only add time.
     std::mem::forget(ranking);

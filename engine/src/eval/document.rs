@@ -531,6 +531,26 @@ impl Ranking {
         w: &mut dyn std::io::Write,
         on_record: &mut dyn FnMut(usize, usize, &[u8]),
     ) -> std::io::Result<()> {
+        self.write_document(w, on_record, self.n())
+    }
+
+    /// The document's skeleton alone (see [`Ranking::sha256_and_skeleton`]),
+    /// without writing the other records: for a view that needs no hash.
+    pub fn skeleton(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        // INVARIANT: writing to a Vec cannot fail.
+        let _ = self.write_document(&mut out, &mut |_, _, _| {}, 1);
+        out
+    }
+
+    /// The document with the first `upto` records in its `results` array
+    /// (all of them for the document itself).
+    fn write_document(
+        &self,
+        w: &mut dyn std::io::Write,
+        on_record: &mut dyn FnMut(usize, usize, &[u8]),
+        upto: usize,
+    ) -> std::io::Result<()> {
         let header = self.header();
         let mut m: Vec<(&str, Piece<'_>)> =
             header.iter().map(|(k, v)| (*k, Piece::Json(v))).collect();
@@ -550,7 +570,7 @@ impl Ranking {
                 let at = buf.len();
                 w.write_all(&buf)?;
                 buf.clear();
-                self.write_results(w, at, on_record)?;
+                self.write_results(w, at, on_record, upto)?;
                 buf.push(b']');
             } else {
                 write_piece(v, &mut buf);
@@ -560,16 +580,18 @@ impl Ranking {
         w.write_all(&buf)
     }
 
-    /// The records of the `results` array, comma-separated, written from
-    /// byte offset `at` of the document; returns the offset after them.
+    /// The first `upto` records of the `results` array, comma-separated,
+    /// written from byte offset `at` of the document; returns the offset
+    /// after them.
     fn write_results(
         &self,
         w: &mut dyn std::io::Write,
         mut at: usize,
         on_record: &mut dyn FnMut(usize, usize, &[u8]),
+        upto: usize,
     ) -> std::io::Result<usize> {
         let records = &*self.records;
-        let n = records.n();
+        let n = records.n().min(upto);
         let tasks = 4 * rayon::current_num_threads().max(1);
         let batch = CHUNK * tasks;
         // One buffer per task, reused from batch to batch.
@@ -634,6 +656,69 @@ impl Ranking {
         let _ = self.write_canonical(&mut h);
         h.0.finalize().into()
     }
+    /// The document's SHA-256 and its skeleton: the same document with
+    /// only its first record in the `results` array (none when the cohort
+    /// is empty), streamed, so the whole document is never in memory. For
+    /// a view of a ranking just computed that reads every record from the
+    /// columns and needs only the header, the records' member names and
+    /// the hash (its table and CSV).
+    pub fn sha256_and_skeleton(&self) -> ([u8; 32], Vec<u8>) {
+        use std::cell::RefCell;
+        use std::collections::VecDeque;
+        /// Hashes every byte and keeps those outside the byte ranges it is
+        /// told to leave out (each told before its bytes are written).
+        struct Skeleton<'q> {
+            hash: Sha256,
+            kept: Vec<u8>,
+            at: usize,
+            leave_out: &'q RefCell<VecDeque<std::ops::Range<usize>>>,
+        }
+        impl std::io::Write for Skeleton<'_> {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.hash.update(b);
+                let mut q = self.leave_out.borrow_mut();
+                let mut i = 0;
+                while i < b.len() {
+                    let here = self.at + i;
+                    while q.front().is_some_and(|r| r.end <= here) {
+                        q.pop_front();
+                    }
+                    let stop = match q.front() {
+                        Some(r) if r.start <= here => {
+                            i = (r.end - self.at).min(b.len());
+                            continue;
+                        }
+                        Some(r) => (r.start - self.at).min(b.len()),
+                        None => b.len(),
+                    };
+                    self.kept.extend_from_slice(&b[i..stop]);
+                    i = stop;
+                }
+                self.at += b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let leave_out = RefCell::new(VecDeque::new());
+        let mut w = Skeleton {
+            hash: Sha256::new(),
+            kept: Vec::with_capacity(64 * 1024),
+            at: 0,
+            leave_out: &leave_out,
+        };
+        // Every record after the first, with the comma before it.
+        let mut on_record = |position: usize, at: usize, record: &[u8]| {
+            if position > 1 {
+                leave_out.borrow_mut().push_back(at - 1..at + record.len());
+            }
+        };
+        // INVARIANT: the skeleton writer never fails.
+        let _ = self.write_canonical_records(&mut w, &mut on_record);
+        (w.hash.finalize().into(), w.kept)
+    }
+
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())
     }
