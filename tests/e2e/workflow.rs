@@ -493,16 +493,14 @@ fn receipt_worked_example_verifies() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let example = repo().join("tests/e2e/data/receipt-example.json");
     let key = "example.org/ranking-log+c92ccd3b+AWy2Bv6+GYvvwBd0aoe/EemGcUVhb1hLkSspNQDswcDd";
-    let shown = ok(
-        tmp.path(),
-        &[
-            "receipt",
-            "verify",
-            example.to_str().expect("utf-8"),
-            "--log-vkey",
-            key,
-        ],
-    );
+    let verify = |extra: &[&str]| {
+        let args = ["receipt", "verify", example.to_str().expect("utf-8")];
+        ok(
+            tmp.path(),
+            &[&args[..], &["--log-vkey", key], extra].concat(),
+        )
+    };
+    let shown = verify(&[]);
     assert!(
         shown.contains("E000001") && shown.contains("唐洋"),
         "{shown}"
@@ -527,19 +525,7 @@ fn receipt_worked_example_verifies() {
         );
     }
     // The JSON output carries the explanation and what the check found.
-    let json: Value = serde_json::from_str(&ok(
-        tmp.path(),
-        &[
-            "receipt",
-            "verify",
-            example.to_str().expect("utf-8"),
-            "--log-vkey",
-            key,
-            "--format",
-            "json",
-        ],
-    ))
-    .expect("JSON");
+    let json: Value = serde_json::from_str(&verify(&["--format", "json"])).expect("JSON");
     assert_eq!(
         json["explain"]["scoring"]["teamwork"]["terms"]["share_pts"],
         serde_json::json!([100, "0.15", "15"])
