@@ -513,10 +513,10 @@ fn receipt_worked_example_verifies() {
         "  sales = 82.037815",
         "  term                  value  weight  contribution",
         "  growth_pts        79.411765    0.15   11.91176475",
-        "  total: 55 + 4.4117646 + 11.91176475 + 10.71428565 = 82.037815, reported 82.04",
+        "  sum: 55 + 4.4117646 + 11.91176475 + 10.71428565 = 82.037815, reported 82.04",
         "  innovation_pts    100    0.15            15",
         "  total = 81.43",
-        "  total: 15.9 + 49.222689 + 16.311 = 81.433689, reported 81.43",
+        "  sum: 15.9 + 49.222689 + 16.311 = 81.433689, reported 81.43",
         "    rounded to places: 2",
     ] {
         assert!(

@@ -104,7 +104,7 @@ pub fn dimensions(dims: &[Dimension], labels: &Labels) -> String {
             .map(|v| format!(", reported {}", safe(v)))
             .unwrap_or_default();
         out.push_str(&format!(
-            "total: {} = {}{reported}\n",
+            "sum: {} = {}{reported}\n",
             d.terms
                 .iter()
                 .map(|t| safe(t.contribution.as_deref().unwrap_or("?")).into_owned())
