@@ -266,6 +266,12 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         &v,
         &Default::default(),
     ))?;
+    let a = v.arithmetic;
+    n.out.text(&render_receipt::arithmetic(
+        a.scores, a.terms, a.reported, a.places,
+    ))?;
+    n.out
+        .text(&render_receipt::terms(&v.record, &Default::default()))?;
 
     n.step(8, "Tampering is caught")?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
