@@ -254,35 +254,23 @@ pub fn print(
 
 /// Print a ranking just computed and not published (a dry run), every
 /// record read from its columns and the header from the document's
-/// skeleton (the document with its first record alone,
-/// [`Ranking::skeleton`]), so tables and CSV never hold the whole document
-/// (at 100,000 staff, 156 MB); CSV never writes it at all, and the table
-/// only streams it through SHA-256 for the result hash it shows. JSON is
-/// streamed from the ranking.
+/// skeleton ([`Ranking::skeleton`]), so tables and CSV never hold the
+/// whole document (at 100,000 staff, 156 MB): CSV never writes it, the
+/// table streams it through SHA-256 for the result hash it shows
+/// ([`Ranking::sha256`]). JSON is streamed from the ranking.
 pub fn print_fresh(ranking: &Ranking, format: Format, labels: &Labels, out: &mut Out) -> CmdResult {
-    if format == Format::Json {
-        ranking.write_canonical(out.writer())?;
-        out.bytes(b"\n")?;
-        return Ok(());
-    }
-    // CSV has no hash to show: the other records are not even written.
-    let (hash, skeleton) = match format {
-        Format::Table => {
-            let (h, s) = ranking.sha256_and_skeleton();
-            (Some(h), s)
+    let skeleton = || ResultDoc::parse(ranking.skeleton()).map_err(crate::fail::bad);
+    match format {
+        Format::Json => {
+            ranking.write_canonical(out.writer())?;
+            out.bytes(b"\n")?;
         }
-        _ => (None, ranking.skeleton()),
-    };
-    let doc = ResultDoc::parse(skeleton).map_err(crate::fail::bad)?;
-    match (format, hash) {
-        (Format::Table, Some(h)) => out.text(&table_with_hash(
-            &doc,
-            &hex::encode(h),
-            Some(ranking),
-            labels,
-        ))?,
-        (Format::CsvExcel, _) => out.bytes(&csv_excel(&doc, Some(ranking)))?,
-        _ => out.bytes(&csv(&doc, Some(ranking)))?,
+        Format::Table => {
+            let hash = hex::encode(ranking.sha256());
+            out.text(&table_with_hash(&skeleton()?, &hash, Some(ranking), labels))?;
+        }
+        Format::Csv => out.bytes(&csv(&skeleton()?, Some(ranking)))?,
+        Format::CsvExcel => out.bytes(&csv_excel(&skeleton()?, Some(ranking)))?,
     }
     Ok(())
 }

@@ -534,8 +534,11 @@ impl Ranking {
         self.write_document(w, on_record, self.n())
     }
 
-    /// The document's skeleton alone (see [`Ranking::sha256_and_skeleton`]),
-    /// without writing the other records: for a view that needs no hash.
+    /// The document's skeleton: the same document with only its first
+    /// record in the `results` array (none when the cohort is empty),
+    /// written without the others. For a view of a ranking just computed
+    /// that reads every record from the columns and needs only the header
+    /// and the records' member names (its table and CSV).
     pub fn skeleton(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 * 1024);
         // INVARIANT: writing to a Vec cannot fail.
@@ -656,69 +659,6 @@ impl Ranking {
         let _ = self.write_canonical(&mut h);
         h.0.finalize().into()
     }
-    /// The document's SHA-256 and its skeleton: the same document with
-    /// only its first record in the `results` array (none when the cohort
-    /// is empty), streamed, so the whole document is never in memory. For
-    /// a view of a ranking just computed that reads every record from the
-    /// columns and needs only the header, the records' member names and
-    /// the hash (its table and CSV).
-    pub fn sha256_and_skeleton(&self) -> ([u8; 32], Vec<u8>) {
-        use std::cell::RefCell;
-        use std::collections::VecDeque;
-        /// Hashes every byte and keeps those outside the byte ranges it is
-        /// told to leave out (each told before its bytes are written).
-        struct Skeleton<'q> {
-            hash: Sha256,
-            kept: Vec<u8>,
-            at: usize,
-            leave_out: &'q RefCell<VecDeque<std::ops::Range<usize>>>,
-        }
-        impl std::io::Write for Skeleton<'_> {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.hash.update(b);
-                let mut q = self.leave_out.borrow_mut();
-                let mut i = 0;
-                while i < b.len() {
-                    let here = self.at + i;
-                    while q.front().is_some_and(|r| r.end <= here) {
-                        q.pop_front();
-                    }
-                    let stop = match q.front() {
-                        Some(r) if r.start <= here => {
-                            i = (r.end - self.at).min(b.len());
-                            continue;
-                        }
-                        Some(r) => (r.start - self.at).min(b.len()),
-                        None => b.len(),
-                    };
-                    self.kept.extend_from_slice(&b[i..stop]);
-                    i = stop;
-                }
-                self.at += b.len();
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let leave_out = RefCell::new(VecDeque::new());
-        let mut w = Skeleton {
-            hash: Sha256::new(),
-            kept: Vec::with_capacity(64 * 1024),
-            at: 0,
-            leave_out: &leave_out,
-        };
-        // Every record after the first, with the comma before it.
-        let mut on_record = |position: usize, at: usize, record: &[u8]| {
-            if position > 1 {
-                leave_out.borrow_mut().push_back(at - 1..at + record.len());
-            }
-        };
-        // INVARIANT: the skeleton writer never fails.
-        let _ = self.write_canonical_records(&mut w, &mut on_record);
-        (w.hash.finalize().into(), w.kept)
-    }
-
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())
     }
