@@ -44,13 +44,6 @@ impl Write for Sink {
         }
     }
 
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::Fd(f) => f.write_all(buf),
-            Sink::Std(s) => s.write_all(buf),
-        }
-    }
-
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Fd(f) => f.flush(),

@@ -230,6 +230,22 @@ pub struct ReceiptView {
     /// number of places of the reported scores left open (a receipt
     /// carries no package): see [`check_arithmetic`].
     pub arithmetic: Arithmetic,
+    /// The record as the receipt carries it (JSON), for
+    /// [`ReceiptView::arithmetic_with`].
+    result: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ReceiptView {
+    /// Check 7 again with the package's `report_decimals` (known to whoever
+    /// has the log): every reported score must be rounded to exactly that
+    /// many places.
+    pub fn arithmetic_with(&self, report_decimals: u32) -> Result<Arithmetic> {
+        check_arithmetic(&self.result, Some(report_decimals)).map_err(arithmetic_error)
+    }
+}
+
+fn arithmetic_error(e: String) -> WorkflowError {
+    WorkflowError::tampered(format!("the result's arithmetic does not hold: {e}"))
 }
 
 /// Verify a receipt offline under the log key (FORMAT.md §12).
@@ -238,9 +254,7 @@ pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> Result<ReceiptView
     let body = RankingPublish::of(&v.entry)?;
     let record = StaffRecord::from_json(&v.result, None)
         .map_err(|e| WorkflowError::tampered(format!("receipt result: {e}")))?;
-    let arithmetic = check_arithmetic(&v.result, None).map_err(|e| {
-        WorkflowError::tampered(format!("the result's arithmetic does not hold: {e}"))
-    })?;
+    let arithmetic = check_arithmetic(&v.result, None).map_err(arithmetic_error)?;
     Ok(ReceiptView {
         ranking_seq: v.entry.seq(),
         ranking_leaf: v.entry.leaf_hash().to_hex(),
@@ -249,12 +263,34 @@ pub fn verify_receipt(bytes: &[u8], log_key: &VerifierKey) -> Result<ReceiptView
         log_size: v.log_size,
         record,
         arithmetic,
+        result: v.result,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// FORMAT.md §12.1's worked receipt: check 7 holds with the places
+    /// left open (2 is the only number that fits) and with the package's
+    /// 2, and fails with any other `report_decimals`, naming the score.
+    #[test]
+    fn a_receipts_arithmetic_is_checked_again_with_the_packages_places() {
+        let bytes = include_bytes!("../../tests/e2e/data/receipt-example.json");
+        let key = VerifierKey::parse(
+            "example.org/ranking-log+c92ccd3b+AWy2Bv6+GYvvwBd0aoe/EemGcUVhb1hLkSspNQDswcDd",
+        )
+        .unwrap();
+        let v = verify_receipt(bytes, &key).unwrap();
+        assert_eq!(v.arithmetic.places, Some(2));
+        assert_eq!(v.arithmetic_with(2).unwrap(), v.arithmetic);
+        let e = v.arithmetic_with(3).unwrap_err().to_string();
+        assert!(
+            e.starts_with("the result's arithmetic does not hold: score `"),
+            "{e}"
+        );
+        assert!(e.contains("rounded half up to 3 places"), "{e}");
+    }
 
     #[test]
     fn the_salts_document_is_the_jcs_of_its_members_and_parses_back() {

@@ -266,10 +266,7 @@ pub fn run(a: DemoArgs, out: &mut Out) -> CmdResult {
         &v,
         &Default::default(),
     ))?;
-    let a = v.arithmetic;
-    n.out.text(&render_receipt::arithmetic(
-        a.scores, a.terms, a.reported, a.places,
-    ))?;
+    n.out.text(&render_receipt::arithmetic(&v.arithmetic))?;
     n.out
         .text(&render_receipt::terms(&v.record, &Default::default()))?;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::fail::{bad, env, finding, CmdResult};
 use crate::files::{receipt_file_name, write_new};
@@ -138,18 +138,9 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
     // package known, again with its `report_decimals`.
     let sums = match report_decimals {
         None => v.arithmetic,
-        Some(d) => {
-            let receipt: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| finding(format!("receipt {}: {e}", a.file.display())))?;
-            let empty = serde_json::Map::new();
-            let result = receipt["result"].as_object().unwrap_or(&empty);
-            rankproof_workflow::check_arithmetic(result, Some(d)).map_err(|e| {
-                finding(format!(
-                    "receipt {}: the result's arithmetic does not hold: {e}",
-                    a.file.display()
-                ))
-            })?
-        }
+        Some(d) => v
+            .arithmetic_with(d)
+            .map_err(|e| finding(format!("receipt {}: {e}", a.file.display())))?,
     };
     match a.format {
         TextFormat::Json => out.json(&json!({
@@ -195,12 +186,7 @@ fn verify(a: VerifyArgs, out: &mut Out) -> CmdResult {
                     v.ranking_seq
                 ))?,
             }
-            out.text(&render_receipt::arithmetic(
-                sums.scores,
-                sums.terms,
-                sums.reported,
-                sums.places,
-            ))?;
+            out.text(&render_receipt::arithmetic(&sums))?;
             out.text(&render_receipt::terms(&v.record, &labels))?;
         }
     }

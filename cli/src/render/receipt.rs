@@ -1,6 +1,6 @@
 //! A verified receipt, for its holder.
 
-use rankproof_workflow::{ReceiptView, StaffRecord};
+use rankproof_workflow::{Arithmetic, ReceiptView, StaffRecord};
 
 use super::{label, safe, Labels};
 
@@ -62,21 +62,21 @@ pub fn text(file: &str, log_name: &str, v: &ReceiptView, labels: &Labels) -> Str
 
 /// The line saying what the record's arithmetic check (FORMAT.md §12,
 /// check 7) found to hold.
-pub fn arithmetic(scores: usize, terms: usize, reported: usize, places: Option<u32>) -> String {
+pub fn arithmetic(a: &Arithmetic) -> String {
     let n = |k: usize, what: &str| format!("{k} {what}{}", if k == 1 { "" } else { "s" });
     let mut parts = Vec::new();
-    if terms > 0 {
+    if a.terms > 0 {
         parts.push(format!(
             "{} of {} add up exactly",
-            n(terms, "term"),
-            n(scores, "score")
+            n(a.terms, "term"),
+            n(a.scores, "score")
         ));
     }
-    if reported > 0 {
+    if a.reported > 0 {
         parts.push(format!(
             "{} rounded half up{}",
-            n(reported, "reported score"),
-            places
+            n(a.reported, "reported score"),
+            a.places
                 .map(|d| format!(" to {d} places"))
                 .unwrap_or_default()
         ));
